@@ -1,0 +1,693 @@
+/*
+ * http.c: HTTP/1.x heads: the strict request parser htparser uses, the
+ * lenient-about-line-ends response parser handlers' output goes
+ * through, and the small writers (error pages, dates).
+ *
+ * Parsers are pure: they look at (buf, len), allocate only the result,
+ * and return 0 for "need more", the head length, or -status.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+#include "limits.h"
+#include "req.h"
+#include "url.h"
+
+/* RFC 9110 5.6.2 tchar. */
+static int
+is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Field-value bytes: VCHAR, SP, HTAB, obs-text. */
+static int
+is_fvchar(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+void
+http_limits_default(struct http_limits *l)
+{
+	l->hl_reqline = ASH_REQLINE_MAX;
+	l->hl_head = ASH_HEAD_MAX;
+	l->hl_headers = ASH_HEADERS_MAX;
+}
+
+/*
+ * Find the next line in buf[pos..len): sets *eol to the index of its
+ * terminating LF.  Returns 1 if found, 0 if more is needed, -400 on a
+ * bare CR (a CR not directly followed by LF).
+ */
+static int
+next_line(const char *buf, size_t len, size_t pos, size_t *eol)
+{
+	const char *lf, *cr;
+
+	lf = memchr(buf + pos, '\n', len - pos);
+	cr = memchr(buf + pos, '\r', (lf ? (size_t)(lf - buf) : len) - pos);
+	if (cr != NULL) {
+		if (cr + 1 == buf + len)
+			return 0;
+		if (cr[1] != '\n')
+			return -400;
+	}
+	if (lf == NULL)
+		return 0;
+	*eol = (size_t)(lf - buf);
+	return 1;
+}
+
+/* Length of the line ending at eol without its CR. */
+static size_t
+line_len(const char *buf, size_t start, size_t eol)
+{
+	size_t n = eol - start;
+
+	if (n > 0 && buf[eol - 1] == '\r')
+		n--;
+	return n;
+}
+
+/* Parse "HTTP/d.d"; 0 ok (1.0/1.1), -505 other version, -400 garbage. */
+static int
+parse_version(const char *v, size_t n)
+{
+	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' ||
+	    v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
+		return -400;
+	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+		return -505;
+	return 0;
+}
+
+/* The rest string for a request target. */
+static char *
+target_rest(const char *t)
+{
+	const char *p;
+
+	if (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8)) {
+		p = strstr(t, "//") + 2;
+		p += strcspn(p, "/?");
+		if (*p != '/')
+			return strdup("");
+		t = p;
+	}
+	if (!strcmp(t, "*"))
+		return strdup("");
+	return url_initial_rest(t);
+}
+
+/* Validate and split the request line; fills method/target/version. */
+static int
+parse_reqline(const char *line, size_t n, char **m, char **t, char **v)
+{
+	const char *sp1, *sp2;
+	size_t i;
+	int rv;
+
+	if ((sp1 = memchr(line, ' ', n)) == NULL || sp1 == line)
+		return -400;
+	for (i = 0; line + i < sp1; i++)
+		if (!is_tchar((unsigned char)line[i]))
+			return -400;
+	sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - line));
+	if (sp2 == NULL || sp2 == sp1 + 1)
+		return -400;
+	for (i = (size_t)(sp1 + 1 - line); line + i < sp2; i++)
+		if ((unsigned char)line[i] <= 0x20 ||
+		    (unsigned char)line[i] >= 0x7f)
+			return -400;
+	if ((rv = parse_version(sp2 + 1, n - (size_t)(sp2 + 1 - line))) < 0)
+		return rv;
+	if (sp1[1] != '/' && !(sp2 - sp1 == 2 && sp1[1] == '*') &&
+	    strncasecmp(sp1 + 1, "http://", 7) &&
+	    strncasecmp(sp1 + 1, "https://", 8))
+		return -400;
+	*m = strndup(line, (size_t)(sp1 - line));
+	*t = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	*v = strndup(sp2 + 1, 8);
+	if (*m == NULL || *t == NULL || *v == NULL)
+		return -500;
+	return 0;
+}
+
+/* Parse one header line into r; 0 or -status. */
+static int
+parse_header(struct req *r, const char *line, size_t n)
+{
+	const char *colon, *vs, *ve;
+	char *name, *value;
+	size_t i;
+	int rv;
+
+	if (line[0] == ' ' || line[0] == '\t')
+		return -400;	/* obs-fold */
+	if ((colon = memchr(line, ':', n)) == NULL || colon == line)
+		return -400;
+	for (i = 0; line + i < colon; i++)
+		if (!is_tchar((unsigned char)line[i]))
+			return -400;	/* includes whitespace before ':' */
+	vs = colon + 1;
+	ve = line + n;
+	for (i = 0; vs + i < ve; i++)
+		if (!is_fvchar((unsigned char)vs[i]))
+			return -400;
+	while (vs < ve && (*vs == ' ' || *vs == '\t'))
+		vs++;
+	while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
+		ve--;
+	name = strndup(line, (size_t)(colon - line));
+	value = strndup(vs, (size_t)(ve - vs));
+	rv = (name && value && req_add_header(r, name, value) == 0) ? 0 : -500;
+	free(name);
+	free(value);
+	return rv;
+}
+
+int
+http_parse_request(const char *buf, size_t len, const struct http_limits *l,
+    struct req **reqp)
+{
+	char *m = NULL, *t = NULL, *v = NULL, *rest = NULL;
+	struct req *r = NULL;
+	size_t pos = 0, eol, n;
+	int rv;
+
+	*reqp = NULL;
+	/* RFC 9112 2.2: ignore empty lines before the request line. */
+	while (pos < len && (buf[pos] == '\n' ||
+	    (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] == '\n')))
+		pos += buf[pos] == '\r' ? 2 : 1;
+	if (pos > 64)
+		return -400;
+	if ((rv = next_line(buf, len, pos, &eol)) <= 0) {
+		if (rv == 0 && len - pos > l->hl_reqline)
+			return -414;
+		return rv;
+	}
+	if ((n = line_len(buf, pos, eol)) > l->hl_reqline)
+		return -414;
+	/* The whole head must be there before anything is allocated. */
+	{
+		size_t p = eol + 1, e;
+
+		for (;;) {
+			if (p - pos > l->hl_head)
+				return -431;
+			if ((rv = next_line(buf, len, p, &e)) <= 0) {
+				if (rv == 0 && len - pos > l->hl_head)
+					return -431;
+				return rv;
+			}
+			if (line_len(buf, p, e) == 0)
+				break;
+			p = e + 1;
+		}
+		if (e + 1 - pos > l->hl_head)
+			return -431;
+	}
+	if ((rv = parse_reqline(buf + pos, n, &m, &t, &v)) < 0)
+		goto fail;
+	rv = -500;
+	if ((rest = target_rest(t)) == NULL ||
+	    (r = req_new(m, t, v, rest)) == NULL)
+		goto fail;
+	for (pos = eol + 1;;) {
+		next_line(buf, len, pos, &eol);
+		if ((n = line_len(buf, pos, eol)) == 0)
+			break;
+		if (r->r_nhdrs >= l->hl_headers) {
+			rv = -431;
+			goto fail;
+		}
+		if ((rv = parse_header(r, buf + pos, n)) < 0)
+			goto fail;
+		pos = eol + 1;
+	}
+	free(m);
+	free(t);
+	free(v);
+	free(rest);
+	*reqp = r;
+	return (int)(eol + 1);
+fail:
+	free(m);
+	free(t);
+	free(v);
+	free(rest);
+	req_free(r);
+	return rv;
+}
+
+/* Iterate over the elements of a comma-separated list: *sp and *np get the
+ * next trimmed element; returns 0 at the end. */
+static int
+list_next(const char **p, const char **sp, size_t *np)
+{
+	const char *s = *p, *e;
+
+	if (*s == '\0')
+		return 0;
+	e = s + strcspn(s, ",");
+	*p = *e ? e + 1 : e;
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*sp = s;
+	*np = (size_t)(e - s);
+	return 1;
+}
+
+int
+http_list_has(const char *list, const char *token)
+{
+	const char *s;
+	size_t n, tl = strlen(token);
+
+	while (list_next(&list, &s, &n))
+		if (n == tl && !strncasecmp(s, token, n))
+			return 1;
+	return 0;
+}
+
+/* Content-Length: every element of every field must be the same
+ * non-empty digit string; 0 or -400. */
+static int
+framing_length(const struct req *r, long long *lenp)
+{
+	const char *p, *s;
+	long long v, seen = -1;
+	size_t i, j, n;
+
+	for (i = 0; i < r->r_nhdrs; i++) {
+		if (strcasecmp(r->r_hdrs[i].h_name, "Content-Length"))
+			continue;
+		p = r->r_hdrs[i].h_value;
+		if (*p == '\0')
+			return -400;
+		while (list_next(&p, &s, &n)) {
+			if (n == 0 || n > 18)
+				return -400;
+			for (v = 0, j = 0; j < n; j++) {
+				if (s[j] < '0' || s[j] > '9')
+					return -400;
+				v = v * 10 + (s[j] - '0');
+			}
+			if (seen >= 0 && v != seen)
+				return -400;
+			seen = v;
+		}
+	}
+	*lenp = seen;
+	return 0;
+}
+
+/* Transfer-Encoding: only exactly one "chunked" is supported. */
+static int
+framing_coding(const struct req *r, int *chunked)
+{
+	const char *p, *s;
+	size_t i, n, nchunked = 0, nother = 0;
+	int any = 0, last_chunked = 0;
+
+	for (i = 0; i < r->r_nhdrs; i++) {
+		if (strcasecmp(r->r_hdrs[i].h_name, "Transfer-Encoding"))
+			continue;
+		any = 1;
+		p = r->r_hdrs[i].h_value;
+		if (*p == '\0')
+			return -400;
+		while (list_next(&p, &s, &n)) {
+			if (n == 0)
+				return -400;
+			last_chunked = n == 7 && !strncasecmp(s, "chunked", 7);
+			if (last_chunked)
+				nchunked++;
+			else
+				nother++;
+		}
+	}
+	*chunked = 0;
+	if (!any)
+		return 0;
+	if (!last_chunked || nchunked > 1)
+		return nother && last_chunked ? -501 : -400;
+	if (nother)
+		return -501;
+	*chunked = 1;
+	return 0;
+}
+
+int
+http_req_framing(const struct req *r, struct http_framing *f)
+{
+	const char *conn, *exp;
+	size_t i, nhost = 0;
+	int http11 = !strcmp(r->r_version, "HTTP/1.1"), rv;
+
+	memset(f, 0, sizeof(*f));
+	f->hf_length = -1;
+	for (i = 0; i < r->r_nhdrs; i++)
+		if (!strcasecmp(r->r_hdrs[i].h_name, "Host"))
+			nhost++;
+	if (nhost > 1 || (http11 && nhost == 0))
+		return 400;
+	if ((rv = framing_coding(r, &f->hf_chunked)) < 0)
+		return -rv;
+	if ((rv = framing_length(r, &f->hf_length)) < 0)
+		return -rv;
+	if (f->hf_chunked && (f->hf_length >= 0 || !http11))
+		return 400;
+	conn = req_header(r, "Connection");
+	if (http11)
+		f->hf_close = conn && http_list_has(conn, "close");
+	else
+		f->hf_close = !(conn && http_list_has(conn, "keep-alive"));
+	if ((exp = req_header(r, "Expect")) != NULL) {
+		if (strcasecmp(exp, "100-continue"))
+			return 417;
+		f->hf_expect = http11;
+	}
+	return 0;
+}
+
+/* Response heads. */
+
+static int
+resp_add(struct http_resp *resp, const char *name, size_t nl,
+    const char *value, size_t vl)
+{
+	struct header *n;
+
+	if ((n = realloc(resp->hr_hdrs, (resp->hr_nhdrs + 1) *
+	    sizeof(*n))) == NULL)
+		return -1;
+	resp->hr_hdrs = n;
+	n += resp->hr_nhdrs;
+	n->h_name = strndup(name, nl);
+	n->h_value = strndup(value, vl);
+	if (n->h_name == NULL || n->h_value == NULL) {
+		free(n->h_name);
+		free(n->h_value);
+		return -1;
+	}
+	resp->hr_nhdrs++;
+	return 0;
+}
+
+static int
+resp_statusline(struct http_resp *resp, const char *l, size_t n)
+{
+	const char *p;
+	size_t i;
+
+	if (n < 12 || strncmp(l, "HTTP/", 5))
+		return -1;
+	if ((p = memchr(l, ' ', n)) == NULL || (size_t)(p - l) + 4 > n)
+		return -1;
+	p++;
+	for (i = 0; i < 3; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+	resp->hr_status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+	if (resp->hr_status < 100 || resp->hr_status > 599)
+		return -1;
+	p += 3;
+	if (p < l + n && *p != ' ')
+		return -1;
+	if (p < l + n)
+		p++;
+	for (i = 0; p + i < l + n; i++)
+		if (!is_fvchar((unsigned char)p[i]))
+			return -1;
+	if ((resp->hr_reason = strndup(p, (size_t)(l + n - p))) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+http_parse_response(const char *buf, size_t len, struct http_resp *resp)
+{
+	const char *lf, *l, *colon, *vs, *ve;
+	size_t pos = 0, n, i;
+
+	memset(resp, 0, sizeof(*resp));
+	/* Find the end first: nothing is allocated for a partial head. */
+	for (;;) {
+		if ((lf = memchr(buf + pos, '\n', len - pos)) == NULL)
+			return 0;
+		n = (size_t)(lf - (buf + pos));
+		if (n == 0 || (n == 1 && buf[pos] == '\r'))
+			break;
+		pos += n + 1;
+	}
+	if (pos == 0)
+		goto bad;
+	len = (size_t)(lf - buf) + 1;
+	for (pos = 0; ; pos += n + 1) {
+		l = buf + pos;
+		lf = memchr(l, '\n', len - pos);
+		n = (size_t)(lf - l);
+		i = n && l[n - 1] == '\r' ? n - 1 : n;
+		if (i == 0)
+			break;
+		if (memchr(l, '\r', i) || memchr(l, '\0', i))
+			goto bad;
+		if (pos == 0) {
+			if (resp_statusline(resp, l, i) == -1)
+				goto bad;
+			continue;
+		}
+		if ((colon = memchr(l, ':', i)) == NULL || colon == l)
+			goto bad;
+		for (vs = l; vs < colon; vs++)
+			if (!is_tchar((unsigned char)*vs))
+				goto bad;
+		vs = colon + 1;
+		ve = l + i;
+		for (; vs < ve; vs++)
+			if (!is_fvchar((unsigned char)*vs))
+				goto bad;
+		vs = colon + 1;
+		while (vs < ve && (*vs == ' ' || *vs == '\t'))
+			vs++;
+		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		if (resp_add(resp, l, (size_t)(colon - l), vs,
+		    (size_t)(ve - vs)) == -1) {
+			http_resp_free(resp);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	return (int)len;
+bad:
+	http_resp_free(resp);
+	errno = EBADMSG;
+	return -1;
+}
+
+void
+http_resp_free(struct http_resp *resp)
+{
+	size_t i;
+
+	for (i = 0; i < resp->hr_nhdrs; i++) {
+		free(resp->hr_hdrs[i].h_name);
+		free(resp->hr_hdrs[i].h_value);
+	}
+	free(resp->hr_hdrs);
+	free(resp->hr_reason);
+	memset(resp, 0, sizeof(*resp));
+}
+
+const char *
+http_resp_header(const struct http_resp *resp, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < resp->hr_nhdrs; i++)
+		if (!strcasecmp(resp->hr_hdrs[i].h_name, name))
+			return resp->hr_hdrs[i].h_value;
+	return NULL;
+}
+
+size_t
+http_resp_remove(struct http_resp *resp, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < resp->hr_nhdrs;) {
+		if (strcasecmp(resp->hr_hdrs[i].h_name, name)) {
+			i++;
+			continue;
+		}
+		free(resp->hr_hdrs[i].h_name);
+		free(resp->hr_hdrs[i].h_value);
+		memmove(&resp->hr_hdrs[i], &resp->hr_hdrs[i + 1],
+		    (resp->hr_nhdrs - i - 1) * sizeof(resp->hr_hdrs[0]));
+		resp->hr_nhdrs--;
+		n++;
+	}
+	return n;
+}
+
+const char *
+http_reason(int status)
+{
+	static const struct {
+		int		 code;
+		const char	*text;
+	} reasons[] = {
+		{ 100, "Continue" }, { 101, "Switching Protocols" },
+		{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+		{ 203, "Non-Authoritative Information" },
+		{ 204, "No Content" }, { 205, "Reset Content" },
+		{ 206, "Partial Content" },
+		{ 300, "Multiple Choices" }, { 301, "Moved Permanently" },
+		{ 302, "Found" }, { 303, "See Other" },
+		{ 304, "Not Modified" }, { 307, "Temporary Redirect" },
+		{ 308, "Permanent Redirect" },
+		{ 400, "Bad Request" }, { 401, "Unauthorized" },
+		{ 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
+		{ 408, "Request Timeout" }, { 409, "Conflict" },
+		{ 410, "Gone" }, { 411, "Length Required" },
+		{ 412, "Precondition Failed" }, { 413, "Content Too Large" },
+		{ 414, "URI Too Long" }, { 415, "Unsupported Media Type" },
+		{ 416, "Range Not Satisfiable" },
+		{ 417, "Expectation Failed" }, { 421, "Misdirected Request" },
+		{ 426, "Upgrade Required" }, { 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+		{ 505, "HTTP Version Not Supported" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == status)
+			return reasons[i].text;
+	return "Unknown";
+}
+
+void
+http_date(char *out, size_t cap, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+long long
+http_parse_date(const char *s)
+{
+	static const char *fmts[] = {
+		"%a, %d %b %Y %H:%M:%S GMT",	/* IMF-fixdate */
+		"%A, %d-%b-%y %H:%M:%S GMT",	/* RFC 850 */
+		"%a %b %e %H:%M:%S %Y",		/* asctime */
+	};
+	struct tm tm;
+	const char *e;
+	size_t i;
+
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((e = strptime(s, fmts[i], &tm)) != NULL && *e == '\0')
+			return (long long)timegm(&tm);
+	}
+	return -1;
+}
+
+/* Append s to b with the HTML special characters escaped. */
+static int
+html_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" :
+		    *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
+
+		if ((e ? buf_appends(b, e) : buf_appendc(b, *s)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+http_error_format(struct buf *b, int status, const char *msg,
+    const char *extra)
+{
+	struct buf body = BUF_INIT;
+	const char *reason = http_reason(status);
+	int rv = -1;
+
+	if (buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>%d %s"
+	    "</title></head>\n<body><h1>%d %s</h1>\n", status, reason,
+	    status, reason) == -1)
+		goto done;
+	if (msg && *msg && (buf_appends(&body, "<p>") == -1 ||
+	    html_escape(&body, msg) == -1 || buf_appends(&body, "</p>\n") == -1))
+		goto done;
+	if (buf_appends(&body, "</body></html>\n") == -1)
+		goto done;
+	if (buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: text/html; "
+	    "charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n", status, reason,
+	    body.b_len, extra ? extra : "") == -1 ||
+	    buf_append(b, body.b_data, body.b_len) == -1)
+		goto done;
+	rv = 0;
+done:
+	buf_free(&body);
+	return rv;
+}
+
+int
+http_error(int fd, int status, const char *msg)
+{
+	struct buf b = BUF_INIT;
+	int rv;
+
+	if (http_error_format(&b, status, msg, NULL) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	rv = write_all(fd, b.b_data, b.b_len);
+	buf_free(&b);
+	return rv;
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

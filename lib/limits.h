@@ -1,0 +1,42 @@
+/*
+ * limits.h: every size and time limit of the project, in one place.
+ *
+ * A limit that a client (or a handler) can push against is capped here
+ * before anything is allocated for it.  Programs that make a limit
+ * configurable take the value below as the default; the man pages
+ * document both.
+ */
+#ifndef ASHD_LIMITS_H
+#define ASHD_LIMITS_H
+
+/* Largest request datagram a handler accepts (method, URL, version,
+ * rest string and all headers, NUL-separated). */
+#define ASH_DGRAM_MAX		(256 * 1024)
+
+/* htparser: request line (method, target, version) and header section. */
+#define ASH_REQLINE_MAX		8192
+#define ASH_HEAD_MAX		(64 * 1024)
+#define ASH_HEADERS_MAX		100
+/* Default body limit; 0 in the option means "no limit". */
+#define ASH_BODY_MAX		((long long)1024 * 1024 * 1024)
+/* Longest chunk-size line (size, extensions, CRLF) in a chunked body. */
+#define ASH_CHUNKLINE_MAX	1024
+
+/* Largest response head a handler may write before the body. */
+#define ASH_RESPHEAD_MAX	(64 * 1024)
+
+/* htparser timeouts, in seconds. */
+#define ASH_TIMEOUT_HEAD	30	/* whole request head */
+#define ASH_TIMEOUT_BODY	60	/* no body progress */
+#define ASH_TIMEOUT_IDLE	60	/* idle keep-alive connection */
+#define ASH_TIMEOUT_HANDLER	300	/* no output from the handler */
+#define ASH_TIMEOUT_SEND	60	/* client not reading the response */
+
+/* Size of the per-direction relay buffer htparser uses while copying. */
+#define ASH_IOBUF_SIZE		(16 * 1024)
+
+/* Configuration files: longest line and deepest include nesting. */
+#define ASH_CFLINE_MAX		(64 * 1024)
+#define ASH_CFINCLUDE_DEPTH	16
+
+#endif

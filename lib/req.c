@@ -1,0 +1,338 @@
+/*
+ * req.c: the request head, and its datagram form (ashd(7)).
+ *
+ * Invariants: every string field is non-NULL and owned; r_hdrs has
+ * r_hcap slots of which r_nhdrs are used, in the order received.
+ * On any allocation failure the request is left unchanged.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fdpass.h"
+#include "limits.h"
+#include <stdint.h>
+
+#include "req.h"
+
+struct req *
+req_new(const char *method, const char *url, const char *version,
+    const char *rest)
+{
+	struct req *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->r_method = strdup(method);
+	r->r_url = strdup(url);
+	r->r_version = strdup(version);
+	r->r_rest = strdup(rest);
+	if (!r->r_method || !r->r_url || !r->r_version || !r->r_rest) {
+		req_free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return r;
+}
+
+struct req *
+req_dup(const struct req *o)
+{
+	struct req *r;
+	size_t i;
+
+	if ((r = req_new(o->r_method, o->r_url, o->r_version,
+	    o->r_rest)) == NULL)
+		return NULL;
+	for (i = 0; i < o->r_nhdrs; i++) {
+		if (req_add_header(r, o->r_hdrs[i].h_name,
+		    o->r_hdrs[i].h_value) == -1) {
+			req_free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+void
+req_free(struct req *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->r_method);
+	free(r->r_url);
+	free(r->r_version);
+	free(r->r_rest);
+	for (i = 0; i < r->r_nhdrs; i++) {
+		free(r->r_hdrs[i].h_name);
+		free(r->r_hdrs[i].h_value);
+	}
+	free(r->r_hdrs);
+	free(r);
+}
+
+const char *
+req_header(const struct req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->r_nhdrs; i++)
+		if (!strcasecmp(r->r_hdrs[i].h_name, name))
+			return r->r_hdrs[i].h_value;
+	return NULL;
+}
+
+int
+req_add_header(struct req *r, const char *name, const char *value)
+{
+	struct header *n;
+	char *hn, *hv;
+	size_t ncap;
+
+	if (r->r_nhdrs == r->r_hcap) {
+		ncap = r->r_hcap ? r->r_hcap * 2 : 16;
+		if (ncap > SIZE_MAX / sizeof(*n) ||
+		    (n = realloc(r->r_hdrs, ncap * sizeof(*n))) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		r->r_hdrs = n;
+		r->r_hcap = ncap;
+	}
+	hn = strdup(name);
+	hv = strdup(value);
+	if (hn == NULL || hv == NULL) {
+		free(hn);
+		free(hv);
+		errno = ENOMEM;
+		return -1;
+	}
+	r->r_hdrs[r->r_nhdrs].h_name = hn;
+	r->r_hdrs[r->r_nhdrs].h_value = hv;
+	r->r_nhdrs++;
+	return 0;
+}
+
+static void
+req_drop(struct req *r, size_t i)
+{
+	free(r->r_hdrs[i].h_name);
+	free(r->r_hdrs[i].h_value);
+	memmove(&r->r_hdrs[i], &r->r_hdrs[i + 1],
+	    (r->r_nhdrs - i - 1) * sizeof(r->r_hdrs[0]));
+	r->r_nhdrs--;
+}
+
+int
+req_set_header(struct req *r, const char *name, const char *value)
+{
+	size_t i;
+	char *v;
+
+	for (i = 0; i < r->r_nhdrs; i++)
+		if (!strcasecmp(r->r_hdrs[i].h_name, name))
+			break;
+	if (i == r->r_nhdrs)
+		return req_add_header(r, name, value);
+	if ((v = strdup(value)) == NULL)
+		return -1;
+	free(r->r_hdrs[i].h_value);
+	r->r_hdrs[i].h_value = v;
+	for (i++; i < r->r_nhdrs;) {
+		if (!strcasecmp(r->r_hdrs[i].h_name, name))
+			req_drop(r, i);
+		else
+			i++;
+	}
+	return 0;
+}
+
+size_t
+req_remove_header(struct req *r, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->r_nhdrs;) {
+		if (!strcasecmp(r->r_hdrs[i].h_name, name)) {
+			req_drop(r, i);
+			n++;
+		} else
+			i++;
+	}
+	return n;
+}
+
+size_t
+req_remove_prefix(struct req *r, const char *prefix)
+{
+	size_t i, n = 0, pl = strlen(prefix);
+
+	for (i = 0; i < r->r_nhdrs;) {
+		if (!strncasecmp(r->r_hdrs[i].h_name, prefix, pl)) {
+			req_drop(r, i);
+			n++;
+		} else
+			i++;
+	}
+	return n;
+}
+
+int
+req_set_rest(struct req *r, const char *rest)
+{
+	char *n;
+
+	if ((n = strdup(rest)) == NULL)
+		return -1;
+	free(r->r_rest);
+	r->r_rest = n;
+	return 0;
+}
+
+int
+req_encode(const struct req *r, struct buf *b)
+{
+	size_t i, start = b->b_len;
+
+	if (buf_appendz(b, r->r_method) == -1 ||
+	    buf_appendz(b, r->r_url) == -1 ||
+	    buf_appendz(b, r->r_version) == -1 ||
+	    buf_appendz(b, r->r_rest) == -1)
+		goto fail;
+	for (i = 0; i < r->r_nhdrs; i++) {
+		if (buf_appendz(b, r->r_hdrs[i].h_name) == -1 ||
+		    buf_appendz(b, r->r_hdrs[i].h_value) == -1)
+			goto fail;
+	}
+	if (buf_appendc(b, '\0') == -1)
+		goto fail;
+	return 0;
+fail:
+	b->b_len = start;
+	if (b->b_data)
+		b->b_data[start] = '\0';
+	return -1;
+}
+
+/* Next NUL-terminated string at *pos, or NULL if none is complete. */
+static const char *
+dgram_str(const char *data, size_t len, size_t *pos)
+{
+	const char *s, *e;
+
+	if (*pos >= len)
+		return NULL;
+	s = data + *pos;
+	if ((e = memchr(s, '\0', len - *pos)) == NULL)
+		return NULL;
+	*pos += (size_t)(e - s) + 1;
+	return s;
+}
+
+struct req *
+req_decode(const char *data, size_t len)
+{
+	const char *m, *u, *v, *rest, *n, *val;
+	struct req *r;
+	size_t pos = 0;
+
+	m = dgram_str(data, len, &pos);
+	u = dgram_str(data, len, &pos);
+	v = dgram_str(data, len, &pos);
+	rest = dgram_str(data, len, &pos);
+	if (rest == NULL || *m == '\0') {
+		errno = EBADMSG;
+		return NULL;
+	}
+	if ((r = req_new(m, u, v, rest)) == NULL)
+		return NULL;
+	for (;;) {
+		if ((n = dgram_str(data, len, &pos)) == NULL)
+			goto bad;
+		if (*n == '\0')
+			break;
+		if ((val = dgram_str(data, len, &pos)) == NULL)
+			goto bad;
+		if (req_add_header(r, n, val) == -1) {
+			req_free(r);
+			return NULL;
+		}
+	}
+	if (pos != len)
+		goto bad;
+	return r;
+bad:
+	req_free(r);
+	errno = EBADMSG;
+	return NULL;
+}
+
+int
+req_send(int sock, const struct req *r, int fd)
+{
+	struct buf b = BUF_INIT;
+	ssize_t n;
+
+	b.b_max = ASH_DGRAM_MAX;
+	if (req_encode(r, &b) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	n = fd_send(sock, b.b_data, b.b_len, fd);
+	buf_free(&b);
+	return n < 0 ? -1 : 0;
+}
+
+struct req *
+req_recv(int sock, int *fdp)
+{
+	struct req *r = NULL;
+	char *data = NULL;
+	ssize_t len, got;
+	int fd = -1, err;
+
+	*fdp = -1;
+	if ((len = fd_peek_len(sock)) < 0)
+		return NULL;
+	if (len == 0) {
+		/* End-of-file; consume it so that an empty datagram (which
+		 * reads the same way) does not stay queued forever. */
+		(void)fd_recv(sock, NULL, 0, NULL);
+		errno = 0;
+		return NULL;
+	}
+	if (len > ASH_DGRAM_MAX) {
+		/* Take it off the queue; its fds are closed by fd_recv. */
+		char dummy;
+
+		(void)fd_recv(sock, &dummy, 1, NULL);
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	if ((data = malloc((size_t)len)) == NULL)
+		return NULL;
+	if ((got = fd_recv(sock, data, (size_t)len, &fd)) < 0)
+		goto fail;
+	if (got == 0) {
+		errno = 0;
+		goto fail;
+	}
+	if ((r = req_decode(data, (size_t)got)) == NULL)
+		goto fail;
+	free(data);
+	*fdp = fd;
+	return r;
+fail:
+	err = errno;
+	free(data);
+	if (fd >= 0)
+		close(fd);
+	errno = err;
+	return NULL;
+}

@@ -1,0 +1,79 @@
+/*
+ * req.h: the request head that travels between handlers.
+ *
+ * A request is the method, raw URL and version exactly as the client
+ * sent them, the rest string (the part of the URL still to be routed),
+ * and an ordered list of headers.  Header names compare
+ * case-insensitively; order and duplicates are preserved.  Every string
+ * is owned by the request and freed by req_free().
+ *
+ * Functions returning int give 0 / -1 with errno (ENOMEM); pointer
+ * functions give NULL on failure.
+ */
+#ifndef ASHD_REQ_H
+#define ASHD_REQ_H
+
+#include <stddef.h>
+
+struct header {
+	char	*h_name;
+	char	*h_value;
+};
+
+struct req {
+	char		*r_method;
+	char		*r_url;
+	char		*r_version;
+	char		*r_rest;
+	struct header	*r_hdrs;
+	size_t		 r_nhdrs;
+	size_t		 r_hcap;
+};
+
+struct req	*req_new(const char *method, const char *url,
+		    const char *version, const char *rest);
+struct req	*req_dup(const struct req *r);
+void		 req_free(struct req *r);
+
+/* First value of the header `name`, or NULL. */
+const char	*req_header(const struct req *r, const char *name);
+/* Append a header at the end (duplicates allowed). */
+int		 req_add_header(struct req *r, const char *name,
+		    const char *value);
+/* Replace every `name` header by a single one with `value`, in the place
+ * of the first; append if absent. */
+int		 req_set_header(struct req *r, const char *name,
+		    const char *value);
+/* Remove every `name` header; returns how many were removed. */
+size_t		 req_remove_header(struct req *r, const char *name);
+/* Remove every header whose name starts with `prefix` (any case). */
+size_t		 req_remove_prefix(struct req *r, const char *prefix);
+int		 req_set_rest(struct req *r, const char *rest);
+
+/*
+ * The request datagram (ashd(7)): method, URL, version, rest, then
+ * name/value pairs, each string NUL-terminated, then one empty string.
+ */
+/* Append the datagram form of r to b. */
+struct buf;
+int		 req_encode(const struct req *r, struct buf *b);
+/* Parse a datagram; NULL with errno EBADMSG if malformed, ENOMEM. */
+struct req	*req_decode(const char *data, size_t len);
+
+/*
+ * Send r with the response socket `fd` over the SOCK_SEQPACKET socket
+ * `sock` (fd is not closed).  Blocking unless sock is non-blocking, in
+ * which case -1/EAGAIN may be returned.  EMSGSIZE if the datagram would
+ * exceed ASH_DGRAM_MAX.
+ */
+int		 req_send(int sock, const struct req *r, int fd);
+/*
+ * Receive one request.  Returns the request and stores the response
+ * socket (close-on-exec) in *fdp.  Returns NULL with errno 0 at
+ * end-of-file, or with errno set on error: EBADMSG for a malformed
+ * datagram or one without exactly one fd (any fds received are closed),
+ * EMSGSIZE for one over ASH_DGRAM_MAX, EAGAIN on a non-blocking socket.
+ */
+struct req	*req_recv(int sock, int *fdp);
+
+#endif

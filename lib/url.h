@@ -1,0 +1,31 @@
+/*
+ * url.h: percent-decoding of URL parts.
+ *
+ * Malformed escapes ("%", "%4", "%zz") are kept literally, as browsers
+ * and ashd do.  "%00" decodes to a NUL byte: callers that need a C
+ * string must check the returned length against strlen() (or use
+ * url_has_nul()) and refuse such input.
+ */
+#ifndef ASHD_URL_H
+#define ASHD_URL_H
+
+#include <stddef.h>
+
+/* Decode len bytes of `in` into `out` (room for len + 1 bytes); returns
+ * the decoded length; out is NUL-terminated.  With plus != 0, '+'
+ * becomes a space (query strings). */
+size_t	url_decode(const char *in, size_t len, char *out, int plus);
+/* Decode a C string into a new allocation; *lenp gets the length.
+ * NULL on ENOMEM. */
+char	*url_decode_str(const char *s, size_t *lenp);
+/* Nonzero if decoding s would produce a NUL byte. */
+int	url_has_nul(const char *s);
+/* The rest string htparser starts with: the path without the leading
+ * "/" and without the query ("/a/b?c" -> "a/b").  New allocation. */
+char	*url_initial_rest(const char *url);
+/* Percent-encode the bytes that cannot appear in a path segment
+ * (for Location headers); appends to b. */
+struct buf;
+int	url_encode_path(struct buf *b, const char *s);
+
+#endif
