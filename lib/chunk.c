@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "limits.h"
+#include "ashlimits.h"
 
 enum {
 	CD_SIZE, CD_EXT, CD_SIZE_LF, CD_DATA, CD_DATA_CR, CD_DATA_LF,

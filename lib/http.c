@@ -17,7 +17,7 @@
 
 #include "buf.h"
 #include "http.h"
-#include "limits.h"
+#include "ashlimits.h"
 #include "req.h"
 #include "url.h"
 

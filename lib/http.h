@@ -20,7 +20,7 @@ struct req;
 struct buf;
 struct header;
 
-/* Limits the request parser enforces (see limits.h for defaults). */
+/* Limits the request parser enforces (see ashlimits.h for defaults). */
 struct http_limits {
 	size_t	hl_reqline;	/* request line, 414 beyond */
 	size_t	hl_head;	/* whole head, 431 beyond */

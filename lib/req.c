@@ -14,7 +14,7 @@
 
 #include "buf.h"
 #include "fdpass.h"
-#include "limits.h"
+#include "ashlimits.h"
 #include <stdint.h>
 
 #include "req.h"

@@ -1,5 +1,5 @@
 /*
- * limits.h: every size and time limit of the project, in one place.
+ * ashlimits.h: every size and time limit of the project, in one place.
  *
  * A limit that a client (or a handler) can push against is capped here
  * before anything is allocated for it.  Programs that make a limit

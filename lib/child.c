@@ -1,0 +1,567 @@
+/*
+ * child.c: starting handler children and passing requests to them.
+ *
+ * Invariants: a persistent child is running iff ch_fd >= 0; then
+ * ch_pid > 0 and it is on the list `running`, which child_exited()
+ * searches.  Every descriptor opened here is close-on-exec, and a new
+ * process closes every descriptor >= 3 before exec, so no child holds
+ * another's socket (which would keep it from seeing end-of-file).
+ *
+ * A new process reports a failed chdir/exec back through a close-on-exec
+ * pipe, so the caller learns that a program is missing at once and can
+ * answer the client itself.
+ */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cf.h"
+#include "log.h"
+#include "req.h"
+#include "child.h"
+
+extern char **environ;
+
+static struct child *running;
+
+static void
+argv_free(char **av)
+{
+	size_t i;
+
+	if (av == NULL)
+		return;
+	for (i = 0; av[i] != NULL; i++)
+		free(av[i]);
+	free(av);
+}
+
+static char **
+argv_dup(char *const argv[])
+{
+	char **av;
+	size_t n, i;
+
+	for (n = 0; argv[n] != NULL; n++)
+		;
+	if ((av = calloc(n + 1, sizeof(*av))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((av[i] = strdup(argv[i])) == NULL) {
+			argv_free(av);
+			return NULL;
+		}
+	}
+	return av;
+}
+
+struct child *
+child_new(const char *name, enum child_type type, char *const argv[],
+    const char *dir)
+{
+	struct child *ch;
+
+	if (argv[0] == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		return NULL;
+	ch->ch_type = type;
+	ch->ch_fd = -1;
+	ch->ch_name = strdup(name);
+	ch->ch_argv = argv_dup(argv);
+	ch->ch_dir = dir ? strdup(dir) : NULL;
+	if (ch->ch_name == NULL || ch->ch_argv == NULL ||
+	    (dir != NULL && ch->ch_dir == NULL)) {
+		child_free(ch);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ch;
+}
+
+void
+child_free(struct child *ch)
+{
+	if (ch == NULL)
+		return;
+	child_stop(ch);
+	free(ch->ch_name);
+	argv_free(ch->ch_argv);
+	free(ch->ch_dir);
+	free(ch);
+}
+
+void
+child_free_list(struct child *list)
+{
+	struct child *next;
+
+	for (; list != NULL; list = next) {
+		next = list->ch_next;
+		child_free(list);
+	}
+}
+
+struct child *
+child_find(struct child *list, const char *name)
+{
+	for (; list != NULL; list = list->ch_next)
+		if (strcmp(list->ch_name, name) == 0)
+			return list;
+	return NULL;
+}
+
+int
+child_is_stanza(const struct stanza *s)
+{
+	const char *w = s->s_lines[0].cl_argv[0];
+
+	return strcmp(w, "child") == 0 || strcmp(w, "fchild") == 0;
+}
+
+struct child *
+child_parse(const struct stanza *s, char **errp)
+{
+	const struct cfline *l, *ex = NULL;
+	const char *kw = s->s_lines[0].cl_argv[0], *name;
+	struct child *ch;
+	size_t i;
+
+	*errp = NULL;
+	if (!child_is_stanza(s)) {
+		*errp = stanza_error(s, NULL, "not a child stanza: %s", kw);
+		return NULL;
+	}
+	if (s->s_lines[0].cl_argc != 2) {
+		*errp = stanza_error(s, NULL, "%s: %s", kw,
+		    s->s_lines[0].cl_argc < 2 ? "missing name" :
+		    "too many arguments");
+		return NULL;
+	}
+	name = s->s_lines[0].cl_argv[1];
+	for (i = 1; i < s->s_nlines; i++) {
+		l = &s->s_lines[i];
+		if (strcmp(l->cl_argv[0], "exec") != 0)
+			*errp = stanza_error(s, l, "%s %s: unknown directive %s",
+			    kw, name, l->cl_argv[0]);
+		else if (ex != NULL)
+			*errp = stanza_error(s, l, "%s %s: exec given twice",
+			    kw, name);
+		else if (l->cl_argc < 2)
+			*errp = stanza_error(s, l, "%s %s: exec: no program",
+			    kw, name);
+		else {
+			ex = l;
+			continue;
+		}
+		return NULL;
+	}
+	if (ex == NULL) {
+		*errp = stanza_error(s, NULL, "%s %s: missing exec", kw, name);
+		return NULL;
+	}
+	ch = child_new(name, kw[0] == 'f' ? CHILD_TRANSIENT : CHILD_PERSISTENT,
+	    ex->cl_argv + 1, s->s_dir);
+	return ch;
+}
+
+static void
+child_link(struct child *ch)
+{
+	ch->ch_rprev = NULL;
+	ch->ch_rnext = running;
+	if (running != NULL)
+		running->ch_rprev = ch;
+	running = ch;
+}
+
+static void
+child_unlink(struct child *ch)
+{
+	if (ch->ch_rprev != NULL)
+		ch->ch_rprev->ch_rnext = ch->ch_rnext;
+	else if (running == ch)
+		running = ch->ch_rnext;
+	if (ch->ch_rnext != NULL)
+		ch->ch_rnext->ch_rprev = ch->ch_rprev;
+	ch->ch_rnext = ch->ch_rprev = NULL;
+}
+
+/* Close every descriptor >= 3 but `keep`, in a new process. */
+static void
+child_closefrom(int keep)
+{
+	struct dirent *de;
+	DIR *d;
+	long fd, max;
+
+#ifdef SYS_close_range
+	if ((keep == 3 || syscall(SYS_close_range, 3U, keep - 1U, 0) == 0) &&
+	    syscall(SYS_close_range, keep + 1U, ~0U, 0) == 0)
+		return;
+#endif
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			fd = strtol(de->d_name, NULL, 10);
+			if (fd >= 3 && fd != keep && fd != dirfd(d))
+				close((int)fd);
+		}
+		closedir(d);
+		return;
+	}
+	max = sysconf(_SC_OPEN_MAX);
+	for (fd = 3; fd < max && fd < 65536; fd++)
+		if (fd != keep)
+			close((int)fd);
+}
+
+/*
+ * The new process: fd on standard input (and output if `both`), chdir,
+ * a clean slate, exec.  Failures are written to errfd as an errno.
+ */
+static void __attribute__((noreturn))
+child_exec(char *const argv[], const char *dir, int fd, int both,
+    char **envp, int errfd)
+{
+	sigset_t none;
+	int e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	/* Out of the way of 0 and 1 first, so dup2() cannot clobber them. */
+	if (errfd < 3 && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) == -1)
+		_exit(127);
+	if (fd < 3 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		goto fail;
+	if (dup2(fd, 0) == -1 || (both && dup2(fd, 1) == -1))
+		goto fail;
+	if (dir != NULL && chdir(dir) == -1)
+		goto fail;
+	child_closefrom(errfd);
+	if (envp != NULL)
+		environ = envp;
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	while (write(errfd, &e, sizeof(e)) == -1 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/* Fork and exec; the pid once exec succeeded, or -1 with its errno. */
+static pid_t
+child_fork(char *const argv[], const char *dir, int fd, int both,
+    char **envp)
+{
+	ssize_t n;
+	pid_t pid;
+	int p[2], e = 0;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		e = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0)
+		child_exec(argv, dir, fd, both, envp, p[1]);
+	close(p[1]);
+	do
+		n = read(p[0], &e, sizeof(e));
+	while (n == -1 && errno == EINTR);
+	close(p[0]);
+	if (n != (ssize_t)sizeof(e))
+		return pid;
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	errno = e;
+	return -1;
+}
+
+int
+child_start(struct child *ch)
+{
+	pid_t pid;
+	int sv[2], e;
+
+	if (ch->ch_type != CHILD_PERSISTENT) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ch->ch_fd >= 0)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	pid = child_fork(ch->ch_argv, ch->ch_dir, sv[1], 0, NULL);
+	e = errno;
+	close(sv[1]);
+	if (pid == -1) {
+		close(sv[0]);
+		errno = e;
+		return -1;
+	}
+	ch->ch_fd = sv[0];
+	ch->ch_pid = pid;
+	child_link(ch);
+	return 0;
+}
+
+void
+child_stop(struct child *ch)
+{
+	if (ch->ch_fd >= 0) {
+		close(ch->ch_fd);
+		child_unlink(ch);
+	}
+	ch->ch_fd = -1;
+	ch->ch_pid = 0;
+}
+
+/* Does this send error mean the child is gone? */
+static int
+child_gone(int e)
+{
+	return e == EPIPE || e == ECONNREFUSED || e == ENOTCONN ||
+	    e == ECONNRESET;
+}
+
+int
+child_handle(struct child *ch, const struct req *r, int fd)
+{
+	int e;
+
+	if (ch->ch_type == CHILD_TRANSIENT)
+		return child_spawn(ch->ch_argv, ch->ch_dir, r, fd) == -1 ?
+		    -1 : 0;
+	if (child_start(ch) == -1)
+		return -1;
+	if (req_send(ch->ch_fd, r, fd) == 0)
+		return 0;
+	if (!child_gone(errno))
+		return -1;
+	log_msg(LOG_WARNING, "child %s: %s, restarting it", ch->ch_name,
+	    strerror(errno));
+	child_stop(ch);
+	if (child_start(ch) == -1)
+		return -1;
+	if (req_send(ch->ch_fd, r, fd) == 0)
+		return 0;
+	if (child_gone(e = errno))
+		child_stop(ch);
+	errno = e;
+	return -1;
+}
+
+/* Add "name=value" to envp[own..*np), or ", value" to an existing
+ * entry of that name; 0 / -1. */
+static int
+child_env_add(char **envp, size_t own, size_t *np, const char *name,
+    size_t nl, const char *value)
+{
+	size_t i, vl = strlen(value), ol;
+	char *s;
+
+	for (i = own; i < *np; i++) {
+		if (strncmp(envp[i], name, nl) == 0 && envp[i][nl] == '=') {
+			ol = strlen(envp[i]);
+			if ((s = realloc(envp[i], ol + vl + 3)) == NULL)
+				return -1;
+			memcpy(s + ol, ", ", 2);
+			memcpy(s + ol + 2, value, vl + 1);
+			envp[i] = s;
+			return 0;
+		}
+	}
+	if ((s = malloc(nl + vl + 2)) == NULL)
+		return -1;
+	memcpy(s, name, nl);
+	s[nl] = '=';
+	memcpy(s + nl + 1, value, vl + 1);
+	envp[(*np)++] = s;
+	return 0;
+}
+
+/* Make the REQ_ name of header h into b (room for strlen(h) + 5). */
+static size_t
+child_env_name(const char *h, char *b)
+{
+	size_t n = 4;
+
+	memcpy(b, "REQ_", 4);
+	for (; *h != '\0'; h++) {
+		if (*h >= 'a' && *h <= 'z')
+			b[n++] = (char)(*h - 'a' + 'A');
+		else if ((*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9'))
+			b[n++] = *h;
+		else
+			b[n++] = '_';
+	}
+	b[n] = '\0';
+	return n;
+}
+
+static void
+child_env_free(char **envp, size_t own)
+{
+	size_t i;
+
+	if (envp == NULL)
+		return;
+	for (i = own; envp[i] != NULL; i++)
+		free(envp[i]);
+	free(envp);
+}
+
+/* The environment of a transient handler: inherited strings up to
+ * *ownp, new ones after.  NULL on ENOMEM. */
+static char **
+child_env(const struct req *r, size_t *ownp)
+{
+	char **envp, *nb;
+	size_t n, i, k = 0, nl;
+
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	if ((envp = calloc(n + r->r_nhdrs + 2, sizeof(*envp))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "REQ_", 4) != 0 &&
+		    strncmp(environ[i], "HTTP_VERSION=", 13) != 0)
+			envp[k++] = environ[i];
+	*ownp = k;
+	if (child_env_add(envp, k, &k, "HTTP_VERSION", 12, r->r_version))
+		goto fail;
+	for (i = 0; i < r->r_nhdrs; i++) {
+		if (r->r_hdrs[i].h_name[0] == '\0')
+			continue;
+		if ((nb = malloc(strlen(r->r_hdrs[i].h_name) + 5)) == NULL)
+			goto fail;
+		nl = child_env_name(r->r_hdrs[i].h_name, nb);
+		if (child_env_add(envp, *ownp, &k, nb, nl,
+		    r->r_hdrs[i].h_value) == -1) {
+			free(nb);
+			goto fail;
+		}
+		free(nb);
+	}
+	envp[k] = NULL;
+	return envp;
+fail:
+	child_env_free(envp, *ownp);
+	errno = ENOMEM;
+	return NULL;
+}
+
+pid_t
+child_spawn(char *const argv[], const char *dir, const struct req *r,
+    int fd)
+{
+	char **av = NULL, **envp = NULL;
+	size_t n, own = 0;
+	pid_t pid = -1;
+	int e;
+
+	for (n = 0; argv[n] != NULL; n++)
+		;
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((av = calloc(n + 4, sizeof(*av))) == NULL)
+		goto fail;
+	memcpy(av, argv, n * sizeof(*av));
+	av[n] = r->r_method;
+	av[n + 1] = r->r_url;
+	av[n + 2] = r->r_rest;
+	if ((envp = child_env(r, &own)) == NULL)
+		goto fail;
+	pid = child_fork(av, dir, fd, 1, envp);
+fail:
+	e = errno;
+	free(av);
+	child_env_free(envp, own);
+	errno = e;
+	return pid;
+}
+
+static struct child *
+child_bypid(pid_t pid)
+{
+	struct child *ch;
+
+	for (ch = running; ch != NULL; ch = ch->ch_rnext)
+		if (ch->ch_pid == pid)
+			return ch;
+	return NULL;
+}
+
+int
+child_exited(pid_t pid)
+{
+	struct child *ch;
+
+	if ((ch = child_bypid(pid)) == NULL)
+		return 0;
+	child_stop(ch);
+	return 1;
+}
+
+int
+child_reap(void)
+{
+	struct child *ch;
+	pid_t pid;
+	int st, n = 0;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		n++;
+		if ((ch = child_bypid(pid)) == NULL)
+			continue;
+		if (WIFSIGNALED(st))
+			log_msg(LOG_WARNING, "child %s: killed by signal %d",
+			    ch->ch_name, WTERMSIG(st));
+		else if (WEXITSTATUS(st) != 0)
+			log_msg(LOG_WARNING, "child %s: exited with status %d",
+			    ch->ch_name, WEXITSTATUS(st));
+		child_stop(ch);
+	}
+	return n;
+}
+
+void
+child_adopt(struct child *old, struct child *new)
+{
+	struct child *o, *n;
+
+	for (o = old; o != NULL; o = o->ch_next) {
+		if (o->ch_fd < 0)
+			continue;
+		n = child_find(new, o->ch_name);
+		if (n == NULL || n->ch_type != o->ch_type || n->ch_fd >= 0) {
+			child_stop(o);
+			continue;
+		}
+		n->ch_fd = o->ch_fd;
+		n->ch_pid = o->ch_pid;
+		child_unlink(o);
+		o->ch_fd = -1;
+		o->ch_pid = 0;
+		child_link(n);
+	}
+}

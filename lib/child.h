@@ -1,0 +1,119 @@
+/*
+ * child.h: handler children a program starts and passes requests to
+ * (ashd(7), "Handlers").
+ *
+ * Configuration: the stanzas
+ *
+ *	child NAME		a persistent handler: one process, started on
+ *	    exec PROG ARGS...	first use, given requests over a socket
+ *	fchild NAME		a transient handler: one process per request,
+ *	    exec PROG ARGS...	METHOD URL REST appended to its arguments
+ *
+ * A child runs in the directory of the file that defined it (ch_dir;
+ * PROG is looked up in $PATH, or relative to that directory if it holds
+ * a '/').  Its standard error is the program's; so is its standard
+ * output if it is persistent.  It gets no descriptors >= 3, an empty
+ * signal mask, and SIGPIPE and SIGCHLD at their defaults.
+ *
+ * Persistent children get a SOCK_SEQPACKET socket on standard input and
+ * one request datagram (req_send()) per request.  A child whose socket
+ * refuses a request (it died) is restarted once and the request sent
+ * again.  Sends block while the child's queue is full.  Programs using
+ * this module ignore SIGPIPE (every program of the project does).
+ *
+ * Reaping: a program calls child_reap() from its main loop after
+ * SIGCHLD (a flag set by the handler, or signalfd).  It reaps every
+ * exited process and marks persistent children dead, so they are
+ * started again on their next use.  Programs with other children of
+ * their own reap them themselves and call child_exited() for each pid.
+ *
+ * Functions return 0 / -1 with errno, or a pointer / NULL.
+ */
+#ifndef ASHD_CHILD_H
+#define ASHD_CHILD_H
+
+#include <sys/types.h>
+
+struct req;
+struct stanza;
+
+enum child_type {
+	CHILD_PERSISTENT,	/* "child" */
+	CHILD_TRANSIENT		/* "fchild" */
+};
+
+struct child {
+	struct child	 *ch_next;	/* for the caller's list */
+	char		 *ch_name;
+	enum child_type	  ch_type;
+	char		**ch_argv;	/* program and arguments */
+	char		 *ch_dir;	/* working directory, NULL: inherit */
+	pid_t		  ch_pid;	/* persistent: the process, or 0 */
+	int		  ch_fd;	/* persistent: our end, or -1 */
+	/* Internal: the list of running persistent children. */
+	struct child	 *ch_rnext;
+	struct child	 *ch_rprev;
+};
+
+/* Is s a "child" or "fchild" stanza? */
+int		 child_is_stanza(const struct stanza *s);
+/*
+ * Make a child from a child/fchild stanza, with ch_dir = s->s_dir.
+ * On error NULL, with *errp a message in the "file:line: ..." form
+ * (free() it), or *errp NULL and errno ENOMEM.
+ */
+struct child	*child_parse(const struct stanza *s, char **errp);
+/* A child made by hand; argv (NULL-terminated, argv[0] the program)
+ * and dir (may be NULL) are copied. */
+struct child	*child_new(const char *name, enum child_type type,
+		    char *const argv[], const char *dir);
+/* Stop (child_stop()) and free one child, or a whole ch_next list. */
+void		 child_free(struct child *ch);
+void		 child_free_list(struct child *list);
+/* First child named `name` in a ch_next list, or NULL. */
+struct child	*child_find(struct child *list, const char *name);
+
+/* Start a persistent child now (no-op if running). */
+int		 child_start(struct child *ch);
+/* Close our end of a persistent child's socket: it sees end-of-file and
+ * exits (it is reaped later).  ch_pid becomes 0, ch_fd -1. */
+void		 child_stop(struct child *ch);
+
+/*
+ * Hand request r with its response socket fd to ch: send it to a
+ * persistent child (starting or restarting it as needed), or start a
+ * transient one.  fd is not closed: the caller closes its copy.  -1
+ * with errno if the request could not be handed over; the caller then
+ * answers the client itself.
+ */
+int		 child_handle(struct child *ch, const struct req *r, int fd);
+
+/*
+ * Start a transient handler for one request: argv + METHOD URL REST,
+ * in directory dir (NULL: inherit), fd on standard input and output.
+ * The environment is the program's without any REQ_* variables and
+ * HTTP_VERSION, plus REQ_<NAME>=value for every header (NAME upper-case,
+ * every character other than [A-Z0-9_] made '_'; repeated names are
+ * joined with ", ") and HTTP_VERSION=r_version.  Returns the pid once
+ * the program has been executed, or -1 with errno if it could not be
+ * (ENOENT for a missing program, as execvp(3) reported it).
+ */
+pid_t		 child_spawn(char *const argv[], const char *dir,
+		    const struct req *r, int fd);
+
+/* Note that pid has exited: if it is a running persistent child, mark it
+ * dead (child_stop()).  Returns 1 if it was one, else 0. */
+int		 child_exited(pid_t pid);
+/* Reap every exited child process without blocking (waitpid(-1)),
+ * calling child_exited() for each.  Returns how many were reaped. */
+int		 child_reap(void);
+
+/*
+ * Reload: move the running processes of `old` (pid and socket) to the
+ * entries of `new` with the same name and type, then stop every old
+ * persistent child not taken over.  `old` is left with nothing
+ * running and can be freed with child_free_list().
+ */
+void		 child_adopt(struct child *old, struct child *new);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * sendfile: send one file as the response, with validators, ranges and
+ * precompressed siblings.
+ *
+ * It runs under either handler convention and tells them apart from
+ * its standard input: a SOCK_SEQPACKET socket means persistent (many
+ * requests, served concurrently from one event loop, none blocking
+ * another); anything else means transient (the response socket on
+ * stdin/stdout, METHOD URL REST as the last arguments, headers in
+ * REQ_* variables).  The body goes out with sendfile(2).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cf.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "mime.h"
+#include "req.h"
+#include "serve.h"
+
+/* Largest piece handed to sendfile(2) at once, so that one big file
+ * does not starve the other transfers. */
+#define SEND_STEP	(1024 * 1024)
+
+struct xfer {
+	struct watch	 x_watch;
+	int		 x_sock;
+	struct reply	 x_rp;
+	size_t		 x_headoff;
+};
+
+static struct sfopts opts;
+static struct loop *loop;
+static struct watch inwatch;
+static int ninflight, ineof;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: sendfile [-h] [-c CONTENT-TYPE] [-f FILE] "
+	    "[METHOD URL REST]\n");
+}
+
+/* Send what can be sent now: 1 finished, 0 blocked, -1 failed. */
+static int
+xfer_push(struct xfer *x)
+{
+	struct reply *rp = &x->x_rp;
+	ssize_t n;
+	size_t step;
+
+	while (x->x_headoff < rp->rp_head.b_len) {
+		n = send(x->x_sock, rp->rp_head.b_data + x->x_headoff,
+		    rp->rp_head.b_len - x->x_headoff, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : errno == EINTR ? 0 : -1;
+		x->x_headoff += (size_t)n;
+	}
+	while (rp->rp_len > 0) {
+		step = rp->rp_len > SEND_STEP ? SEND_STEP : (size_t)rp->rp_len;
+		n = sendfile(x->x_sock, rp->rp_fd, &rp->rp_off, step);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (n == 0)
+			return -1;	/* the file shrank under us */
+		rp->rp_len -= n;
+	}
+	return 1;
+}
+
+static void
+xfer_done(struct xfer *x)
+{
+	loop_unwatch(loop, &x->x_watch);
+	close(x->x_sock);
+	reply_free(&x->x_rp);
+	free(x);
+	if (--ninflight == 0 && ineof)
+		loop_stop(loop);
+}
+
+static void
+xfer_event(struct watch *w, uint32_t ev)
+{
+	struct xfer *x = w->w_arg;
+	int rv;
+
+	if ((rv = xfer_push(x)) != 0)
+		xfer_done(x);
+}
+
+static void
+serve_one(struct req *r, int sock)
+{
+	struct xfer *x;
+	int rv;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		http_error(sock, 503, "Out of memory.");
+		close(sock);
+		return;
+	}
+	x->x_sock = sock;
+	ninflight++;
+	if (serve_plan(r, &opts, &x->x_rp) == -1) {
+		http_error(sock, 500, "Out of memory.");
+		xfer_done(x);
+		return;
+	}
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+	watch_init(&x->x_watch, sock, xfer_event, x);
+	if ((rv = xfer_push(x)) != 0 ||
+	    loop_watch(loop, &x->x_watch, EPOLLOUT) == -1)
+		xfer_done(x);
+}
+
+static void
+input_event(struct watch *w, uint32_t ev)
+{
+	struct req *r;
+	int fd, i;
+
+	/* A bounded batch per event keeps transfers moving under load. */
+	for (i = 0; i < 32; i++) {
+		if ((r = req_recv(0, &fd)) == NULL) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno != 0) {
+				log_errno(LOG_WARNING, "bad request datagram");
+				continue;
+			}
+			ineof = 1;
+			loop_unwatch(loop, &inwatch);
+			if (ninflight == 0)
+				loop_stop(loop);
+			return;
+		}
+		serve_one(r, fd);
+		req_free(r);
+	}
+}
+
+static int
+persistent(void)
+{
+	if ((loop = loop_new()) == NULL)
+		log_die_errno(1, "epoll");
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	watch_init(&inwatch, 0, input_event, NULL);
+	if (loop_watch(loop, &inwatch, EPOLLIN) == -1)
+		log_die_errno(1, "epoll");
+	if (loop_run(loop) == -1)
+		log_die_errno(1, "epoll_wait");
+	return 0;
+}
+
+/* The transient convention: rebuild the request from argv and env. */
+static int
+transient(char **args)
+{
+	extern char **environ;
+	struct reply rp;
+	struct req *r;
+	char **e, *name, *p;
+	const char *v;
+	ssize_t n;
+
+	v = getenv("HTTP_VERSION");
+	if ((r = req_new(args[0], args[1], v ? v : "HTTP/1.1",
+	    args[2])) == NULL)
+		log_die(1, "out of memory");
+	for (e = environ; *e; e++) {
+		if (strncmp(*e, "REQ_", 4) || (p = strchr(*e, '=')) == NULL)
+			continue;
+		name = xstrdup(*e + 4);
+		name[p - *e - 4] = '\0';
+		for (p = name; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		if (req_add_header(r, name, strchr(*e, '=') + 1) == -1)
+			log_die(1, "out of memory");
+		free(name);
+	}
+	if (serve_plan(r, &opts, &rp) == -1)
+		log_die(1, "out of memory");
+	req_free(r);
+	if (write_all(1, rp.rp_head.b_data, rp.rp_head.b_len) == -1)
+		return 1;
+	while (rp.rp_len > 0) {
+		n = sendfile(1, rp.rp_fd, &rp.rp_off, SEND_STEP);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 1;
+		rp.rp_len -= n;
+	}
+	reply_free(&rp);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	socklen_t sl = sizeof(int);
+	char *mt;
+	int c, type = 0;
+
+	log_init(argv[0]);
+	while ((c = getopt(argc, argv, "hc:f:")) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'c':
+			opts.so_ctype = optarg;
+			break;
+		case 'f':
+			opts.so_file = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((mt = cf_find("mime.types")) != NULL) {
+		if (mime_load(mt) == -1)
+			log_errno(LOG_WARNING, "%s", mt);
+		free(mt);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &sl) == 0 &&
+	    type == SOCK_SEQPACKET)
+		return persistent();
+	if (argc - optind != 3) {
+		usage(stderr);
+		return 2;
+	}
+	return transient(argv + optind);
+}

@@ -1,0 +1,885 @@
+#!/usr/bin/env bats
+# htparser.bats: htparser over real TCP on 127.0.0.1, with echo-handler
+# (tests/handlers/echo-handler.c) as the root handler.  Each test starts
+# its own htparser on a free port; teardown kills it by PID.  Normal
+# requests go through curl; exact bytes (malformed input, pipelining,
+# 100-continue, duplex) through the python3 client `rawhttp` of
+# helper.bash.  A rejected request is always followed, in the same
+# write, by a second request that must never be answered.
+
+load helper
+
+H='Host: x\r\n'
+SMUGGLED='GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'
+
+url() {
+	printf 'http://127.0.0.1:%s%s' "$PORT" "$1"
+}
+
+# curl_get PATH [CURL OPTIONS...]: GET with curl; the head goes to
+# $TEST_TMP/head (CRs removed), the body to $TEST_TMP/body; prints the
+# status code.
+curl_get() {
+	local path=$1
+	shift
+	curl -sS -m 10 -D "$TEST_TMP/head.raw" -o "$TEST_TMP/body" \
+	    -w '%{http_code}' "$@" "$(url "$path")"
+	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
+}
+
+# head_field NAME: value of NAME in $TEST_TMP/head (first one).
+head_field() {
+	header_value "$1" "$(cat "$TEST_TMP/head")"
+}
+
+# expect_rejected CODES REQUEST [HTPARSER OPTIONS...]: REQUEST (escapes)
+# followed by a smuggled one in the same write gets exactly one
+# response whose status matches the regex CODES, not from the handler,
+# and the connection is closed.
+expect_rejected() {
+	local codes=$1 req=$2
+	shift 2
+	start_htparser "$@"
+	run rawhttp -t 5 -s "$req$SMUGGLED" -c
+	assert_status 0
+	assert_match "$(status_codes "$output")" "^($codes)\$"
+	assert_not_contains "$output" smuggled
+	assert_not_contains "$output" $'\nmethod '
+}
+
+# expect_accepted REQUEST: a complete request (with Connection: close)
+# is answered 200 by the handler; its description is in $output.
+expect_accepted() {
+	start_htparser "$@"
+	run rawhttp -t 5 -s "$REQ" -c
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_contains "$output" $'\nmethod '
+}
+
+# ---------------------------------------------------------------------
+# Command line
+
+@test "htparser -h prints the usage and exits 0" {
+	run timeout 5 "$HTPARSER" -h
+	assert_status 0
+	assert_match "${output,,}" 'usage'
+	assert_contains "$output" PORTSPEC
+}
+
+@test "htparser: bad usage exits 2" {
+	port=$(free_port)
+	run timeout 5 "$HTPARSER" -Z "plain:port=$port,local=127.0.0.1" -- "$ECHO_HANDLER"
+	assert_status 2
+	run timeout 5 "$HTPARSER" "plain:port=$port,local=127.0.0.1"
+	assert_status 2
+	run timeout 5 "$HTPARSER" "bogus:port=$port" -- "$ECHO_HANDLER"
+	assert_status 2
+	run timeout 5 "$HTPARSER" "plain:port=$port,bogus=1" -- "$ECHO_HANDLER"
+	assert_status 2
+	run timeout 5 "$HTPARSER" -o bogus=1 "plain:port=$port,local=127.0.0.1" -- "$ECHO_HANDLER"
+	assert_status 2
+	run timeout 5 "$HTPARSER" -o timeout-idle=abc "plain:port=$port,local=127.0.0.1" -- "$ECHO_HANDLER"
+	assert_status 2
+	run timeout 5 "$HTPARSER" -- "$ECHO_HANDLER"
+	assert_status 2
+}
+
+@test "htparser plain:help prints the parameters and exits 0" {
+	run timeout 5 "$HTPARSER" plain:help
+	assert_status 0
+	assert_contains "$output" port
+	assert_contains "$output" local
+}
+
+@test "htparser: a port in use makes it exit 1" {
+	port=$(free_port)
+	start_bg "$TEST_TMP/holder.log" python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(30)' "$port"
+	wait_port "$port" 5 "$BG_PID"
+	run timeout 5 "$HTPARSER" "plain:port=$port,local=127.0.0.1" -- "$ECHO_HANDLER"
+	assert_status 1
+}
+
+# ---------------------------------------------------------------------
+# What the handler receives
+
+@test "GET: method, raw URL, version and rest string reach the handler" {
+	start_htparser
+	code=$(curl_get '/a/b/c?d=e')
+	assert_equal "$code" 200
+	body=$(cat "$TEST_TMP/body")
+	assert_equal "$(sed -n 1,4p "$TEST_TMP/body")" \
+	    $'method GET\nurl /a/b/c?d=e\nversion HTTP/1.1\nrest a/b/c'
+	assert_equal "$(head_field Content-Type)" text/plain
+	assert_equal "$(head_field Content-Length)" "$(wc -c <"$TEST_TMP/body")"
+}
+
+@test "the URL is passed raw, without unescaping" {
+	start_htparser
+	run raw_request "GET /a%20b/c%2Fd/?x=%41&y=%zz HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+	assert_status 0
+	assert_contains "$output" $'\nurl /a%20b/c%2Fd/?x=%41&y=%zz\n'
+	assert_contains "$output" $'\nrest a%20b/c%2Fd/\n'
+}
+
+@test "the root URL gives an empty rest string" {
+	start_htparser
+	code=$(curl_get '/?q')
+	assert_equal "$code" 200
+	assert_equal "$(sed -n 4p "$TEST_TMP/body")" 'rest '
+}
+
+@test "headers reach the handler in order, as spelt, values trimmed" {
+	start_htparser
+	run raw_request "GET /h HTTP/1.1\r\nHost: example.org\r\nX-B: 2\r\nx-a:   1 \t \r\nX-Empty:\r\nX-Inner: a  b\tc\r\nX-B: again\r\nConnection: close\r\n\r\n"
+	assert_status 0
+	client=$(printf '%s\n' "$output" | grep '^header ' | grep -vi '^header x-ash-' |
+	    grep -vi '^header connection:')
+	assert_equal "$client" $'header Host: example.org\nheader X-B: 2\nheader x-a: 1\nheader X-Empty: \nheader X-Inner: a  b\tc\nheader X-B: again'
+}
+
+@test "client X-Ash-* headers are stripped and the six are added" {
+	start_htparser
+	curl -sS -m 5 -o "$TEST_TMP/body" -w '%{local_port}' \
+	    -H 'X-Ash-Address: 6.6.6.6' -H 'x-ash-protocol: https' \
+	    -H 'X-ASH-Bogus: 1' -H 'X-Ashtray: kept' \
+	    "$(url /)" >"$TEST_TMP/lport"
+	lport=$(cat "$TEST_TMP/lport")
+	body=$(cat "$TEST_TMP/body")
+	assert_not_contains "$body" 6.6.6.6
+	assert_not_contains "$body" https
+	assert_not_contains "${body,,}" bogus
+	assert_contains "$body" $'\nheader X-Ashtray: kept\n'
+	ash=$(grep -i '^header x-ash-' "$TEST_TMP/body" | sed -E 's/(Connection-ID: )[0-9]+$/\1N/')
+	assert_equal "$ash" "header X-Ash-Address: 127.0.0.1
+header X-Ash-Port: $lport
+header X-Ash-Server-Address: 127.0.0.1
+header X-Ash-Server-Port: $PORT
+header X-Ash-Protocol: http
+header X-Ash-Connection-ID: N"
+	# Appended after the client's headers.
+	assert_equal "$(grep '^header ' "$TEST_TMP/body" | tail -n 6)" \
+	    "$(grep -i '^header x-ash-' "$TEST_TMP/body")"
+}
+
+@test "X-Ash-Connection-ID is the same on one connection, differs across" {
+	start_htparser
+	curl -sS -m 5 "$(url /1)" "$(url /2)" >"$TEST_TMP/two"
+	curl -sS -m 5 "$(url /3)" >"$TEST_TMP/three"
+	ids=$(sed -n 's/^header X-Ash-Connection-ID: //p' "$TEST_TMP/two")
+	other=$(sed -n 's/^header X-Ash-Connection-ID: //p' "$TEST_TMP/three")
+	assert_match "$ids" '^[0-9]+'$'\n''[0-9]+$'
+	assert_equal "$(sed -n 1p <<<"$ids")" "$(sed -n 2p <<<"$ids")"
+	assert_match "$other" '^[0-9]+$'
+	[ "$other" != "$(sed -n 1p <<<"$ids")" ] || fail "same connection id $other"
+}
+
+@test "HTTP/1.0 requests keep their version; any token method passes" {
+	start_htparser
+	run raw_request "FOO /x HTTP/1.0\r\n\r\n"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_contains "$output" $'\nmethod FOO\nurl /x\nversion HTTP/1.0\nrest x\n'
+}
+
+@test "POST with Content-Length: body and header reach the handler" {
+	start_htparser
+	head -c 1048576 /dev/urandom >"$TEST_TMP/up"
+	code=$(curl_get '/?echo' --data-binary @"$TEST_TMP/up")
+	assert_equal "$code" 200
+	cmp "$TEST_TMP/up" "$TEST_TMP/body"
+	code=$(curl_get '/p' --data-binary @"$TEST_TMP/up")
+	assert_equal "$code" 200
+	assert_contains "$(cat "$TEST_TMP/body")" $'\nheader Content-Length: 1048576\n'
+	assert_contains "$(cat "$TEST_TMP/body")" $'\nbody-length 1048576'
+}
+
+@test "chunked request body is de-chunked for the handler" {
+	start_htparser
+	head -c 3000000 /dev/urandom >"$TEST_TMP/up"
+	code=$(curl_get '/?echo' -H 'Transfer-Encoding: chunked' --data-binary @"$TEST_TMP/up")
+	assert_equal "$code" 200
+	cmp "$TEST_TMP/up" "$TEST_TMP/body"
+	code=$(curl_get '/p' -H 'Transfer-Encoding: chunked' --data-binary @"$TEST_TMP/up")
+	assert_equal "$code" 200
+	body=$(cat "$TEST_TMP/body")
+	assert_contains "$body" $'\nbody-length 3000000'
+	assert_not_contains "${body,,}" 'header transfer-encoding'
+	assert_not_contains "${body,,}" 'header content-length'
+}
+
+@test "chunk extensions and trailers are accepted and dropped" {
+	start_htparser
+	run raw_request "POST /?echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5;ext=1;q=\"a b\"\r\nhello\r\n6\r\n world\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_equal "$(body_of "$output")" "hello world0123456789"
+}
+
+@test "Transfer-Encoding: Chunked is case-insensitive" {
+	start_htparser
+	run raw_request "POST /?echo HTTP/1.1\r\n${H}Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_equal "$(body_of "$output")" abc
+}
+
+# ---------------------------------------------------------------------
+# Connections
+
+@test "keep-alive: curl reuses one connection for two requests" {
+	start_htparser
+	run curl -sS -m 5 -o /dev/null -o /dev/null -w '%{num_connects} %{http_code}\n' \
+	    "$(url /a)" "$(url /b)"
+	assert_status 0
+	assert_equal "$output" $'1 200\n0 200'
+}
+
+@test "pipelining: three requests in one write, three responses in order" {
+	start_htparser
+	req="GET /p1?sleep=300 HTTP/1.1\r\n$H\r\n"
+	req+="POST /p2 HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhello"
+	req+="GET /p3 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+	rawhttp -s "$req" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out"
+	assert_equal "$output" $'200 length\n200 length\n200 length'
+	assert_contains "$(cat "$TEST_TMP/out.1")" $'url /p1?sleep=300\n'
+	assert_contains "$(cat "$TEST_TMP/out.2")" $'url /p2\n'
+	assert_contains "$(cat "$TEST_TMP/out.2")" $'body-length 5'
+	assert_contains "$(cat "$TEST_TMP/out.3")" $'url /p3\n'
+	assert_equal "$(grep -h Connection-ID "$TEST_TMP"/out.[123] | sort -u | wc -l)" 1
+	assert_equal "$(header_value Connection "$(cat "$TEST_TMP/out.h3")")" close
+}
+
+@test "HTTP/1.0 closes after the response by default" {
+	start_htparser
+	run raw_request "GET /one HTTP/1.0\r\n\r\nGET /two HTTP/1.0\r\n\r\n"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_contains "$output" $'\nurl /one\n'
+	assert_not_contains "$output" /two
+	assert_equal "$(header_value Connection "$output")" close
+}
+
+@test "HTTP/1.0 keeps the connection with Connection: keep-alive" {
+	start_htparser
+	rawhttp -s "GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /two HTTP/1.0\r\n\r\nGET /three HTTP/1.0\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out"
+	assert_equal "$output" $'200 length\n200 length'
+	assert_equal "$(header_value Connection "$(cat "$TEST_TMP/out.h1")")" keep-alive
+	assert_equal "$(header_value Connection "$(cat "$TEST_TMP/out.h2")")" close
+	assert_contains "$(cat "$TEST_TMP/out.2")" $'url /two\n'
+}
+
+@test "Connection: close from the client is honoured" {
+	start_htparser
+	code=$(curl_get / -H 'Connection: close')
+	assert_equal "$code" 200
+	assert_equal "$(head_field Connection)" close
+	run raw_request "GET /first HTTP/1.1\r\n${H}Connection: close\r\n\r\n$SMUGGLED"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_not_contains "$output" smuggled
+}
+
+# ---------------------------------------------------------------------
+# Responses
+
+@test "Date and Server are added; a handler's Server is kept" {
+	start_htparser
+	code=$(curl_get /)
+	assert_equal "$code" 200
+	assert_equal "$(head_field Server)" ashd-ng/0.1
+	assert_match "$(head_field Date)" \
+	    '^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3][0-9] (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20[0-9]{2} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] GMT$'
+	code=$(curl_get '/?header=Server:mine%2F1.0')
+	assert_equal "$(head_field Server)" mine/1.0
+	assert_equal "$(header_count Server "$(cat "$TEST_TMP/head")")" 1
+}
+
+@test "status and reason from the handler reach the client" {
+	start_htparser
+	code=$(curl_get '/?status=404&header=X-Test:yes')
+	assert_equal "$code" 404
+	assert_equal "$(head -n 1 "$TEST_TMP/head")" 'HTTP/1.1 404 Not Found'
+	assert_equal "$(head_field X-Test)" yes
+}
+
+@test "no length from the handler: chunked response on HTTP/1.1" {
+	start_htparser
+	python3 -c 'import sys; sys.stdout.write(("0123456789abcdef" * 7000)[:100000])' >"$TEST_TMP/expect"
+	code=$(curl_get '/?nolength&size=100000')
+	assert_equal "$code" 200
+	assert_equal "$(head_field Transfer-Encoding)" chunked
+	run head_field Content-Length
+	assert_status 1
+	cmp "$TEST_TMP/expect" "$TEST_TMP/body"
+	# Strictly framed, and the connection is reusable afterwards.
+	rawhttp -s "GET /?nolength HTTP/1.1\r\n$H\r\nGET /next HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out"
+	assert_equal "$output" $'200 chunked\n200 length'
+	assert_contains "$(cat "$TEST_TMP/out.1")" $'url /?nolength\n'
+	assert_contains "$(cat "$TEST_TMP/out.2")" $'url /next\n'
+}
+
+@test "no length from the handler on HTTP/1.0: delimited by the close" {
+	start_htparser
+	rawhttp -s "GET /?nolength HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /two HTTP/1.0\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out"
+	assert_equal "$output" '200 close'
+	assert_contains "$(cat "$TEST_TMP/out.1")" $'url /?nolength\n'
+	assert_not_contains "$(cat "$TEST_TMP/out.1")" /two
+	assert_equal "$(header_count Transfer-Encoding "$(cat "$TEST_TMP/out.h1")")" 0
+	assert_equal "$(header_value Connection "$(cat "$TEST_TMP/out.h1")")" close
+}
+
+@test "HEAD gets the head only, even when the handler writes a body" {
+	start_htparser
+	rawhttp -s "HEAD /h HTTP/1.1\r\n$H\r\nHEAD /h?nolength HTTP/1.1\r\n$H\r\nGET /g HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out" 1 2
+	assert_equal "$output" $'200 head\n200 head\n200 length'
+	assert_match "$(header_value Content-Length "$(cat "$TEST_TMP/out.h1")")" '^[1-9][0-9]*$'
+	assert_not_contains "$(cat "$TEST_TMP/out")" 'method HEAD'
+	assert_contains "$(cat "$TEST_TMP/out.3")" $'method GET\nurl /g\n'
+}
+
+@test "HEAD with curl -I" {
+	start_htparser
+	run curl -sS -m 5 -I "$(url /x)"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	assert_not_contains "$output" 'method'
+}
+
+@test "204 and 304 responses carry no body" {
+	start_htparser
+	rawhttp -s "GET /?status=204 HTTP/1.1\r\n$H\r\nGET /?status=304&nolength HTTP/1.1\r\n$H\r\nGET /last HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out"
+	assert_equal "$output" $'204 none\n304 none\n200 length'
+	assert_contains "$(cat "$TEST_TMP/out.3")" $'url /last\n'
+}
+
+@test "a handler head with bare LF line ends is sent with CRLF" {
+	start_htparser
+	rawhttp -s "GET /?lf&header=X-One:1 HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_framing "$TEST_TMP/out"
+	assert_equal "$output" '200 length'
+	assert_equal "$(header_value X-One "$(cat "$TEST_TMP/out.h1")")" 1
+	assert_equal "$(header_value Content-Type "$(cat "$TEST_TMP/out.h1")")" text/plain
+	assert_contains "$(cat "$TEST_TMP/out.1")" $'url /?lf&header=X-One:1\n'
+}
+
+@test "hop-by-hop headers from the handler are dropped" {
+	start_htparser
+	code=$(curl_get '/?header=Keep-Alive:timeout=99&header=X-Keep:1')
+	assert_equal "$code" 200
+	assert_equal "$(header_count Keep-Alive "$(cat "$TEST_TMP/head")")" 0
+	assert_equal "$(head_field X-Keep)" 1
+}
+
+@test "Expect: 100-continue gets 100 Continue before the body is sent" {
+	start_htparser
+	run rawhttp -t 3 -s "POST /?echo HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n" \
+	    -e 'HTTP/1.1 100 Continue\r\n\r\n' -s hello -c
+	assert_status 0
+	assert_equal "$(status_codes "$output")" '100 200'
+	assert_equal "${output##*$'\r\n\r\n'}" hello
+}
+
+@test "Expect: 100-continue on a request without a body sends no 100" {
+	start_htparser
+	run raw_request "GET / HTTP/1.1\r\n${H}Expect: 100-continue\r\nConnection: close\r\n\r\n"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+}
+
+@test "a large response to a slow reader keeps htparser's memory bounded" {
+	start_htparser
+	run python3 -c '
+import os, socket, sys, time
+pid, port, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def rss():
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+base = peak = rss()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+s.connect(("127.0.0.1", port))
+s.settimeout(10)
+s.sendall(b"GET /?size=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % size)
+pat = b"0123456789abcdef" * 4200
+buf = b""
+body = -1
+bad = 0
+def take(d):
+    global buf, body, bad
+    if body < 0:
+        buf += d
+        i = buf.find(b"\r\n\r\n")
+        if i < 0:
+            return
+        head, d = buf[:i].decode(), buf[i + 4:]
+        print(head.split("\r\n")[0])
+        print("length", [l.split(":")[1].strip() for l in head.split("\r\n") if l.lower().startswith("content-length:")])
+        body = 0
+    if d and pat[body % 16:body % 16 + len(d)] != d:
+        bad += 1
+    body += len(d)
+slow_until = time.monotonic() + 3
+while time.monotonic() < slow_until:
+    d = s.recv(2048)
+    if not d:
+        break
+    take(d)
+    peak = max(peak, rss())
+    time.sleep(0.01)
+slow = body
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    take(d)
+print("slow-part", "small" if slow < size // 4 else "large:%d" % slow)
+print("body", body, "bad", bad)
+print("rss-growth-ok", peak - base < 16384)
+print("rss-kb base", base, "peak", peak)
+' "$HTPARSER_PID" "$PORT" 52428800
+	assert_status 0
+	assert_equal "$(sed -n 1,5p <<<"$output")" "HTTP/1.1 200 OK
+length ['52428800']
+slow-part small
+body 52428800 bad 0
+rss-growth-ok True"
+}
+
+@test "duplex: after 101 the connection is a two-way pipe to the handler" {
+	start_htparser
+	run rawhttp -t 3 -s "GET /?duplex HTTP/1.1\r\n${H}Upgrade: test\r\nConnection: Upgrade\r\n\r\n" \
+	    -e '\r\n\r\n' -s 'hello' -e 'HELLO' -s ', world' -e ', WORLD'
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 101
+	assert_equal "$(header_value Upgrade "$output")" test
+	assert_equal "$(header_count Transfer-Encoding "$output")" 0
+	assert_equal "${output#*$'\r\n\r\n'}" 'HELLO, WORLD'
+}
+
+@test "duplex: the client's end-of-file reaches the handler, the connection ends" {
+	start_htparser
+	run rawhttp -t 3 -s "GET /?duplex HTTP/1.1\r\n${H}Upgrade: test\r\nConnection: Upgrade\r\n\r\n" \
+	    -e '\r\n\r\n' -s 'abc\x01def' -S -c
+	assert_status 0
+	assert_equal "${output#*$'\r\n\r\n'}" $'ABC\x01DEF'
+}
+
+# ---------------------------------------------------------------------
+# Handler failures
+
+@test "handler closes without a response: 502" {
+	start_htparser
+	run raw_request "GET /?close HTTP/1.1\r\n$H\r\n$SMUGGLED"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 502
+	assert_not_contains "$output" smuggled
+}
+
+@test "handler closes after half a head: 502" {
+	start_htparser
+	run raw_request "GET /?partial HTTP/1.1\r\n$H\r\n$SMUGGLED"
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 502
+	assert_not_contains "$output" smuggled
+	code=$(curl_get '/?partial')
+	assert_equal "$code" 502
+}
+
+@test "-o timeout-handler: a silent handler gets 504" {
+	start_htparser -o timeout-handler=1
+	t0=$(now_ms)
+	code=$(curl_get '/?sleep=3000')
+	t1=$(now_ms)
+	assert_equal "$code" 504
+	(( t1 - t0 >= 800 && t1 - t0 < 2800 )) || fail "504 after $((t1 - t0)) ms"
+	code=$(curl_get '/?sleep=300')
+	assert_equal "$code" 200
+}
+
+# ---------------------------------------------------------------------
+# Rejected requests: exactly one error response, then the close
+
+@test "reject: Content-Length with Transfer-Encoding (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+}
+
+@test "reject: two different Content-Length headers (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"
+}
+
+@test "reject: Content-Length list with different values (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: 5, 6\r\n\r\nhello!"
+}
+
+@test "reject: Content-Length +5 (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello"
+}
+
+@test "reject: Content-Length 0x5 (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: 0x5\r\n\r\nhello"
+}
+
+@test "reject: Content-Length -1 (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: -1\r\n\r\n"
+}
+
+@test "reject: Content-Length 5a (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Content-Length: 5a\r\n\r\nhello"
+}
+
+@test "reject: Content-Length that overflows (400 or 413)" {
+	expect_rejected '400|413' "POST / HTTP/1.1\r\n${H}Content-Length: 99999999999999999999999\r\n\r\nhello"
+}
+
+@test "reject: Transfer-Encoding gzip, chunked (501)" {
+	expect_rejected 501 "POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+}
+
+@test "reject: Transfer-Encoding gzip, chunked not final (400 or 501)" {
+	expect_rejected '400|501' "POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n"
+}
+
+@test "reject: Transfer-Encoding chunked, chunked (400 or 501)" {
+	expect_rejected '400|501' "POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"
+}
+
+@test "reject: Transfer-Encoding identity (400 or 501)" {
+	expect_rejected '400|501' "POST / HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n"
+}
+
+@test "reject: bad chunk size zz (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+}
+
+@test "reject: chunk data not followed by CRLF (400)" {
+	expect_rejected 400 "POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"
+}
+
+@test "reject: chunk size that overflows (400 or 413)" {
+	expect_rejected '400|413' "POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n10000000000000000000001\r\nhello\r\n0\r\n\r\n"
+}
+
+@test "reject: obs-fold (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}X-Folded: a\r\n b\r\n\r\n"
+}
+
+@test "reject: bare CR in a header value (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}X-A: a\rb\r\n\r\n"
+}
+
+@test "reject: NUL byte in a header value (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}X-A: a\0b\r\n\r\n"
+}
+
+@test "reject: NUL byte in the URL (400)" {
+	expect_rejected 400 "GET /a\0b HTTP/1.1\r\n$H\r\n"
+}
+
+@test "reject: control byte in a header value (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}X-A: a\x01b\r\n\r\n"
+}
+
+@test "reject: DEL in a header value (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}X-A: a\x7fb\r\n\r\n"
+}
+
+@test "reject: whitespace before the colon (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}X-A : b\r\n\r\n"
+}
+
+@test "reject: empty header name (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\n${H}: b\r\n\r\n"
+}
+
+@test "reject: missing Host on HTTP/1.1 (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\nX-A: b\r\n\r\n"
+}
+
+@test "reject: two Host headers (400)" {
+	expect_rejected 400 "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"
+}
+
+@test "reject: HTTP/2.0 (505)" {
+	expect_rejected 505 "GET / HTTP/2.0\r\n$H\r\n"
+}
+
+@test "reject: HTTP/1.2 (505)" {
+	expect_rejected 505 "GET / HTTP/1.2\r\n$H\r\n"
+}
+
+@test "reject: HTTP/1.x (400)" {
+	expect_rejected 400 "GET / HTTP/1.x\r\n$H\r\n"
+}
+
+@test "reject: lower-case http/1.1 (400)" {
+	expect_rejected 400 "GET / http/1.1\r\n$H\r\n"
+}
+
+@test "reject: request line without a version (400)" {
+	expect_rejected 400 "GET /\r\n$H\r\n"
+}
+
+@test "reject: invalid method token (400)" {
+	expect_rejected 400 "G@T / HTTP/1.1\r\n$H\r\n"
+}
+
+@test "reject: target not starting with / (400)" {
+	expect_rejected 400 "GET foo HTTP/1.1\r\n$H\r\n"
+}
+
+@test "reject: Expect other than 100-continue (417)" {
+	expect_rejected 417 "POST / HTTP/1.1\r\n${H}Expect: 200-ok\r\nContent-Length: 2\r\n\r\nhi"
+}
+
+@test "reject: request line over 8192 bytes (414)" {
+	long=$(head -c 9000 /dev/zero | tr '\0' a)
+	expect_rejected 414 "GET /$long HTTP/1.1\r\n$H\r\n"
+}
+
+@test "a 4000-byte URL is accepted" {
+	long=$(head -c 4000 /dev/zero | tr '\0' a)
+	REQ="GET /$long HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+	expect_accepted
+	assert_contains "$output" $'\nrest '"$long"$'\n'
+}
+
+@test "reject: header section over 64 KiB (431)" {
+	val=$(head -c 1000 /dev/zero | tr '\0' v)
+	hdrs=
+	for i in $(seq 70); do hdrs+="X-H$i: $val\r\n"; done
+	expect_rejected 431 "GET / HTTP/1.1\r\n$H$hdrs\r\n"
+}
+
+@test "reject: more than 100 header fields (431)" {
+	hdrs=
+	for i in $(seq 150); do hdrs+="X-H$i: 1\r\n"; done
+	expect_rejected 431 "GET / HTTP/1.1\r\n$H$hdrs\r\n"
+}
+
+@test "-o max-headers: the limit itself is accepted, one more is 431" {
+	REQ="GET / HTTP/1.1\r\n${H}X-A: 1\r\nConnection: close\r\n\r\n"
+	expect_accepted -o max-headers=3
+	kill_bg
+	expect_rejected 431 "GET / HTTP/1.1\r\n${H}X-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n" -o max-headers=3
+}
+
+@test "-o max-body: a body at the limit passes, one byte more is 413" {
+	REQ="POST / HTTP/1.1\r\n${H}Content-Length: 100\r\nConnection: close\r\n\r\n$(head -c 100 /dev/zero | tr '\0' b)"
+	expect_accepted -o max-body=100
+	assert_contains "$output" $'\nbody-length 100'
+	kill_bg
+	expect_rejected 413 "POST / HTTP/1.1\r\n${H}Content-Length: 101\r\n\r\n$(head -c 101 /dev/zero | tr '\0' b)" -o max-body=100
+}
+
+@test "-o max-body: a chunked body over the limit is 413" {
+	chunk=$(head -c 60 /dev/zero | tr '\0' c)
+	expect_rejected 413 "POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3c\r\n$chunk\r\n3c\r\n$chunk\r\n0\r\n\r\n" -o max-body=100
+}
+
+@test "valid odd bytes pass: tab and obs-text in values" {
+	LC_ALL=C
+	REQ="GET / HTTP/1.1\r\n${H}X-A: a\tb\xe9c\r\nConnection: close\r\n\r\n"
+	expect_accepted
+	assert_contains "$output" $'\nheader X-A: a\tb\xe9c\n'
+}
+
+@test "error responses: HTML with a length, Date, Server, Connection: close" {
+	start_htparser
+	rawhttp -s "GET / HTTP/1.1\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_summary "$TEST_TMP/out"
+	assert_match "$output" '^400 length [1-9][0-9]*$'
+	h=$(cat "$TEST_TMP/out.h1")
+	assert_match "$(header_value Content-Type "$h")" '^text/html'
+	assert_equal "$(header_value Connection "$h")" close
+	assert_equal "$(header_value Server "$h")" ashd-ng/0.1
+	header_value Date "$h" >/dev/null
+}
+
+# ---------------------------------------------------------------------
+# Timeouts
+
+@test "-o timeout-idle: an idle keep-alive connection is closed" {
+	start_htparser -o timeout-idle=0.5
+	t0=$(now_ms)
+	run rawhttp -t 4 -s "GET / HTTP/1.1\r\n$H\r\n" -e 'body-length 0\n' -c
+	t1=$(now_ms)
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 200
+	(( t1 - t0 >= 400 && t1 - t0 < 2500 )) || fail "closed after $((t1 - t0)) ms"
+}
+
+@test "-o timeout-idle does not cut a request the handler is working on" {
+	start_htparser -o timeout-idle=0.5
+	code=$(curl_get '/?sleep=1200')
+	assert_equal "$code" 200
+}
+
+@test "-o timeout-idle/timeout-head: a connection that sends nothing is closed" {
+	start_htparser -o timeout-idle=1 -o timeout-head=1
+	t0=$(now_ms)
+	run rawhttp -t 4 -c
+	t1=$(now_ms)
+	assert_status 0
+	assert_equal "$output" ""
+	(( t1 - t0 < 3000 )) || fail "closed after $((t1 - t0)) ms"
+}
+
+@test "-o timeout-head: a partial head gets 408 (or a close)" {
+	start_htparser -o timeout-head=1
+	t0=$(now_ms)
+	run rawhttp -t 4 -s "GET / HTTP/1.1\r\n$H" -c
+	t1=$(now_ms)
+	assert_status 0
+	assert_match "$(status_codes "$output")" '^(408)?$'
+	assert_not_contains "$output" $'\nmethod '
+	(( t1 - t0 >= 800 && t1 - t0 < 3000 )) || fail "closed after $((t1 - t0)) ms"
+}
+
+@test "-o timeout-head bounds the whole head, not each read" {
+	start_htparser -o timeout-head=1
+	ops=(-t 4 -s "GET / HTTP/1.1\r\n$H")
+	for i in $(seq 16); do ops+=(-r 0.25 -x -s "X-Drip-$i: x\r\n"); done
+	t0=$(now_ms)
+	run rawhttp "${ops[@]}" -c
+	t1=$(now_ms)
+	assert_status 0
+	assert_match "$(status_codes "$output")" '^(408)?$'
+	(( t1 - t0 < 3000 )) || fail "closed after $((t1 - t0)) ms"
+}
+
+@test "-o timeout-body: a stalled request body gets 408 and the close" {
+	start_htparser -o timeout-body=1
+	t0=$(now_ms)
+	run rawhttp -t 4 -s "POST / HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nhello" -c
+	t1=$(now_ms)
+	assert_status 0
+	assert_equal "$(status_codes "$output")" 408
+	(( t1 - t0 >= 800 && t1 - t0 < 3000 )) || fail "closed after $((t1 - t0)) ms"
+}
+
+@test "-o timeout-send: a client that stops reading is dropped" {
+	start_htparser -o timeout-send=1
+	run python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /?size=52428800 HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(3)
+s.settimeout(5)
+n = 0
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        n += len(d)
+    how = "closed"
+except ConnectionResetError:
+    how = "closed"
+except socket.timeout:
+    how = "timeout"
+print(how, "short" if n < 52428800 else "complete")
+' "$PORT"
+	assert_status 0
+	assert_equal "$output" 'closed short'
+}
+
+# ---------------------------------------------------------------------
+# Signals and the PID file
+
+@test "SIGTERM: listener closed at once, request in flight completed, exit 0" {
+	start_htparser
+	curl -sS -m 10 -D "$TEST_TMP/head.raw" -o "$TEST_TMP/body" \
+	    -w '%{http_code}' "$(url '/slow?sleep=1500')" >"$TEST_TMP/code" 3>&- &
+	cpid=$!
+	track_pid "$cpid"
+	sleep 0.5
+	kill -TERM "$HTPARSER_PID"
+	wait_port_closed "$PORT" 1
+	run curl -sS -m 2 "$(url /new)"
+	assert_status 7
+	wait "$cpid"
+	assert_equal "$(cat "$TEST_TMP/code")" 200
+	assert_contains "$(cat "$TEST_TMP/body")" $'url /slow?sleep=1500\n'
+	assert_equal "$(header_value Connection "$(tr -d '\r' <"$TEST_TMP/head.raw")")" close
+	wait_exit "$HTPARSER_PID" 5
+	assert_equal "$EXIT_STATUS" 0
+}
+
+@test "a second SIGTERM exits at once" {
+	start_htparser
+	curl -sS -m 10 -o /dev/null "$(url '/slow?sleep=5000')" 3>&- &
+	track_pid $!
+	sleep 0.5
+	kill -TERM "$HTPARSER_PID"
+	sleep 0.2
+	kill -TERM "$HTPARSER_PID"
+	wait_exit "$HTPARSER_PID" 1
+}
+
+@test "the root handler exiting shuts htparser down" {
+	start_htparser
+	root=$(children_of "$HTPARSER_PID")
+	assert_match "$root" '^[0-9]+$'
+	assert_equal "$(cat "/proc/$root/comm")" echo-handler
+	kill -TERM "$root"
+	wait_exit "$HTPARSER_PID" 5
+	assert_equal "$EXIT_STATUS" 0
+}
+
+@test "-p: the pid file is made anew, gets \\n at shutdown, is emptied at exit" {
+	printf 'junk\n' >"$TEST_TMP/pid"
+	ln "$TEST_TMP/pid" "$TEST_TMP/oldpid"
+	start_htparser -p "$TEST_TMP/pid"
+	printf '%s\n' "$HTPARSER_PID" >"$TEST_TMP/expect"
+	cmp "$TEST_TMP/expect" "$TEST_TMP/pid"
+	assert_equal "$(cat "$TEST_TMP/oldpid")" junk
+	curl -sS -m 10 -o /dev/null "$(url '/slow?sleep=1500')" 3>&- &
+	track_pid $!
+	sleep 0.5
+	kill -TERM "$HTPARSER_PID"
+	sleep 0.3
+	printf '%s\n\n' "$HTPARSER_PID" >"$TEST_TMP/expect"
+	cmp "$TEST_TMP/expect" "$TEST_TMP/pid"
+	wait_exit "$HTPARSER_PID" 5
+	assert_equal "$EXIT_STATUS" 0
+	[ -f "$TEST_TMP/pid" ] && [ ! -s "$TEST_TMP/pid" ] ||
+	    fail "pid file not empty: $(od -c "$TEST_TMP/pid")"
+}
+
+@test "-f daemonises: the parent exits 0, the pid file names the daemon" {
+	PORT=$(free_port)
+	start_bg "$TEST_TMP/htparser.log" "$HTPARSER" -f -p "$TEST_TMP/pid" \
+	    "plain:port=$PORT,local=127.0.0.1" -- "$ECHO_HANDLER"
+	parent=$BG_PID
+	wait_exit "$parent" 5
+	assert_equal "$EXIT_STATUS" 0
+	for i in $(seq 50); do [ -s "$TEST_TMP/pid" ] && break; sleep 0.05; done
+	daemon=$(head -n 1 "$TEST_TMP/pid")
+	assert_match "$daemon" '^[0-9]+$'
+	track_pid "$daemon" 1
+	[ "$daemon" != "$parent" ] || fail "the pid file names the parent"
+	proc_alive "$daemon"
+	wait_port "$PORT" 5
+	code=$(curl_get /d)
+	assert_equal "$code" 200
+	kill -TERM "$daemon"
+	for i in $(seq 100); do proc_alive "$daemon" || break; sleep 0.05; done
+	if proc_alive "$daemon"; then fail "daemon still running"; fi
+	[ ! -s "$TEST_TMP/pid" ] || fail "pid file not empty"
+}
