@@ -36,9 +36,9 @@
  * ASH_CFINCLUDE_DEPTH levels; including a file that is being read
  * (a cycle) is an error.
  *
- * Errors read "file:line: what is wrong".  Where a file is named,
- * included files carry the path built from the includer's directory,
- * which is absolute.
+ * Errors read "file:line: what is wrong".  The top file is named as
+ * given to cf_open(); included files by the includer's (absolute)
+ * directory joined with the pattern, or by the glob(3) match.
  */
 #ifndef ASHD_CF_H
 #define ASHD_CF_H
@@ -75,7 +75,8 @@ void		 cf_close(struct cfreader *cr);
  * past (I/O error, out of memory) the next call returns 0.
  */
 int		 cf_next(struct cfreader *cr, struct stanza **sp);
-/* The last error, "file:line: what is wrong" ("" if none). */
+/* The last error, "file:line: what is wrong" ("" if none); valid until
+ * the next cf_next() or cf_close(). */
 const char	*cf_error(const struct cfreader *cr);
 
 void		 stanza_free(struct stanza *s);

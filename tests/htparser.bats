@@ -16,6 +16,20 @@ url() {
 	printf 'http://127.0.0.1:%s%s' "$PORT" "$1"
 }
 
+# wait_inflight: wait until a request has reached echo-handler (its
+# root process has forked a child to serve it).
+wait_inflight() {
+	local root i
+	for ((i = 0; i < 250; i++)); do
+		root=$(children_of "$HTPARSER_PID" | head -n 1)
+		if [ -n "$root" ] && [ -n "$(children_of "$root")" ]; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	fail "no request reached the handler"
+}
+
 # curl_get PATH [CURL OPTIONS...]: GET with curl; the head goes to
 # $TEST_TMP/head (CRs removed), the body to $TEST_TMP/body; prints the
 # status code.
@@ -808,7 +822,7 @@ print(how, "short" if n < 52428800 else "complete")
 	    -w '%{http_code}' "$(url '/slow?sleep=1500')" >"$TEST_TMP/code" 3>&- &
 	cpid=$!
 	track_pid "$cpid"
-	sleep 0.5
+	wait_inflight
 	kill -TERM "$HTPARSER_PID"
 	wait_port_closed "$PORT" 1
 	run curl -sS -m 2 "$(url /new)"
@@ -825,7 +839,7 @@ print(how, "short" if n < 52428800 else "complete")
 	start_htparser
 	curl -sS -m 10 -o /dev/null "$(url '/slow?sleep=5000')" 3>&- &
 	track_pid $!
-	sleep 0.5
+	wait_inflight
 	kill -TERM "$HTPARSER_PID"
 	sleep 0.2
 	kill -TERM "$HTPARSER_PID"
@@ -851,11 +865,15 @@ print(how, "short" if n < 52428800 else "complete")
 	assert_equal "$(cat "$TEST_TMP/oldpid")" junk
 	curl -sS -m 10 -o /dev/null "$(url '/slow?sleep=1500')" 3>&- &
 	track_pid $!
-	sleep 0.5
+	wait_inflight
 	kill -TERM "$HTPARSER_PID"
-	sleep 0.3
 	printf '%s\n\n' "$HTPARSER_PID" >"$TEST_TMP/expect"
+	for i in $(seq 50); do
+		cmp -s "$TEST_TMP/expect" "$TEST_TMP/pid" && break
+		sleep 0.02
+	done
 	cmp "$TEST_TMP/expect" "$TEST_TMP/pid"
+	proc_alive "$HTPARSER_PID"
 	wait_exit "$HTPARSER_PID" 5
 	assert_equal "$EXIT_STATUS" 0
 	[ -f "$TEST_TMP/pid" ] && [ ! -s "$TEST_TMP/pid" ] ||
@@ -882,4 +900,28 @@ print(how, "short" if n < 52428800 else "complete")
 	for i in $(seq 100); do proc_alive "$daemon" || break; sleep 0.05; done
 	if proc_alive "$daemon"; then fail "daemon still running"; fi
 	[ ! -s "$TEST_TMP/pid" ] || fail "pid file not empty"
+}
+
+@test "-r and -u: chroot and drop privileges, pid file still emptied (root only)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	nobody=$(id -u nobody 2>/dev/null) || skip "no user nobody"
+	mkdir "$TEST_TMP/jail"
+	chmod 755 "$TEST_TMP" "$TEST_TMP/jail"
+	start_htparser -r "$TEST_TMP/jail" -u nobody -p "$TEST_TMP/pid"
+	code=$(curl_get /jailed)
+	assert_equal "$code" 200
+	assert_equal "$(readlink "/proc/$HTPARSER_PID/root")" "$(cd "$TEST_TMP/jail" && pwd -P)"
+	assert_equal "$(awk '/^Uid:/ { print $2 $3 $4 $5 }' "/proc/$HTPARSER_PID/status")" \
+	    "$nobody$nobody$nobody$nobody"
+	kill -TERM "$HTPARSER_PID"
+	wait_exit "$HTPARSER_PID" 5
+	assert_equal "$EXIT_STATUS" 0
+	[ -f "$TEST_TMP/pid" ] && [ ! -s "$TEST_TMP/pid" ] || fail "pid file not empty"
+}
+
+@test "empty -u, -r and -p arguments mean not given" {
+	start_htparser -u '' -r '' -p ''
+	code=$(curl_get /)
+	assert_equal "$code" 200
+	assert_equal "$(readlink "/proc/$HTPARSER_PID/root")" /
 }

@@ -515,8 +515,8 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 int
 main(int argc, char **argv)
 {
-	char t[] = "/tmp/test_cf.XXXXXX";
-	char *got;
+	char t[1024], *got;
+	const char *td = getenv("TMPDIR");
 
 	if (argc == 3 && strcmp(argv[1], "--find") == 0) {
 		got = cf_find(argv[2]);
@@ -525,6 +525,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	alarm(30);
+	snprintf(t, sizeof(t), "%s/test_cf.XXXXXX", td && *td ? td : "/tmp");
 	if (mkdtemp(t) == NULL || (got = realpath(t, NULL)) == NULL ||
 	    strlen(got) >= sizeof(tmpdir))
 		die("mkdtemp");

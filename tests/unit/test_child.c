@@ -257,6 +257,29 @@ test_parse(void)
 	child_free_list(ch);
 }
 
+/* The lower level, and programs that cannot be run. */
+static void
+test_spawn(const struct req *r)
+{
+	char *argv[] = { "/bin/sh", "-c", "exit 7", NULL };
+	char *bad[] = { "no-such-program-here", NULL };
+	pid_t pid;
+	int status;
+
+	pid = child_spawn(argv, NULL, r, 1);
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 7,
+	    "child_spawn: returns the pid");
+	errno = 0;
+	ok(child_spawn(bad, NULL, r, 1) == -1 && errno == ENOENT,
+	    "child_spawn: missing program is ENOENT");
+	errno = 0;
+	ok(child_spawn(argv, "/no/such/dir", r, 1) == -1 &&
+	    errno == ENOENT, "child_spawn: bad directory is ENOENT");
+	ok(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
+	    "child_spawn: failures leave no zombie");
+}
+
 static void
 test_transient(void)
 {
@@ -322,24 +345,7 @@ test_transient(void)
 	    "transient: exited");
 	child_free_list(list);
 
-	/* The lower level, and a program that is not there. */
-	{
-		char *argv[] = { "/bin/sh", "-c", "exit 7", NULL };
-		char *bad[] = { "no-such-program-here", NULL };
-
-		pid = child_spawn(argv, NULL, r, 1);
-		ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
-		    WIFEXITED(status) && WEXITSTATUS(status) == 7,
-		    "child_spawn: returns the pid");
-		errno = 0;
-		ok(child_spawn(bad, NULL, r, 1) == -1 && errno == ENOENT,
-		    "child_spawn: missing program is ENOENT");
-		errno = 0;
-		ok(child_spawn(argv, "/no/such/dir", r, 1) == -1 &&
-		    errno == ENOENT, "child_spawn: bad directory is ENOENT");
-		ok(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
-		    "child_spawn: failures leave no zombie");
-	}
+	test_spawn(r);
 	req_free(r);
 	unsetenv("REQ_STALE");
 	unsetenv("HTTP_VERSION");
@@ -352,10 +358,45 @@ pid_of(const char *out)
 	return out && !strncmp(out, "pid=", 4) ? atol(out + 4) : -1;
 }
 
+/* Reload: ph survives with the same process, other is stopped. */
+static void
+test_reload(struct child *list, struct child *ph, struct child *other,
+    pid_t p3, pid_t po)
+{
+	struct child *nlist, *nph;
+	char want[8192], *out;
+	int e, status;
+
+	snprintf(want, sizeof(want), "child ph\n\texec \"%s\" --persistent\n"
+	    "child new\n\texec \"%s\" --persistent\n", self, self);
+	put("conf/p2.rc", want, 0644);
+	nlist = load("conf/p2.rc");
+	child_adopt(list, nlist);
+	nph = child_find(nlist, "ph");
+	ok(nph->ch_pid == p3 && nph->ch_fd >= 0 && ph->ch_pid == 0 &&
+	    ph->ch_fd == -1, "child_adopt: ph moved to the new list");
+	ok(other->ch_pid == 0 && other->ch_fd == -1 &&
+	    waitpid(po, &status, 0) == po && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "child_adopt: other stopped, exited");
+	child_free_list(list);
+	out = ask(nph, "/6", "6", "", &e);
+	ok(pid_of(out) == p3, "child_adopt: same process answers");
+	free(out);
+	ok(child_find(nlist, "new")->ch_pid == 0,
+	    "child_adopt: new child not started");
+
+	/* Freeing the list stops the rest; nothing is left over. */
+	child_free_list(nlist);
+	ok(waitpid(p3, &status, 0) == p3 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "child_free_list: ph exits at EOF");
+	ok(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
+	    "no children left");
+}
+
 static void
 test_persistent(void)
 {
-	struct child *list, *nlist, *ph, *other, *nph;
+	struct child *list, *ph, *other;
 	char want[8192], conf[2048], *out;
 	pid_t p1, p2, p3, po;
 	int e, status;
@@ -409,31 +450,7 @@ test_persistent(void)
 	out = ask(child_find(list, "gone"), "/5", "5", "", &e);
 	ok(out == NULL && e == ENOENT, "persistent: missing program fails");
 
-	/* Reload: ph survives with the same process, other is stopped. */
-	snprintf(want, sizeof(want), "child ph\n\texec \"%s\" --persistent\n"
-	    "child new\n\texec \"%s\" --persistent\n", self, self);
-	put("conf/p2.rc", want, 0644);
-	nlist = load("conf/p2.rc");
-	child_adopt(list, nlist);
-	nph = child_find(nlist, "ph");
-	ok(nph->ch_pid == p3 && nph->ch_fd >= 0 && ph->ch_pid == 0 &&
-	    ph->ch_fd == -1, "child_adopt: ph moved to the new list");
-	ok(other->ch_pid == 0 && other->ch_fd == -1 &&
-	    waitpid(po, &status, 0) == po && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "child_adopt: other stopped, exited");
-	child_free_list(list);
-	out = ask(nph, "/6", "6", "", &e);
-	ok(pid_of(out) == p3, "child_adopt: same process answers");
-	free(out);
-	ok(child_find(nlist, "new")->ch_pid == 0,
-	    "child_adopt: new child not started");
-
-	/* Freeing the list stops the rest; nothing is left over. */
-	child_free_list(nlist);
-	ok(waitpid(p3, &status, 0) == p3 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "child_free_list: ph exits at EOF");
-	ok(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
-	    "no children left");
+	test_reload(list, ph, other, p3, po);
 }
 
 static int
@@ -448,7 +465,8 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 int
 main(int argc, char **argv)
 {
-	char t[] = "/tmp/test_child.XXXXXX", *p;
+	char t[1024], *p;
+	const char *td = getenv("TMPDIR");
 	ssize_t n;
 
 	if (argc == 2 && strcmp(argv[1], "--persistent") == 0)
@@ -459,6 +477,7 @@ main(int argc, char **argv)
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
 		die("readlink");
 	self[n] = '\0';
+	snprintf(t, sizeof(t), "%s/test_child.XXXXXX", td && *td ? td : "/tmp");
 	if (mkdtemp(t) == NULL || (p = realpath(t, NULL)) == NULL ||
 	    strlen(p) >= sizeof(tmpdir))
 		die("mkdtemp");

@@ -1,0 +1,443 @@
+/*
+ * map.c: from a request to a file, and from the file to a handler.
+ *
+ * The walk starts at DIR and takes one element of the rest string per
+ * step (SPEC A5).  `chain` holds the .htrc files met on the way,
+ * nearest last; configuration is consulted nearest first: the chain
+ * backwards, then -c, then the global file.  Nothing outside DIR can
+ * be reached: an element is URL-decoded and refused if it holds a '/'
+ * or NUL, starts with '.' (unless dot-allow says so) or is empty;
+ * symbolic links inside DIR are followed, as in ashd.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "child.h"
+#include "dirplex.h"
+#include "http.h"
+#include "log.h"
+#include "req.h"
+#include "url.h"
+
+char		*rootdir;
+struct config	*cf_extra, *cf_global;
+
+#define CHAIN_MAX	64
+
+struct walk {
+	struct config	*w_chain[CHAIN_MAX];	/* .htrc files, nearest last */
+	size_t		 w_n;
+	int		 w_broken;		/* a .htrc had errors */
+};
+
+/* The i-th configuration by distance (0 = nearest), or NULL. */
+static struct config *
+walk_conf(const struct walk *w, size_t i)
+{
+	if (i < w->w_n)
+		return w->w_chain[w->w_n - 1 - i];
+	i -= w->w_n;
+	if (i == 0 && cf_extra)
+		return cf_extra;
+	if (cf_extra)
+		i--;
+	return i == 0 ? cf_global : NULL;
+}
+
+static void
+walk_enter(struct walk *w, const char *dir)
+{
+	struct config *cf;
+
+	if ((cf = htrc_get(dir)) == NULL)
+		return;
+	if (w->w_n == CHAIN_MAX) {
+		w->w_broken = 1;
+		return;
+	}
+	if (cf->cf_nerrors)
+		w->w_broken = 1;
+	w->w_chain[w->w_n++] = cf;
+}
+
+static int
+glob_any(char **pats, const char *s, int flags)
+{
+	for (; *pats; pats++)
+		if (fnmatch(*pats, s, flags) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+dot_allowed(const struct walk *w, const char *name)
+{
+	struct config *cf;
+	size_t i;
+
+	for (i = 0; (cf = walk_conf(w, i)) != NULL; i++)
+		if (cf->cf_hasdot)
+			return glob_any(cf->cf_dotallow, name, 0);
+	return 0;
+}
+
+/* The file in dir whose name before its first dot is `name` (no dot
+ * in name): the alphabetically first, so the choice is stable. */
+static char *
+find_stem(const char *dir, const char *name)
+{
+	struct dirent *de;
+	size_t nl = strlen(name);
+	char *best = NULL;
+	DIR *d;
+
+	if (strchr(name, '.') || (d = opendir(dir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, name, nl) || de->d_name[nl] != '.')
+			continue;
+		if (best == NULL || strcmp(de->d_name, best) < 0) {
+			free(best);
+			best = strdup(de->d_name);
+		}
+	}
+	closedir(d);
+	return best;
+}
+
+static char *
+path_join(const char *dir, const char *name)
+{
+	struct buf b = BUF_INIT;
+
+	if (buf_printf(&b, "%s/%s", dir, name) == -1) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* Does stanza m match `path` (absolute; `name` its last element)? */
+static int
+match_rules(const struct config *cf, const struct match *m,
+    const char *path, const char *name)
+{
+	size_t i, dl = strlen(cf->cf_dir);
+	const char *rel, *slash;
+
+	for (i = 0; i < m->m_nrules; i++) {
+		const struct rule *ru = &m->m_rules[i];
+
+		switch (ru->ru_type) {
+		case R_FILENAME:
+			if (!glob_any(ru->ru_pats, name, 0))
+				return 0;
+			break;
+		case R_PATHNAME:
+			if (strncmp(path, cf->cf_dir, dl) || path[dl] != '/')
+				return 0;
+			rel = path + dl + 1;
+			if (!glob_any(ru->ru_pats, rel, FNM_PATHNAME))
+				return 0;
+			break;
+		case R_LOCAL:
+			slash = strrchr(path, '/');
+			if ((size_t)(slash - path) != dl ||
+			    strncmp(path, cf->cf_dir, dl))
+				return 0;
+			break;
+		case R_DEFAULT:
+			break;
+		}
+	}
+	return 1;
+}
+
+/* The winning match stanza of kind k, nearest first, defaults last. */
+static const struct match *
+find_match(const struct walk *w, enum mkind k, const char *path,
+    const char *name, const struct config **cfp)
+{
+	const struct config *cf;
+	const struct match *m;
+	size_t i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; (cf = walk_conf(w, i)) != NULL; i++) {
+			for (m = cf->cf_matches; m; m = m->m_next) {
+				if (m->m_kind != k || m->m_default != pass)
+					continue;
+				if (match_rules(cf, m, path, name)) {
+					*cfp = cf;
+					return m;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+/* A named handler, nearest configuration first. */
+static struct child *
+find_handler(const struct walk *w, const char *name)
+{
+	struct config *cf;
+	struct child *ch;
+	size_t i;
+
+	for (i = 0; (cf = walk_conf(w, i)) != NULL; i++)
+		if ((ch = child_find(cf->cf_children, name)) != NULL)
+			return ch;
+	return NULL;
+}
+
+/* Pass r on to the handler called `name`. */
+static void
+pass_named(const struct walk *w, const char *name, struct req *r, int fd)
+{
+	struct child *ch;
+
+	if ((ch = find_handler(w, name)) == NULL) {
+		if (strcmp(name, ".notfound")) {
+			log_msg(LOG_ERR, "no handler named \"%s\"", name);
+			http_error(fd, 500, "Server configuration error.");
+		} else
+			http_error(fd, 404, "The requested resource was not "
+			    "found.");
+		return;
+	}
+	if (child_handle(ch, r, fd) == -1) {
+		log_errno(LOG_ERR, "handler %s", name);
+		http_error(fd, errno == ENOENT ? 500 : 503,
+		    "The handler is not available.");
+	}
+}
+
+static void
+apply_match(const struct walk *w, const struct config *cf,
+    const struct match *m, struct req *r, int fd)
+{
+	char **s;
+
+	for (s = m->m_set; s && *s; s += 2)
+		if (req_set_header(r, s[0], s[1]) == -1)
+			goto nomem;
+	if (m->m_handler) {
+		pass_named(w, m->m_handler, r, fd);
+		return;
+	}
+	if (child_spawn(m->m_fork, cf->cf_dir, r, fd) == -1) {
+		log_errno(LOG_ERR, "fork %s", m->m_fork[0]);
+		http_error(fd, 500, "The handler could not be started.");
+	}
+	return;
+nomem:
+	http_error(fd, 503, "Out of memory.");
+}
+
+/* 404: notfound matches, else the .notfound handler. */
+static void
+not_found(const struct walk *w, const char *path, const char *name,
+    struct req *r, int fd)
+{
+	const struct config *cf;
+	const struct match *m;
+
+	if (w->w_broken) {
+		http_error(fd, 500, "Server configuration error.");
+		return;
+	}
+	if ((m = find_match(w, MK_NOTFOUND, path, name, &cf)) != NULL)
+		apply_match(w, cf, m, r, fd);
+	else
+		pass_named(w, ".notfound", r, fd);
+}
+
+/* 301 to the URL with a slash added to its path. */
+static void
+redirect_slash(struct req *r, int fd)
+{
+	struct buf b = BUF_INIT, loc = BUF_INIT;
+	size_t pl = strcspn(r->r_url, "?");
+
+	if (buf_append(&loc, r->r_url, pl) == -1 ||
+	    buf_appendc(&loc, '/') == -1 ||
+	    buf_appends(&loc, r->r_url + pl) == -1 ||
+	    strpbrk(loc.b_data, "\r\n") != NULL ||
+	    buf_printf(&b, "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Location: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: 0\r\n\r\n", loc.b_data) == -1)
+		http_error(fd, 500, "Cannot redirect.");
+	else
+		write_all(fd, b.b_data, b.b_len);
+	buf_free(&b);
+	buf_free(&loc);
+}
+
+/* Use a found file (or directory, with kind MK_DIRECTORY). */
+static void
+dispatch(const struct walk *w, enum mkind k, const char *path,
+    struct req *r, int fd)
+{
+	const struct config *cf;
+	const struct match *m;
+	const char *name = strrchr(path, '/') + 1;
+
+	if (w->w_broken) {
+		http_error(fd, 500, "Server configuration error.");
+		return;
+	}
+	if ((m = find_match(w, k, path, name, &cf)) == NULL) {
+		not_found(w, path, name, r, fd);
+		return;
+	}
+	if (req_set_header(r, "X-Ash-File", path) == -1) {
+		http_error(fd, 503, "Out of memory.");
+		return;
+	}
+	apply_match(w, cf, m, r, fd);
+}
+
+/* A directory's index file, if any (new string). */
+static char *
+find_index(const struct walk *w, const char *dir)
+{
+	static char *defindex[] = { "index", NULL };
+	struct config *cf;
+	struct stat st;
+	char **names = defindex, *p, *stem;
+	size_t i;
+
+	for (i = 0; (cf = walk_conf(w, i)) != NULL; i++) {
+		if (cf->cf_hasindex) {
+			names = cf->cf_index;
+			break;
+		}
+	}
+	for (; *names; names++) {
+		if ((p = path_join(dir, *names)) == NULL)
+			return NULL;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			return p;
+		free(p);
+		if ((stem = find_stem(dir, *names)) != NULL) {
+			p = path_join(dir, stem);
+			free(stem);
+			if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode))
+				return p;
+			free(p);
+		}
+	}
+	return NULL;
+}
+
+/* Capture by the nearest .htrc (the one of the directory just
+ * entered)?  Returns 1 if the request was passed on. */
+static int
+try_capture(const struct walk *w, const char *dir, struct req *r, int fd)
+{
+	struct config *cf;
+
+	if (w->w_n == 0)
+		return 0;
+	cf = w->w_chain[w->w_n - 1];
+	if (cf->cf_capture == NULL || strcmp(cf->cf_dir, dir))
+		return 0;
+	if (!strcmp(dir, rootdir) && !cf->cf_capdot)
+		return 0;
+	pass_named(w, cf->cf_capture, r, fd);
+	return 1;
+}
+
+void
+serve(struct req *r, int fd)
+{
+	struct walk w;
+	struct stat st;
+	char *dir, *elem = NULL, *next = NULL, *stem, *rest;
+	const char *slash;
+	size_t el, dl;
+
+	memset(&w, 0, sizeof(w));
+	if ((dir = strdup(rootdir)) == NULL || (rest = strdup(r->r_rest))
+	    == NULL) {
+		free(dir);
+		http_error(fd, 503, "Out of memory.");
+		return;
+	}
+	walk_enter(&w, dir);
+	for (;;) {
+		if (req_set_rest(r, rest) == -1)
+			goto nomem;
+		if (try_capture(&w, dir, r, fd))
+			goto done;
+		if (*rest == '\0') {
+			free(next);
+			if ((next = find_index(&w, dir)) != NULL)
+				dispatch(&w, MK_FILE, next, r, fd);
+			else
+				dispatch(&w, MK_DIRECTORY, dir, r, fd);
+			goto done;
+		}
+		slash = strchr(rest, '/');
+		el = slash ? (size_t)(slash - rest) : strlen(rest);
+		free(elem);
+		if ((elem = malloc(el + 1)) == NULL)
+			goto nomem;
+		dl = url_decode(rest, el, elem, 0);
+		memmove(rest, slash ? slash + 1 : rest + el,
+		    strlen(slash ? slash + 1 : rest + el) + 1);
+		if (dl == 0 || strlen(elem) != dl || strchr(elem, '/') ||
+		    (elem[0] == '.' && !dot_allowed(&w, elem))) {
+			not_found(&w, dir, elem, r, fd);
+			goto done;
+		}
+		free(next);
+		if ((next = path_join(dir, elem)) == NULL)
+			goto nomem;
+		if (stat(next, &st) == -1 && (stem = find_stem(dir, elem))) {
+			free(next);
+			next = path_join(dir, stem);
+			free(stem);
+			if (next == NULL)
+				goto nomem;
+			if (stat(next, &st) == -1 || !S_ISREG(st.st_mode))
+				st.st_mode = 0;
+		} else if (errno = 0, access(next, F_OK) == -1)
+			st.st_mode = 0;
+		if (S_ISDIR(st.st_mode)) {
+			if (slash == NULL) {
+				redirect_slash(r, fd);
+				goto done;
+			}
+			free(dir);
+			dir = next;
+			next = NULL;
+			walk_enter(&w, dir);
+			continue;
+		}
+		if (S_ISREG(st.st_mode)) {
+			if (req_set_rest(r, rest) == -1)
+				goto nomem;
+			dispatch(&w, MK_FILE, next, r, fd);
+			goto done;
+		}
+		not_found(&w, dir, elem, r, fd);
+		goto done;
+	}
+nomem:
+	http_error(fd, 503, "Out of memory.");
+done:
+	free(dir);
+	free(elem);
+	free(next);
+	free(rest);
+}
