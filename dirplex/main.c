@@ -153,6 +153,7 @@ main(int argc, char **argv)
 	if ((loop = loop_new()) == NULL ||
 	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		log_die_errno(1, "epoll");
+	child_set_loop(loop);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	watch_init(&inwatch, 0, input_event, NULL);
 	watch_init(&sigwatch, sigfd, signal_event, NULL);

@@ -10,8 +10,10 @@
 #define ASHD_LIMITS_H
 
 /* Largest request datagram a handler accepts (method, URL, version,
- * rest string and all headers, NUL-separated). */
-#define ASH_DGRAM_MAX		(256 * 1024)
+ * rest string and all headers, NUL-separated).  Kept well under the
+ * default Unix socket send buffer (net.core.wmem_default, 208 KiB),
+ * which bounds what one datagram can carry. */
+#define ASH_DGRAM_MAX		(128 * 1024)
 
 /* htparser: request line (method, target, version) and header section. */
 #define ASH_REQLINE_MAX		8192

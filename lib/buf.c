@@ -31,12 +31,12 @@ buf_reserve(struct buf *b, size_t extra)
 		return -1;
 	}
 	need = b->b_len + extra + 1;
-	if (need <= b->b_cap)
-		return 0;
 	if (b->b_max && need - 1 > b->b_max) {
 		errno = EMSGSIZE;
 		return -1;
 	}
+	if (need <= b->b_cap)
+		return 0;
 	ncap = b->b_cap ? b->b_cap : 64;
 	while (ncap < need)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
@@ -44,6 +44,7 @@ buf_reserve(struct buf *b, size_t extra)
 		return -1;
 	b->b_data = n;
 	b->b_cap = ncap;
+	b->b_data[b->b_len] = '\0';
 	return 0;
 }
 

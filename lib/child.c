@@ -11,6 +11,7 @@
  * pipe, so the caller learns that a program is missing at once and can
  * answer the client itself.
  */
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -24,7 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cf.h"
+#include "fdpass.h"
+#include "http.h"
 #include "log.h"
 #include "req.h"
 #include "child.h"
@@ -32,6 +36,17 @@
 extern char **environ;
 
 static struct child *running;
+static struct loop *cloop;
+
+/* A request waiting for room in a persistent child's socket. */
+struct chq {
+	struct chq	*q_next;
+	struct buf	 q_dgram;
+	int		 q_fd;
+};
+
+static void	child_writable(struct watch *w, uint32_t ev);
+static void	child_qfail(struct child *ch);
 
 static void
 argv_free(char **av)
@@ -78,6 +93,7 @@ child_new(const char *name, enum child_type type, char *const argv[],
 		return NULL;
 	ch->ch_type = type;
 	ch->ch_fd = -1;
+	ch->ch_qtail = &ch->ch_qhead;
 	ch->ch_name = strdup(name);
 	ch->ch_argv = argv_dup(argv);
 	ch->ch_dir = dir ? strdup(dir) : NULL;
@@ -96,6 +112,7 @@ child_free(struct child *ch)
 	if (ch == NULL)
 		return;
 	child_stop(ch);
+	child_qfail(ch);
 	free(ch->ch_name);
 	argv_free(ch->ch_argv);
 	free(ch->ch_dir);
@@ -319,6 +336,12 @@ child_start(struct child *ch)
 	ch->ch_fd = sv[0];
 	ch->ch_pid = pid;
 	child_link(ch);
+	if (cloop != NULL) {
+		if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) |
+		    O_NONBLOCK) == -1)
+			log_errno(LOG_WARNING, "child %s: fcntl", ch->ch_name);
+		watch_init(&ch->ch_watch, sv[0], child_writable, ch);
+	}
 	return 0;
 }
 
@@ -326,6 +349,8 @@ void
 child_stop(struct child *ch)
 {
 	if (ch->ch_fd >= 0) {
+		if (cloop != NULL)
+			loop_unwatch(cloop, &ch->ch_watch);
 		close(ch->ch_fd);
 		child_unlink(ch);
 	}
@@ -341,30 +366,108 @@ child_gone(int e)
 	    e == ECONNRESET;
 }
 
+void
+child_set_loop(struct loop *l)
+{
+	cloop = l;
+}
+
+/* Answer every waiting request with 503 and empty the queue. */
+static void
+child_qfail(struct child *ch)
+{
+	struct chq *q;
+
+	while ((q = ch->ch_qhead) != NULL) {
+		ch->ch_qhead = q->q_next;
+		http_error(q->q_fd, 503, "The handler is not available.");
+		close(q->q_fd);
+		buf_free(&q->q_dgram);
+		free(q);
+	}
+	ch->ch_qtail = &ch->ch_qhead;
+	ch->ch_nq = 0;
+}
+
+/* Queue r for ch; 0, or -1 with errno (EAGAIN: queue full). */
+static int
+child_enqueue(struct child *ch, const struct req *r, int fd)
+{
+	struct chq *q;
+
+	if (ch->ch_nq >= CHILD_QUEUE_MAX) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return -1;
+	if (req_encode(r, &q->q_dgram) == -1 ||
+	    (q->q_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		buf_free(&q->q_dgram);
+		free(q);
+		return -1;
+	}
+	*ch->ch_qtail = q;
+	ch->ch_qtail = &q->q_next;
+	ch->ch_nq++;
+	if (loop_watch(cloop, &ch->ch_watch, EPOLLOUT) == -1)
+		log_errno(LOG_ERR, "child %s: epoll", ch->ch_name);
+	return 0;
+}
+
+/* Send what the queue holds while the socket takes it. */
+static void
+child_writable(struct watch *w, uint32_t ev)
+{
+	struct child *ch = w->w_arg;
+	struct chq *q;
+
+	while ((q = ch->ch_qhead) != NULL) {
+		if (fd_send(ch->ch_fd, q->q_dgram.b_data, q->q_dgram.b_len,
+		    q->q_fd) < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			log_errno(LOG_WARNING, "child %s", ch->ch_name);
+			child_stop(ch);
+			child_qfail(ch);
+			return;
+		}
+		ch->ch_qhead = q->q_next;
+		if (ch->ch_qhead == NULL)
+			ch->ch_qtail = &ch->ch_qhead;
+		ch->ch_nq--;
+		close(q->q_fd);
+		buf_free(&q->q_dgram);
+		free(q);
+	}
+	loop_watch(cloop, &ch->ch_watch, 0);
+}
+
 int
 child_handle(struct child *ch, const struct req *r, int fd)
 {
-	int e;
+	int e, tries;
 
 	if (ch->ch_type == CHILD_TRANSIENT)
 		return child_spawn(ch->ch_argv, ch->ch_dir, r, fd) == -1 ?
 		    -1 : 0;
-	if (child_start(ch) == -1)
-		return -1;
-	if (req_send(ch->ch_fd, r, fd) == 0)
-		return 0;
-	if (!child_gone(errno))
-		return -1;
-	log_msg(LOG_WARNING, "child %s: %s, restarting it", ch->ch_name,
-	    strerror(errno));
-	child_stop(ch);
-	if (child_start(ch) == -1)
-		return -1;
-	if (req_send(ch->ch_fd, r, fd) == 0)
-		return 0;
-	if (child_gone(e = errno))
+	for (tries = 0; tries < 2; tries++) {
+		if (child_start(ch) == -1)
+			return -1;
+		if (ch->ch_qhead != NULL)
+			return child_enqueue(ch, r, fd);
+		if (req_send(ch->ch_fd, r, fd) == 0)
+			return 0;
+		e = errno;
+		if (cloop != NULL && (e == EAGAIN || e == ENOBUFS))
+			return child_enqueue(ch, r, fd);
+		if (!child_gone(e))
+			return -1;
+		log_msg(LOG_WARNING, "child %s: %s%s", ch->ch_name,
+		    strerror(e), tries ? "" : ", restarting it");
 		child_stop(ch);
-	errno = e;
+		errno = e;
+	}
 	return -1;
 }
 
@@ -540,6 +643,7 @@ child_reap(void)
 			log_msg(LOG_WARNING, "child %s: exited with status %d",
 			    ch->ch_name, WEXITSTATUS(st));
 		child_stop(ch);
+		child_qfail(ch);
 	}
 	return n;
 }
@@ -560,6 +664,21 @@ child_adopt(struct child *old, struct child *new)
 		n->ch_fd = o->ch_fd;
 		n->ch_pid = o->ch_pid;
 		child_unlink(o);
+		if (cloop != NULL) {
+			loop_unwatch(cloop, &o->ch_watch);
+			watch_init(&n->ch_watch, n->ch_fd, child_writable, n);
+		}
+		if (o->ch_qhead != NULL) {
+			n->ch_qhead = o->ch_qhead;
+			n->ch_qtail = o->ch_qtail;
+			n->ch_nq = o->ch_nq;
+			o->ch_qhead = NULL;
+			o->ch_qtail = &o->ch_qhead;
+			o->ch_nq = 0;
+			if (loop_watch(cloop, &n->ch_watch, EPOLLOUT) == -1)
+				log_errno(LOG_ERR, "child %s: epoll",
+				    n->ch_name);
+		}
 		o->ch_fd = -1;
 		o->ch_pid = 0;
 		child_link(n);

@@ -32,10 +32,14 @@
 #ifndef ASHD_CHILD_H
 #define ASHD_CHILD_H
 
+#include <stddef.h>
 #include <sys/types.h>
+
+#include "loop.h"
 
 struct req;
 struct stanza;
+struct chq;
 
 enum child_type {
 	CHILD_PERSISTENT,	/* "child" */
@@ -53,7 +57,15 @@ struct child {
 	/* Internal: the list of running persistent children. */
 	struct child	 *ch_rnext;
 	struct child	 *ch_rprev;
+	/* Internal: requests waiting for room in the socket (child_set_loop). */
+	struct chq	 *ch_qhead;
+	struct chq	**ch_qtail;
+	size_t		  ch_nq;
+	struct watch	  ch_watch;
 };
+
+/* Most requests one persistent child may have waiting in its queue. */
+#define CHILD_QUEUE_MAX	1024
 
 /* Is s a "child" or "fchild" stanza? */
 int		 child_is_stanza(const struct stanza *s);
@@ -78,6 +90,17 @@ int		 child_start(struct child *ch);
 /* Close our end of a persistent child's socket: it sees end-of-file and
  * exits (it is reaped later).  ch_pid becomes 0, ch_fd -1. */
 void		 child_stop(struct child *ch);
+
+/*
+ * Make sends to persistent children non-blocking: with a loop set, a
+ * request the child's socket has no room for waits in a queue of the
+ * child (its response socket duplicated), sent as soon as the socket
+ * is writable, so that one slow child never stalls the program.  If
+ * the child dies with requests waiting, or is freed, each waiting
+ * client gets 503.  A queue longer than CHILD_QUEUE_MAX makes
+ * child_handle() fail with EAGAIN.  Without a loop, sends block.
+ */
+void		 child_set_loop(struct loop *l);
 
 /*
  * Hand request r with its response socket fd to ch: send it to a

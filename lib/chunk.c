@@ -81,7 +81,7 @@ chunk_feed(struct chunkdec *d, const char *in, size_t len,
 			return (ssize_t)(i + n);
 		}
 		if (++d->cd_linelen > ASH_CHUNKLINE_MAX &&
-		    d->cd_state != CD_TRL_LINE)
+		    d->cd_state < CD_TRL)
 			return -400;
 		switch (d->cd_state) {
 		case CD_SIZE:

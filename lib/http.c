@@ -133,7 +133,8 @@ parse_reqline(const char *line, size_t n, char **m, char **t, char **v)
 			return -400;
 	if ((rv = parse_version(sp2 + 1, n - (size_t)(sp2 + 1 - line))) < 0)
 		return rv;
-	if (sp1[1] != '/' && !(sp2 - sp1 == 2 && sp1[1] == '*') &&
+	if (sp1[1] != '/' && !(sp2 - sp1 == 2 && sp1[1] == '*' &&
+	    sp1 - line == 7 && !memcmp(line, "OPTIONS", 7)) &&
 	    strncasecmp(sp1 + 1, "http://", 7) &&
 	    strncasecmp(sp1 + 1, "https://", 8))
 		return -400;
@@ -195,7 +196,8 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *l,
 	if (pos > 64)
 		return -400;
 	if ((rv = next_line(buf, len, pos, &eol)) <= 0) {
-		if (rv == 0 && len - pos > l->hl_reqline)
+		if (rv == 0 && len - pos - (buf[len - 1] == '\r') >
+		    l->hl_reqline)
 			return -414;
 		return rv;
 	}
@@ -345,7 +347,9 @@ framing_coding(const struct req *r, int *chunked)
 	*chunked = 0;
 	if (!any)
 		return 0;
-	if (!last_chunked || nchunked > 1)
+	if (nchunked > 1)
+		return -400;
+	if (!last_chunked)
 		return nother && last_chunked ? -501 : -400;
 	if (nother)
 		return -501;
@@ -356,9 +360,8 @@ framing_coding(const struct req *r, int *chunked)
 int
 http_req_framing(const struct req *r, struct http_framing *f)
 {
-	const char *conn, *exp;
 	size_t i, nhost = 0;
-	int http11 = !strcmp(r->r_version, "HTTP/1.1"), rv;
+	int http11 = !strcmp(r->r_version, "HTTP/1.1"), rv, close, keep;
 
 	memset(f, 0, sizeof(*f));
 	f->hf_length = -1;
@@ -373,16 +376,21 @@ http_req_framing(const struct req *r, struct http_framing *f)
 		return -rv;
 	if (f->hf_chunked && (f->hf_length >= 0 || !http11))
 		return 400;
-	conn = req_header(r, "Connection");
-	if (http11)
-		f->hf_close = conn && http_list_has(conn, "close");
-	else
-		f->hf_close = !(conn && http_list_has(conn, "keep-alive"));
-	if ((exp = req_header(r, "Expect")) != NULL) {
-		if (strcasecmp(exp, "100-continue"))
-			return 417;
-		f->hf_expect = http11;
+	/* Repeated fields are one list (RFC 9110 5.3). */
+	close = keep = 0;
+	for (i = 0; i < r->r_nhdrs; i++) {
+		const char *n = r->r_hdrs[i].h_name, *v = r->r_hdrs[i].h_value;
+
+		if (!strcasecmp(n, "Connection")) {
+			close |= http_list_has(v, "close");
+			keep |= http_list_has(v, "keep-alive");
+		} else if (!strcasecmp(n, "Expect")) {
+			if (strcasecmp(v, "100-continue"))
+				return 417;
+			f->hf_expect = http11;
+		}
 	}
+	f->hf_close = http11 ? close : !keep;
 	return 0;
 }
 

@@ -32,6 +32,7 @@ ECHO_SH=$ASHD_SRCDIR/tests/handlers/echo.sh
 common_setup() {
 	BG_PIDS=()
 	BG_GROUPS=()
+	BG_REAPED=()
 	BG_LOGS=()
 	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -d "$BATS_TEST_TMPDIR" ]; then
 		TEST_TMP=$BATS_TEST_TMPDIR
@@ -79,20 +80,25 @@ proc_alive() {
 }
 
 # kill_bg: TERM every recorded process (and its group when it was
-# started as one), KILL whatever is left after a short wait.
+# started as one), KILL whatever is left after a short wait.  A process
+# already reaped (untrack_pid) is not signalled any more, since its pid
+# may be reused; its group still is, as it may have members left.
 kill_bg() {
-	local i pid n
+	local i pid n alive
 	for i in "${!BG_PIDS[@]}"; do
 		pid=${BG_PIDS[$i]}
 		if [ -n "${BG_GROUPS[$i]}" ]; then
 			kill -TERM -- "-$pid" 2>/dev/null || true
 		fi
-		kill -TERM "$pid" 2>/dev/null || true
+		if [ -z "${BG_REAPED[$i]:-}" ]; then
+			kill -TERM "$pid" 2>/dev/null || true
+		fi
 	done
 	for ((n = 0; n < 40; n++)); do
-		local alive=
-		for pid in "${BG_PIDS[@]}"; do
-			if proc_alive "$pid"; then
+		alive=
+		for i in "${!BG_PIDS[@]}"; do
+			if [ -z "${BG_REAPED[$i]:-}" ] &&
+			    proc_alive "${BG_PIDS[$i]}"; then
 				alive=1
 			fi
 		done
@@ -104,12 +110,25 @@ kill_bg() {
 		if [ -n "${BG_GROUPS[$i]}" ]; then
 			kill -KILL -- "-$pid" 2>/dev/null || true
 		fi
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		if [ -z "${BG_REAPED[$i]:-}" ]; then
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
 	done
 	BG_PIDS=()
 	BG_GROUPS=()
+	BG_REAPED=()
 	return 0
+}
+
+# untrack_pid PID: PID has been reaped; do not signal it in teardown.
+untrack_pid() {
+	local i
+	for i in "${!BG_PIDS[@]}"; do
+		if [ "${BG_PIDS[$i]}" = "$1" ]; then
+			BG_REAPED[$i]=1
+		fi
+	done
 }
 
 # start_bg LOGFILE PROGRAM [ARGS...]: start PROGRAM in the background
@@ -132,6 +151,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$@" </dev/null >>"$log" 2>&1 3>&- &
 	BG_PID=$!
 	BG_PIDS+=("$BG_PID")
 	BG_GROUPS+=(1)
+	BG_REAPED+=("")
 	BG_LOGS+=("$log")
 }
 
@@ -140,6 +160,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$@" </dev/null >>"$log" 2>&1 3>&- &
 track_pid() {
 	BG_PIDS+=("$1")
 	BG_GROUPS+=("${2:-}")
+	BG_REAPED+=("")
 }
 
 # ---------------------------------------------------------------------
@@ -203,6 +224,7 @@ wait_exit() {
 	fi
 	EXIT_STATUS=0
 	wait "$pid" || EXIT_STATUS=$?
+	untrack_pid "$pid"
 }
 
 # children_of PID: the pids of PID's child processes, one a line.
@@ -237,7 +259,9 @@ start_htparser() {
 			return 0
 		fi
 		# Lost a race for the port?  Try another one.
-		kill_bg
+		kill -KILL -- "-$HTPARSER_PID" 2>/dev/null || true
+		wait "$HTPARSER_PID" 2>/dev/null || true
+		untrack_pid "$HTPARSER_PID"
 	done
 	echo "start_htparser: htparser did not start; its log:" >&2
 	cat "$HTPARSER_LOG" >&2

@@ -1,0 +1,943 @@
+#!/usr/bin/env bats
+# dirplex.bats: dirplex behind htparser over real TCP on 127.0.0.1.
+#
+# Each test builds its own small site in $TEST_TMP/site, writes its own
+# configuration, and starts its own htparser (free port) whose root
+# handler is dirplex; teardown kills them by PID and process group.
+# Most tests use `dirplex -N -c FILE` so that only their configuration
+# counts, with the persistent test handler echo-handler (it answers with
+# the request it received: "rest R" and "header NAME: VALUE" lines, so
+# X-Ash-File and the rest string can be checked) or small transient
+# shell handlers written here.  Tests of the shipped setup use the
+# default configuration (no -N): with the build directories on PATH,
+# the repository's etc/ashd/dirplex.rc is found.
+#
+# Requests go through curl (--path-as-is, so ".." reaches the server
+# unchanged), or through helper.bash's python3 client for exact bytes.
+
+load helper
+
+setup() {
+	common_setup
+	export HOME=$TEST_TMP/home
+	mkdir -p "$HOME"
+	export PATH="$ASHD_BUILDDIR/htparser:$ASHD_BUILDDIR/dirplex:$ASHD_BUILDDIR/sendfile:$PATH"
+	DIRPLEX=$ASHD_BUILDDIR/dirplex/dirplex
+	SERVER_LOG=$TEST_TMP/server.log
+	mkdir -p "$TEST_TMP/site"
+	SITE=$(cd "$TEST_TMP/site" && pwd -P)
+	[ -x "$ECHO_HANDLER" ] ||
+	    fail "$ECHO_HANDLER is missing: make -C $ASHD_BUILDDIR tests/handlers/echo-handler"
+	make_scripts
+}
+
+teardown() {
+	common_teardown
+}
+
+# ---------------------------------------------------------------------
+# Helpers of this suite
+
+# put FILE LINE...: write the LINES to FILE, making its directory.
+put() {
+	local f=$1
+	shift
+	mkdir -p "$(dirname "$f")"
+	printf '%s\n' "$@" >"$f"
+}
+
+# The transient handlers used below.
+#   show.sh: 200 text/plain listing its arguments, working directory,
+#	pid, HTTP_VERSION, the REQ_* variables and, when X-Ash-File is a
+#	directory, its entries.
+#   nf.sh: a custom 404 page naming the URL.
+make_scripts() {
+	SHOW=$TEST_TMP/show.sh
+	NF=$TEST_TMP/nf.sh
+	cat >"$SHOW" <<'EOF'
+#!/bin/sh
+printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n'
+for a in "$@"; do printf 'arg:%s\n' "$a"; done
+printf 'cwd:%s\n' "$(pwd -P)"
+printf 'pid:%s\n' "$$"
+printf 'version:%s\n' "$HTTP_VERSION"
+env | grep '^REQ_' | LC_ALL=C sort
+if [ -d "$REQ_X_ASH_FILE" ]; then
+	ls "$REQ_X_ASH_FILE" | sed 's/^/entry:/'
+fi
+EOF
+	cat >"$NF" <<'EOF'
+#!/bin/sh
+printf 'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\ncustom 404 for %s\n' "$2"
+EOF
+	chmod +x "$SHOW" "$NF"
+}
+
+# base_rc [LINE...]: write $TEST_TMP/base.rc: a persistent child "echo"
+# (echo-handler) that gets everything by default, then the LINES.
+base_rc() {
+	BASE_RC=$TEST_TMP/base.rc
+	put "$BASE_RC" \
+	    "child echo" \
+	    "    exec $ECHO_HANDLER" \
+	    "match" \
+	    "    default" \
+	    "    handler echo" \
+	    "$@"
+}
+
+# start_site DIRPLEX-ARGS...: start htparser on a free port of 127.0.0.1
+# with `dirplex DIRPLEX-ARGS...` (found through PATH) as its root
+# handler.  Sets PORT and HTPARSER_PID; both log to $SERVER_LOG.
+start_site() {
+	local try
+	for try in 1 2 3; do
+		PORT=$(free_port)
+		start_bg "$SERVER_LOG" "$HTPARSER" \
+		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
+		HTPARSER_PID=$BG_PID
+		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
+			export PORT HTPARSER_PID
+			return 0
+		fi
+		kill_bg
+	done
+	cat "$SERVER_LOG" >&2
+	fail "htparser with dirplex did not start"
+}
+
+# start_echo_site [LINE...]: base_rc LINES, then start_site -N -c.
+start_echo_site() {
+	base_rc "$@"
+	start_site -N -c "$BASE_RC" "$SITE"
+}
+
+# get PATH [CURL OPTIONS...]: request PATH (sent as is); prints the
+# status code; the head (CRs removed) goes to $TEST_TMP/head, the body
+# to $TEST_TMP/body.
+get() {
+	local path=$1
+	shift
+	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
+	curl -sS -m 10 --path-as-is -D "$TEST_TMP/head.raw" \
+	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
+	    "http://127.0.0.1:$PORT$path"
+	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
+}
+
+# expect PATH CODE [CURL OPTIONS...]: GET PATH must answer CODE.
+expect() {
+	local path=$1 want=$2 code
+	shift 2
+	code=$(get "$path" "$@")
+	[ "$code" = "$want" ] ||
+	    fail "GET $path: status $code, expected $want; body:"$'\n'"$(cat "$TEST_TMP/body" 2>/dev/null)"
+}
+
+# field NAME: the response header NAME of the last get.
+field() {
+	header_value "$1" "$(cat "$TEST_TMP/head")"
+}
+
+body() {
+	cat "$TEST_TMP/body"
+}
+
+# seen NAME: the value of request header NAME as echo-handler reported
+# it in the last body (empty if absent).
+seen() {
+	sed -n "s/^header $1: //p" "$TEST_TMP/body"
+}
+
+# seen_rest: the rest string echo-handler got.
+seen_rest() {
+	sed -n 's/^rest //p' "$TEST_TMP/body"
+}
+
+# expect_file PATH FILE [REST]: PATH reaches echo-handler with X-Ash-File
+# FILE (absolute) and rest string REST (default empty).
+expect_file() {
+	expect "$1" 200
+	assert_equal "$(seen X-Ash-File)" "$2"
+	assert_equal "$(seen_rest)" "${3:-}"
+	assert_contains "$(body)" $'\nurl '"$1"$'\n'
+}
+
+# expect_404 PATH...: each PATH answers 404 (not from a handler).
+expect_404() {
+	local p
+	for p in "$@"; do
+		expect "$p" 404
+		assert_not_contains "$(body)" 'X-Ash-File'
+	done
+}
+
+# raw_status REQUEST-LINE-PATH: the status of a raw "GET PATH" (sent
+# byte for byte, nothing normalised).
+raw_status() {
+	local out
+	out=$(raw_request "GET $1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	status_codes "$out"
+}
+
+# dirplex_pid: the dirplex under htparser.
+dirplex_pid() {
+	children_of "$HTPARSER_PID" | head -n 1
+}
+
+# children_named PID NAME: PID's children whose command is NAME.
+children_named() {
+	local c
+	for c in $(children_of "$1"); do
+		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
+			echo "$c"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------------
+# Command line
+
+@test "dirplex -h prints the usage and exits 0" {
+	run timeout 5 "$DIRPLEX" -h
+	assert_status 0
+	assert_match "${output,,}" usage
+	assert_contains "$output" DIR
+}
+
+@test "dirplex: bad usage exits 2" {
+	run timeout 5 "$DIRPLEX" </dev/null
+	assert_status 2
+	run timeout 5 "$DIRPLEX" -Z "$SITE" </dev/null
+	assert_status 2
+	run timeout 5 "$DIRPLEX" "$SITE" "$SITE" </dev/null
+	assert_status 2
+	run timeout 5 "$DIRPLEX" -c </dev/null
+	assert_status 2
+	run timeout 5 "$DIRPLEX" -N "$TEST_TMP/no-such-dir" </dev/null
+	assert_status 2
+	run timeout 5 "$DIRPLEX" -N -c "$TEST_TMP/no-such.rc" "$SITE" </dev/null
+	assert_status 2
+	assert_contains "$output" no-such.rc
+}
+
+@test "dirplex -t: a good configuration exits 0" {
+	base_rc
+	put "$SITE/a/.htrc" "index-file start" "match" "    filename *.txt" \
+	    "    handler echo"
+	put "$SITE/a/b/.htrc" "dot-allow .well-known"
+	run timeout 5 "$DIRPLEX" -N -t -c "$BASE_RC" "$SITE"
+	assert_status 0
+	assert_contains "$output" OK
+	# With the shipped global configuration too.
+	run timeout 5 "$DIRPLEX" -t "$SITE"
+	assert_status 0
+}
+
+@test "dirplex -t: an error in any .htrc under DIR exits 2 naming file:line" {
+	base_rc
+	put "$SITE/a/b/c/.htrc" "# comment" "match" "    filename *.txt" \
+	    "    bogus-rule x" "    handler echo"
+	put "$SITE/x/.htrc" "" "" "\"unterminated"
+	put "$SITE/ok/.htrc" "index-file main"
+	run timeout 5 "$DIRPLEX" -N -t -c "$BASE_RC" "$SITE"
+	assert_status 2
+	assert_contains "$output" "$SITE/a/b/c/.htrc:4:"
+	assert_contains "$output" "$SITE/x/.htrc:3:"
+	assert_not_contains "$output" "$SITE/ok/.htrc"
+}
+
+@test "dirplex -t: an error in the -c file exits 2 naming file:line" {
+	put "$TEST_TMP/bad.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "frobnicate yes"
+	run timeout 5 "$DIRPLEX" -N -t -c "$TEST_TMP/bad.rc" "$SITE"
+	assert_status 2
+	assert_contains "$output" "$TEST_TMP/bad.rc:3:"
+	# And it does not start with it either.
+	run timeout 5 "$DIRPLEX" -N -c "$TEST_TMP/bad.rc" "$SITE" </dev/null
+	assert_status 2
+	assert_contains "$output" "$TEST_TMP/bad.rc:3:"
+}
+
+# ---------------------------------------------------------------------
+# URL to file
+
+@test "a file at the top and in nested directories; elements are unescaped" {
+	echo top >"$SITE/a.html"
+	mkdir -p "$SITE/d1/d2" "$SITE/sp ace"
+	echo deep >"$SITE/d1/d2/f.txt"
+	echo sp >"$SITE/sp ace/my file.txt"
+	start_echo_site
+	expect_file /a.html "$SITE/a.html"
+	expect_file '/a.html?x=1&y=/z' "$SITE/a.html"
+	expect_file /d1/d2/f.txt "$SITE/d1/d2/f.txt"
+	expect_file '/sp%20ace/my%20file.txt' "$SITE/sp ace/my file.txt"
+	expect_file '/d1/d%32/%66.txt' "$SITE/d1/d2/f.txt"
+	expect_404 /d1/d2/g.txt /nope /nope/a.html
+}
+
+@test "a directory without the slash: 301 to URL plus /, query kept" {
+	mkdir -p "$SITE/d1/d2" "$SITE/my dir"
+	echo i >"$SITE/d1/index.html"
+	start_echo_site
+	expect '/d1?x=1&y=%2F' 301
+	assert_equal "$(field Location)" '/d1/?x=1&y=%2F'
+	expect /d1/d2 301
+	assert_equal "$(field Location)" /d1/d2/
+	expect '/my%20dir' 301
+	assert_equal "$(field Location)" '/my%20dir/'
+	expect_file /d1/ "$SITE/d1/index.html"
+}
+
+@test "an extension-less name matches name.*; an exact name wins" {
+	echo p >"$SITE/page.html"
+	echo doc >"$SITE/doc"
+	echo dochtml >"$SITE/doc.html"
+	mkdir "$SITE/d"
+	echo t >"$SITE/d/notes.txt"
+	start_echo_site
+	expect_file /page "$SITE/page.html"
+	expect_file /d/notes "$SITE/d/notes.txt"
+	expect_file /doc "$SITE/doc"
+	expect_file /doc.html "$SITE/doc.html"
+	# Only a name without a dot is completed.
+	expect_404 /page.htm /pag /d/notes.tx
+}
+
+@test "a file ends the mapping; the handler gets the remaining rest string" {
+	echo s >"$SITE/script.cgi"
+	echo p >"$SITE/page.html"
+	mkdir "$SITE/d"
+	echo x >"$SITE/d/app"
+	start_echo_site
+	expect_file '/script.cgi/extra/path?q=1' "$SITE/script.cgi" extra/path
+	expect_file /page/more "$SITE/page.html" more
+	expect_file /d/app/ "$SITE/d/app" ''
+	expect_file '/d/app/a%20b/c' "$SITE/d/app" 'a%20b/c'
+}
+
+@test "index files: the default name index, with the extension rule" {
+	mkdir -p "$SITE/a" "$SITE/b" "$SITE/c" "$SITE/none"
+	echo r >"$SITE/index.html"
+	echo a >"$SITE/a/index.html"
+	echo b >"$SITE/b/index.txt"
+	echo c >"$SITE/c/index"
+	echo n >"$SITE/none/other.html"
+	start_echo_site
+	expect_file / "$SITE/index.html"
+	expect_file '/?q' "$SITE/index.html"
+	expect_file /a/ "$SITE/a/index.html"
+	expect_file /b/ "$SITE/b/index.txt"
+	expect_file /c/ "$SITE/c/index"
+	# No index and no "match directory": 404.
+	expect_404 /none/
+}
+
+@test "index-file with several names, the nearest .htrc wins" {
+	mkdir -p "$SITE/d" "$SITE/e" "$SITE/sub"
+	put "$SITE/.htrc" "index-file home.html start default.htm"
+	echo s >"$SITE/d/start.txt"
+	echo df >"$SITE/d/default.htm"
+	echo i >"$SITE/d/index.html"
+	echo df >"$SITE/e/default.htm"
+	echo i >"$SITE/e/index.html"
+	echo h >"$SITE/home.html"
+	echo i >"$SITE/index.html"
+	put "$SITE/sub/.htrc" "index-file index"
+	echo si >"$SITE/sub/index.html"
+	echo ss >"$SITE/sub/start.txt"
+	start_echo_site
+	expect_file / "$SITE/home.html"
+	expect_file /d/ "$SITE/d/start.txt"
+	expect_file /e/ "$SITE/e/default.htm"
+	expect_file /sub/ "$SITE/sub/index.html"
+}
+
+@test "index-file with no names disables index files" {
+	mkdir -p "$SITE/d" "$SITE/other"
+	put "$SITE/d/.htrc" "index-file"
+	echo i >"$SITE/d/index.html"
+	echo o >"$SITE/other/index.html"
+	start_echo_site
+	expect_404 /d/
+	expect_file /d/index.html "$SITE/d/index.html"
+	expect_file /other/ "$SITE/other/index.html"
+}
+
+# ---------------------------------------------------------------------
+# 404 rules
+
+@test "404: a missing name, and a file no match stanza takes" {
+	echo t >"$SITE/a.txt"
+	echo h >"$SITE/a.html"
+	put "$TEST_TMP/only-txt.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    handler echo"
+	start_site -N -c "$TEST_TMP/only-txt.rc" "$SITE"
+	expect_file /a.txt "$SITE/a.txt"
+	expect_404 /a.html /missing /missing/a.txt /
+	assert_equal "$(field Content-Type)" 'text/html; charset=utf-8'
+}
+
+@test "404: an element starting with a dot" {
+	mkdir -p "$SITE/.git" "$SITE/d"
+	echo s >"$SITE/.git/config"
+	echo s >"$SITE/.secret"
+	echo s >"$SITE/d/.hidden.txt"
+	echo ok >"$SITE/d/ok.txt"
+	start_echo_site
+	expect_404 /.git/config /.git/ /.git /.secret /d/.hidden.txt \
+	    /d/.hidden /%2esecret /d/%2Ehidden.txt /. /d/.
+	expect_file /d/ok.txt "$SITE/d/ok.txt"
+}
+
+@test "dot-allow: the nearest globs allow dot elements" {
+	mkdir -p "$SITE/.well-known" "$SITE/sub/.well-known"
+	put "$SITE/.htrc" "dot-allow .well-known .ok*"
+	echo a >"$SITE/.well-known/acme.txt"
+	echo h >"$SITE/.well-known/.inner"
+	echo o >"$SITE/.okay"
+	echo s >"$SITE/.secret"
+	put "$SITE/sub/.htrc" "dot-allow"
+	echo a >"$SITE/sub/.well-known/acme.txt"
+	start_echo_site
+	expect_file /.well-known/acme.txt "$SITE/.well-known/acme.txt"
+	expect_file /.okay "$SITE/.okay"
+	expect_404 /.secret /.well-known/.inner /sub/.well-known/acme.txt
+}
+
+@test "404: a / in an element after unescaping (%2f)" {
+	mkdir -p "$SITE/d"
+	echo f >"$SITE/d/f.txt"
+	start_echo_site
+	expect_file /d/f.txt "$SITE/d/f.txt"
+	expect_404 /d%2ff.txt /d%2Ff.txt /d%2f /%2fd/f.txt
+}
+
+@test "404: a NUL byte (%00) in an element" {
+	echo a >"$SITE/a.html"
+	mkdir "$SITE/d"
+	echo f >"$SITE/d/f.txt"
+	start_echo_site
+	expect_404 /a.html%00 /a%00.html '/a.html%00.txt' /d%00/f.txt /%00
+}
+
+@test "404: an empty element that is not the last (a//b)" {
+	mkdir -p "$SITE/a/b"
+	echo f >"$SITE/a/b/f.txt"
+	echo i >"$SITE/a/index.html"
+	start_echo_site
+	expect_file /a/b/f.txt "$SITE/a/b/f.txt"
+	expect_404 /a//b/f.txt //a/b/f.txt /a/b//f.txt /a//
+	assert_equal "$(raw_status '/a//b/f.txt')" 404
+}
+
+@test "404: a fifo, a device, or another non-regular file" {
+	mkfifo "$SITE/fifo"
+	ln -s /dev/null "$SITE/null"
+	mkdir "$SITE/d"
+	mkfifo "$SITE/d/index.html"
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
+	start_echo_site
+	expect_404 /fifo /null /sock /fifo/x /d/
+}
+
+# ---------------------------------------------------------------------
+# Nothing outside DIR
+
+@test "security: .. and its escaped forms never leave DIR" {
+	echo secret >"$TEST_TMP/secret.txt"
+	mkdir -p "$SITE/sub"
+	echo i >"$SITE/sub/index.html"
+	start_echo_site
+	expect_404 /../secret.txt /%2e%2e/secret.txt /%2E%2E/secret.txt \
+	    /%2e%2e%2fsecret.txt /sub/../../secret.txt \
+	    /sub/..%2f..%2fsecret.txt /sub/..%2f..%2fetc/passwd \
+	    /sub/%2e%2e/%2e%2e/secret.txt /.. /sub/..
+	assert_equal "$(raw_status /../secret.txt)" 404
+	assert_equal "$(raw_status /sub/../../secret.txt)" 404
+	assert_equal "$(raw_status /sub/..%2f..%2fetc/passwd)" 404
+}
+
+@test "security: .. stays refused even when dot-allow matches it (.*)" {
+	echo secret >"$TEST_TMP/secret.txt"
+	mkdir -p "$SITE/sub"
+	put "$SITE/.htrc" "dot-allow .*"
+	echo w >"$SITE/.well"
+	start_echo_site
+	# dot-allow works...
+	expect_file /.well "$SITE/.well"
+	# ...but ".." is never a way out of DIR.
+	expect_404 /../secret.txt /%2e%2e/secret.txt /sub/../../secret.txt \
+	    /sub/%2e%2e/%2e%2e/secret.txt
+	assert_equal "$(raw_status /../secret.txt)" 404
+}
+
+@test "security: a symlink loop gives 404 without hanging" {
+	ln -s loop "$SITE/loop"
+	ln -s pong "$SITE/ping"
+	ln -s ping "$SITE/pong"
+	echo ok >"$SITE/ok.txt"
+	start_echo_site
+	expect_404 /loop /loop/x /loop/ /ping /pong/a.html
+	expect_file /ok.txt "$SITE/ok.txt"
+}
+
+@test "a symlink inside DIR is followed (shipped configuration)" {
+	mkdir -p "$SITE/real"
+	echo content-of-doc >"$SITE/real/doc.html"
+	ln -s real/doc.html "$SITE/alias.html"
+	ln -s real "$SITE/dirlink"
+	start_site "$SITE"
+	expect /alias.html 200
+	assert_equal "$(body)" content-of-doc
+	assert_equal "$(field Content-Type)" 'text/html; charset=utf-8'
+	expect /dirlink/doc.html 200
+	assert_equal "$(body)" content-of-doc
+	expect /dirlink/doc 200
+	assert_equal "$(body)" content-of-doc
+}
+
+# ---------------------------------------------------------------------
+# Configuration sources
+
+@test ".htrc is re-read when it changes (and when it appears or goes)" {
+	echo t >"$SITE/a.txt"
+	mkdir "$SITE/sub"
+	echo t >"$SITE/sub/b.txt"
+	put "$SITE/.htrc" "match" "    filename *.txt" "    xset Version one" \
+	    "    handler echo"
+	start_echo_site
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Version)" one
+	put "$SITE/.htrc" "match" "    filename *.txt" \
+	    "    xset Version two-two" "    handler echo"
+	put "$SITE/sub/.htrc" "match" "    filename *.txt" \
+	    "    xset Version sub" "    handler echo"
+	# dirplex looks at a .htrc at most once a second.
+	sleep 1.2
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Version)" two-two
+	expect_file /sub/b.txt "$SITE/sub/b.txt"
+	assert_equal "$(seen X-Ash-Version)" sub
+	rm "$SITE/sub/.htrc"
+	sleep 1.2
+	expect_file /sub/b.txt "$SITE/sub/b.txt"
+	assert_equal "$(seen X-Ash-Version)" two-two
+}
+
+@test "precedence: nearest .htrc, then -c, then the global dirplex.rc" {
+	mkdir -p "$HOME/.ashd/etc" "$SITE/sub"
+	put "$HOME/.ashd/etc/dirplex.rc" \
+	    "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt *.md *.csv" "    xset Src global" \
+	    "    handler echo"
+	put "$TEST_TMP/extra.rc" \
+	    "match" "    filename *.txt *.md" "    xset Src extra" \
+	    "    handler echo"
+	put "$SITE/.htrc" \
+	    "match" "    filename *.txt" "    xset Src root-htrc" \
+	    "    handler echo"
+	put "$SITE/sub/.htrc" \
+	    "match" "    filename *.txt" "    xset Src sub-htrc" \
+	    "    handler echo"
+	for f in a.txt a.md a.csv sub/a.txt sub/a.md sub/a.csv; do
+		echo x >"$SITE/$f"
+	done
+	start_site -c "$TEST_TMP/extra.rc" "$SITE"
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Src)" root-htrc
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-Src)" sub-htrc
+	expect_file /a.md "$SITE/a.md"
+	assert_equal "$(seen X-Ash-Src)" extra
+	expect_file /sub/a.md "$SITE/sub/a.md"
+	assert_equal "$(seen X-Ash-Src)" extra
+	expect_file /a.csv "$SITE/a.csv"
+	assert_equal "$(seen X-Ash-Src)" global
+	expect_file /sub/a.csv "$SITE/sub/a.csv"
+	assert_equal "$(seen X-Ash-Src)" global
+}
+
+@test "-N skips the global dirplex.rc; handlers are looked up nearest first" {
+	mkdir -p "$HOME/.ashd/etc" "$SITE/sub"
+	put "$HOME/.ashd/etc/dirplex.rc" \
+	    "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.csv" "    handler echo"
+	echo x >"$SITE/a.csv"
+	echo x >"$SITE/a.txt"
+	echo x >"$SITE/sub/a.txt"
+	# sub/.htrc redefines "echo" as a transient shell handler.
+	put "$SITE/sub/.htrc" "fchild echo" "    exec $SHOW"
+	put "$TEST_TMP/txt.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    handler echo"
+	start_site -N -c "$TEST_TMP/txt.rc" "$SITE"
+	expect_404 /a.csv
+	expect_file /a.txt "$SITE/a.txt"
+	expect /sub/a.txt 200
+	assert_contains "$(body)" "REQ_X_ASH_FILE=$SITE/sub/a.txt"
+}
+
+@test "include in a .htrc: globs in sorted order, relative, nested" {
+	mkdir -p "$SITE/conf/more"
+	put "$SITE/.htrc" "include conf/*.rc"
+	put "$SITE/conf/20-b.rc" \
+	    "match" "    filename *.txt" "    xset Inc b" "    handler echo" \
+	    "include more/nested.rc"
+	put "$SITE/conf/10-a.rc" \
+	    "match" "    filename *.txt" "    xset Inc a" "    handler echo"
+	put "$SITE/conf/more/nested.rc" \
+	    "match" "    filename *.md" "    xset Inc nested" "    handler echo"
+	echo t >"$SITE/x.txt"
+	echo m >"$SITE/x.md"
+	start_echo_site
+	expect_file /x.txt "$SITE/x.txt"
+	assert_equal "$(seen X-Ash-Inc)" a
+	expect_file /x.md "$SITE/x.md"
+	assert_equal "$(seen X-Ash-Inc)" nested
+}
+
+@test "a .htrc with an error: 500 below it, logged as file:line, fixed by editing" {
+	mkdir -p "$SITE/bad/deeper"
+	echo t >"$SITE/bad/a.txt"
+	echo t >"$SITE/bad/deeper/b.txt"
+	echo t >"$SITE/good.txt"
+	put "$SITE/bad/.htrc" "# a comment" "index-file \"oops"
+	start_echo_site
+	expect /bad/a.txt 500
+	expect /bad/deeper/b.txt 500
+	expect /bad/missing 500
+	expect_file /good.txt "$SITE/good.txt"
+	grep -q "$SITE/bad/.htrc:2:" "$SERVER_LOG" ||
+	    fail "no $SITE/bad/.htrc:2: in the log: $(cat "$SERVER_LOG")"
+	put "$SITE/bad/.htrc" "# a comment" "index-file index"
+	sleep 1.2
+	expect_file /bad/a.txt "$SITE/bad/a.txt"
+}
+
+# ---------------------------------------------------------------------
+# Handlers
+
+@test "child: one persistent handler process gets X-Ash-File and the rest" {
+	echo a >"$SITE/a.html"
+	mkdir "$SITE/d"
+	echo b >"$SITE/d/b.txt"
+	start_echo_site
+	expect_file /a.html "$SITE/a.html"
+	dp=$(dirplex_pid)
+	first=$(children_named "$dp" echo-handler)
+	assert_match "$first" '^[0-9]+$'
+	expect_file '/d/b.txt/x/y?z' "$SITE/d/b.txt" x/y
+	expect_file /a.html "$SITE/a.html"
+	assert_equal "$(children_named "$dp" echo-handler)" "$first"
+}
+
+@test "a persistent child that was killed is restarted on its next use" {
+	echo a >"$SITE/a.html"
+	start_echo_site
+	expect_file /a.html "$SITE/a.html"
+	dp=$(dirplex_pid)
+	old=$(children_named "$dp" echo-handler)
+	assert_match "$old" '^[0-9]+$'
+	kill -KILL "$old"
+	for i in $(seq 100); do proc_alive "$old" || break; sleep 0.02; done
+	expect_file /a.html "$SITE/a.html"
+	new=$(children_named "$dp" echo-handler)
+	assert_match "$new" '^[0-9]+$'
+	[ "$new" != "$old" ] || fail "still the old pid $old"
+	expect_file /a.html "$SITE/a.html"
+	assert_equal "$(children_named "$dp" echo-handler)" "$new"
+}
+
+@test "fchild: argv, REQ_* environment, HTTP_VERSION, cwd = the .htrc's directory" {
+	mkdir -p "$SITE/sub"
+	echo x >"$SITE/sub/x.txt"
+	put "$SITE/sub/.htrc" \
+	    "fchild show" "    exec $SHOW one \"two words\"" \
+	    "match" "    filename *.txt" "    set Foo bar" "    handler show"
+	start_echo_site
+	expect '/sub/x.txt/more?q=1' 200 -H 'X-Custom-Thing: v 1'
+	b="$(body)"$'\n'
+	assert_equal "$(grep '^arg:' <<<"$b")" \
+	    "arg:one
+arg:two words
+arg:GET
+arg:/sub/x.txt/more?q=1
+arg:more"
+	assert_contains "$b" $'\n'"cwd:$SITE/sub"$'\n'
+	assert_contains "$b" $'\nversion:HTTP/1.1\n'
+	assert_contains "$b" $'\n'"REQ_X_ASH_FILE=$SITE/sub/x.txt"$'\n'
+	assert_contains "$b" $'\nREQ_HOST=127.0.0.1:'"$PORT"$'\n'
+	assert_contains "$b" $'\nREQ_X_CUSTOM_THING=v 1\n'
+	assert_contains "$b" $'\nREQ_FOO=bar\n'
+	assert_contains "$b" $'\nREQ_X_ASH_ADDRESS=127.0.0.1\n'
+	# One process per request.
+	pid1=$(sed -n 's/^pid://p' <<<"$b")
+	expect /sub/x.txt 200
+	pid2=$(sed -n 's/^pid://p' "$TEST_TMP/body")
+	[ "$pid1" != "$pid2" ] || fail "same process twice: $pid1"
+	grep -q '^arg:$' "$TEST_TMP/body" || fail "no empty rest argument"
+}
+
+@test "fork action: a new process per request, in the .htrc's directory" {
+	mkdir -p "$SITE/sub"
+	echo r >"$SITE/sub/job.run"
+	put "$SITE/sub/.htrc" "match" "    filename *.run" \
+	    "    fork $SHOW forked" "    xset Via fork"
+	start_echo_site
+	expect '/sub/job.run/tail?a=b' 200
+	b="$(body)"$'\n'
+	assert_equal "$(grep '^arg:' <<<"$b")" \
+	    "arg:forked
+arg:GET
+arg:/sub/job.run/tail?a=b
+arg:tail"
+	assert_contains "$b" $'\n'"cwd:$SITE/sub"$'\n'
+	assert_contains "$b" $'\n'"REQ_X_ASH_FILE=$SITE/sub/job.run"$'\n'
+	assert_contains "$b" $'\nREQ_X_ASH_VIA=fork\n'
+}
+
+@test "match filename: globs, the first matching stanza of a file wins" {
+	for f in a.txt b.md c.html d.TXT; do echo x >"$SITE/$f"; done
+	put "$SITE/.htrc" \
+	    "match" "    filename *.txt *.md" "    xset Rule text" "    handler echo" \
+	    "match" "    filename *.md" "    xset Rule md" "    handler echo" \
+	    "match" "    filename [a-c].*" "    xset Rule class" "    handler echo"
+	start_echo_site
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Rule)" text
+	expect_file /b.md "$SITE/b.md"
+	assert_equal "$(seen X-Ash-Rule)" text
+	expect_file /c.html "$SITE/c.html"
+	assert_equal "$(seen X-Ash-Rule)" class
+	expect_file /d.TXT "$SITE/d.TXT"
+	assert_equal "$(seen X-Ash-Rule)" ''
+}
+
+@test "match pathname: relative to the .htrc's directory, / not matched by *" {
+	mkdir -p "$SITE/sub/deep/more"
+	for f in sub/a.txt sub/deep/a.txt sub/deep/more/b.txt; do
+		echo x >"$SITE/$f"
+	done
+	put "$SITE/sub/.htrc" \
+	    "match" "    pathname deep/*.txt" "    xset Rule deep" "    handler echo" \
+	    "match" "    pathname *.txt" "    xset Rule top" "    handler echo"
+	put "$SITE/.htrc" \
+	    "match" "    pathname sub/deep/more/*" "    xset Rule root" \
+	    "    handler echo"
+	start_echo_site
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-Rule)" top
+	expect_file /sub/deep/a.txt "$SITE/sub/deep/a.txt"
+	assert_equal "$(seen X-Ash-Rule)" deep
+	expect_file /sub/deep/more/b.txt "$SITE/sub/deep/more/b.txt"
+	assert_equal "$(seen X-Ash-Rule)" root
+}
+
+@test "match default loses to any non-default match, even a farther one" {
+	mkdir -p "$SITE/sub"
+	for f in a.txt a.html sub/a.txt sub/a.html; do echo x >"$SITE/$f"; done
+	put "$TEST_TMP/extra.rc" \
+	    "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    xset Who extra-txt" "    handler echo"
+	put "$SITE/.htrc" \
+	    "match" "    default" "    xset Who root-default" "    handler echo"
+	put "$SITE/sub/.htrc" \
+	    "match" "    default" "    xset Who sub-default" "    handler echo"
+	start_site -N -c "$TEST_TMP/extra.rc" "$SITE"
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-Who)" extra-txt
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Who)" extra-txt
+	expect_file /sub/a.html "$SITE/sub/a.html"
+	assert_equal "$(seen X-Ash-Who)" sub-default
+	expect_file /a.html "$SITE/a.html"
+	assert_equal "$(seen X-Ash-Who)" root-default
+}
+
+@test "match local: only files in the .htrc's own directory" {
+	mkdir -p "$SITE/sub"
+	for f in a.txt sub/a.txt; do echo x >"$SITE/$f"; done
+	put "$SITE/.htrc" \
+	    "match" "    local" "    filename *.txt" "    xset Who local" \
+	    "    handler echo" \
+	    "match" "    filename *.txt" "    xset Who any" "    handler echo"
+	start_echo_site
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Who)" local
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-Who)" any
+}
+
+@test "match directory: a handler for directories without an index file" {
+	mkdir -p "$SITE/list" "$SITE/withidx"
+	echo 1 >"$SITE/list/f1.txt"
+	echo 2 >"$SITE/list/f2.txt"
+	echo i >"$SITE/withidx/index.html"
+	start_echo_site "fchild list" "    exec $SHOW" \
+	    "match directory" "    default" "    handler list"
+	expect /list/ 200
+	b="$(body)"$'\n'
+	assert_contains "$b" $'\n'"REQ_X_ASH_FILE=$SITE/list"$'\n'
+	assert_contains "$b" $'\nentry:f1.txt\nentry:f2.txt\n'
+	expect /list 301
+	assert_equal "$(field Location)" /list/
+	expect_file /withidx/ "$SITE/withidx/index.html"
+	expect_file /list/f1.txt "$SITE/list/f1.txt"
+}
+
+@test "match notfound: takes the 404s, without X-Ash-File" {
+	echo a >"$SITE/a.txt"
+	start_echo_site "match notfound" "    default" "    xset Why notfound" \
+	    "    handler echo"
+	expect /missing 200
+	assert_equal "$(seen X-Ash-Why)" notfound
+	assert_equal "$(seen X-Ash-File)" ''
+	expect /.hidden 200
+	assert_equal "$(seen X-Ash-Why)" notfound
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-Why)" ''
+}
+
+@test "the .notfound handler: built in, overridable in a .htrc, usable by name" {
+	mkdir -p "$SITE/sub" "$SITE/priv"
+	echo s >"$SITE/priv/x.secret"
+	echo ok >"$SITE/priv/ok.txt"
+	put "$SITE/sub/.htrc" "fchild .notfound" "    exec $NF"
+	put "$SITE/priv/.htrc" "match" "    filename *.secret" \
+	    "    handler .notfound"
+	start_echo_site
+	expect /sub/missing 404
+	assert_equal "$(body)" 'custom 404 for /sub/missing'
+	expect /sub/.dot 404
+	assert_equal "$(body)" 'custom 404 for /sub/.dot'
+	expect /missing 404
+	assert_contains "$(body)" '404 Not Found'
+	expect_404 /priv/x.secret
+	expect_file /priv/ok.txt "$SITE/priv/ok.txt"
+}
+
+@test "set and xset: headers the handler sees (set replaces a client's)" {
+	echo a >"$SITE/a.txt"
+	put "$SITE/.htrc" "match" "    filename *.txt" "    set Foo bar" \
+	    "    xset Foo baz" "    set X-Two \"two words\"" "    handler echo"
+	start_echo_site
+	expect /a.txt 200 -H 'Foo: from-client'
+	assert_equal "$(seen Foo)" bar
+	assert_equal "$(seen X-Ash-Foo)" baz
+	assert_equal "$(seen X-Two)" 'two words'
+	assert_not_contains "$(body)" from-client
+	assert_equal "$(seen X-Ash-File)" "$SITE/a.txt"
+}
+
+@test "capture: passes the rest string on, without X-Ash-File" {
+	mkdir -p "$SITE/app/real"
+	echo r >"$SITE/app/real/file.txt"
+	echo t >"$SITE/top.txt"
+	put "$SITE/app/.htrc" "capture cap"
+	start_echo_site "child cap" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    xset Via match" "    handler echo"
+	expect '/app/any/thing?x=1' 200
+	assert_equal "$(seen_rest)" any/thing
+	assert_equal "$(seen X-Ash-File)" ''
+	assert_equal "$(seen X-Ash-Via)" ''
+	expect /app/real/file.txt 200
+	assert_equal "$(seen_rest)" real/file.txt
+	assert_equal "$(seen X-Ash-File)" ''
+	expect /app/ 200
+	assert_equal "$(seen_rest)" ''
+	assert_equal "$(seen X-Ash-File)" ''
+	expect_file /top.txt "$SITE/top.txt"
+	assert_equal "$(seen X-Ash-Via)" match
+}
+
+@test "capture in the root .htrc is ignored without flag D" {
+	echo t >"$SITE/top.txt"
+	put "$SITE/.htrc" "capture cap"
+	start_echo_site "child cap" "    exec $SHOW"
+	expect_file /top.txt "$SITE/top.txt"
+	expect_404 /missing
+}
+
+@test "capture in the root .htrc with flag D takes everything" {
+	echo t >"$SITE/top.txt"
+	put "$SITE/.htrc" "capture cap D"
+	start_echo_site "fchild cap" "    exec $SHOW"
+	expect /top.txt 200
+	assert_contains "$(body)" $'\narg:top.txt\n'
+	assert_not_contains "$(body)" REQ_X_ASH_FILE
+	expect '/missing/x?y' 200
+	assert_contains "$(body)" $'\narg:missing/x\n'
+}
+
+@test "a nested persistent dirplex: dirplex inside dirplex via capture" {
+	mkdir -p "$SITE/sub/d"
+	echo f >"$SITE/sub/d/f.txt"
+	echo t >"$SITE/top.txt"
+	put "$SITE/sub/.htrc" "child inner" "    exec dirplex -N -c ./inner.rc ." \
+	    "capture inner"
+	put "$SITE/sub/inner.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    default" "    xset Inner yes" "    handler echo"
+	start_echo_site "match" "    filename *.txt" "    xset Outer yes" \
+	    "    handler echo"
+	expect_file /sub/d/f.txt "$SITE/sub/d/f.txt"
+	assert_equal "$(seen X-Ash-Inner)" yes
+	assert_equal "$(seen X-Ash-Outer)" ''
+	expect_file '/sub/d/f.txt/rest?q' "$SITE/sub/d/f.txt" rest
+	expect '/sub/d?x=1' 301
+	assert_equal "$(field Location)" '/sub/d/?x=1'
+	expect_404 /sub/missing.txt
+	expect_file /top.txt "$SITE/top.txt"
+	assert_equal "$(seen X-Ash-Outer)" yes
+	# The inner dirplex is persistent: one process.
+	dp=$(dirplex_pid)
+	inner=$(children_named "$dp" dirplex)
+	assert_match "$inner" '^[0-9]+$'
+	expect_file /sub/d/f.txt "$SITE/sub/d/f.txt"
+	assert_equal "$(children_named "$dp" dirplex)" "$inner"
+}
+
+@test "a handler that does not exist gives 500" {
+	echo a >"$SITE/a.nohandler"
+	echo a >"$SITE/a.noprog"
+	echo a >"$SITE/a.nofork"
+	echo a >"$SITE/a.txt"
+	start_echo_site \
+	    "child ghost" "    exec $TEST_TMP/no-such-program" \
+	    "match" "    filename *.nohandler" "    handler nosuch" \
+	    "match" "    filename *.noprog" "    handler ghost" \
+	    "match" "    filename *.nofork" "    fork $TEST_TMP/no-such-program"
+	expect /a.nohandler 500
+	expect /a.noprog 500
+	expect /a.nofork 500
+	expect_file /a.txt "$SITE/a.txt"
+	grep -q nosuch "$SERVER_LOG" || fail "nothing logged about nosuch"
+}
+
+# ---------------------------------------------------------------------
+# The shipped configuration
+
+@test "the shipped configuration serves the example site" {
+	cp -R "$ASHD_SRCDIR/examples/site/." "$SITE/"
+	start_site "$SITE"
+	expect / 200
+	assert_equal "$(body)" "$(cat "$SITE/index.html")"
+	assert_equal "$(field Content-Type)" 'text/html; charset=utf-8'
+	expect /about 200
+	assert_equal "$(body)" "$(cat "$SITE/about.html")"
+	expect /style.css 200
+	assert_equal "$(field Content-Type)" 'text/css; charset=utf-8'
+	expect /img/logo.png 200
+	assert_equal "$(field Content-Type)" image/png
+	cmp "$TEST_TMP/body" "$SITE/img/logo.png"
+	expect /sub 301
+	assert_equal "$(field Location)" /sub/
+	expect /sub/ 200
+	assert_equal "$(body)" "$(cat "$SITE/sub/index.html")"
+	expect /sub/notes.txt 200
+	assert_equal "$(field Content-Type)" 'text/plain; charset=us-ascii'
+	expect '/shell/x/y?name=bob' 200
+	assert_contains "$(body)" 'Hello, bob!'
+	assert_contains "$(body)" 'rest string "x/y"'
+	expect_404 /nope /sub/.htrc /.htrc
+}
