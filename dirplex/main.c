@@ -72,10 +72,13 @@ input_event(struct watch *w, uint32_t ev)
 		if ((r = req_recv(0, &fd)) == NULL) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (errno != 0) {
+			if (errno == EBADMSG || errno == EMSGSIZE) {
 				log_errno(LOG_WARNING, "bad request datagram");
 				continue;
 			}
+			if (errno != 0)
+				log_die_errno(1, "standard input is not a "
+				    "request socket");
 			loop_stop(loop);
 			return;
 		}

@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,12 +89,13 @@ dot_allowed(const struct walk *w, const char *name)
 	return 0;
 }
 
-/* The file in dir whose name before its first dot is `name` (no dot
- * in name): the alphabetically first, so the choice is stable. */
+/* The regular file in dir whose name before its first dot is `name`
+ * (no dot in name): the alphabetically first, so the choice is stable. */
 static char *
 find_stem(const char *dir, const char *name)
 {
 	struct dirent *de;
+	struct stat st;
 	size_t nl = strlen(name);
 	char *best = NULL;
 	DIR *d;
@@ -103,10 +105,13 @@ find_stem(const char *dir, const char *name)
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, name, nl) || de->d_name[nl] != '.')
 			continue;
-		if (best == NULL || strcmp(de->d_name, best) < 0) {
-			free(best);
-			best = strdup(de->d_name);
-		}
+		if (best != NULL && strcmp(de->d_name, best) >= 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		free(best);
+		best = strdup(de->d_name);
 	}
 	closedir(d);
 	return best;
@@ -245,20 +250,26 @@ nomem:
 
 /* 404: notfound matches, else the .notfound handler. */
 static void
-not_found(const struct walk *w, const char *path, const char *name,
+not_found(const struct walk *w, const char *dir, const char *name,
     struct req *r, int fd)
 {
 	const struct config *cf;
 	const struct match *m;
+	char *path;
 
 	if (w->w_broken) {
 		http_error(fd, 500, "Server configuration error.");
+		return;
+	}
+	if ((path = path_join(dir, name)) == NULL) {
+		http_error(fd, 503, "Out of memory.");
 		return;
 	}
 	if ((m = find_match(w, MK_NOTFOUND, path, name, &cf)) != NULL)
 		apply_match(w, cf, m, r, fd);
 	else
 		pass_named(w, ".notfound", r, fd);
+	free(path);
 }
 
 /* 301 to the URL with a slash added to its path. */
@@ -296,7 +307,13 @@ dispatch(const struct walk *w, enum mkind k, const char *path,
 		return;
 	}
 	if ((m = find_match(w, k, path, name, &cf)) == NULL) {
-		not_found(w, path, name, r, fd);
+		char *dir = strndup(path, (size_t)(name - 1 - path));
+
+		if (dir == NULL)
+			http_error(fd, 503, "Out of memory.");
+		else
+			not_found(w, dir, name, r, fd);
+		free(dir);
 		return;
 	}
 	if (req_set_header(r, "X-Ash-File", path) == -1) {
@@ -396,6 +413,7 @@ serve(struct req *r, int fd)
 		memmove(rest, slash ? slash + 1 : rest + el,
 		    strlen(slash ? slash + 1 : rest + el) + 1);
 		if (dl == 0 || strlen(elem) != dl || strchr(elem, '/') ||
+		    !strcmp(elem, ".") || !strcmp(elem, "..") ||
 		    (elem[0] == '.' && !dot_allowed(&w, elem))) {
 			not_found(&w, dir, elem, r, fd);
 			goto done;
@@ -403,16 +421,18 @@ serve(struct req *r, int fd)
 		free(next);
 		if ((next = path_join(dir, elem)) == NULL)
 			goto nomem;
-		if (stat(next, &st) == -1 && (stem = find_stem(dir, elem))) {
-			free(next);
-			next = path_join(dir, stem);
-			free(stem);
-			if (next == NULL)
-				goto nomem;
-			if (stat(next, &st) == -1 || !S_ISREG(st.st_mode))
-				st.st_mode = 0;
-		} else if (errno = 0, access(next, F_OK) == -1)
+		if (stat(next, &st) == -1) {
 			st.st_mode = 0;
+			if ((stem = find_stem(dir, elem)) != NULL) {
+				free(next);
+				next = path_join(dir, stem);
+				free(stem);
+				if (next == NULL)
+					goto nomem;
+				if (stat(next, &st) == -1)
+					st.st_mode = 0;
+			}
+		}
 		if (S_ISDIR(st.st_mode)) {
 			if (slash == NULL) {
 				redirect_slash(r, fd);

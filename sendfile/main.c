@@ -136,10 +136,12 @@ input_event(struct watch *w, uint32_t ev)
 		if ((r = req_recv(0, &fd)) == NULL) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (errno != 0) {
+			if (errno == EBADMSG || errno == EMSGSIZE) {
 				log_errno(LOG_WARNING, "bad request datagram");
 				continue;
 			}
+			if (errno != 0)
+				log_die_errno(1, "reading requests");
 			ineof = 1;
 			loop_unwatch(loop, &inwatch);
 			if (ninflight == 0)
@@ -198,7 +200,8 @@ transient(char **args)
 	if (write_all(1, rp.rp_head.b_data, rp.rp_head.b_len) == -1)
 		return 1;
 	while (rp.rp_len > 0) {
-		n = sendfile(1, rp.rp_fd, &rp.rp_off, SEND_STEP);
+		n = sendfile(1, rp.rp_fd, &rp.rp_off, rp.rp_len > SEND_STEP ?
+		    SEND_STEP : (size_t)rp.rp_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
