@@ -368,8 +368,14 @@ htrc_get(const char *dir)
 	if (h->h_cf && same_file(&st, &h->h_st))
 		return h->h_cf;
 	if ((ncf = conf_read(path, dir, 1, NULL)) == NULL) {
+		/* There but unreadable: its rules cannot be applied, so the
+		 * subtree is answered 500 rather than served without them. */
 		log_errno(LOG_ERR, "%s", path);
-		return h->h_cf;
+		ncf = xcalloc(1, sizeof(*ncf));
+		ncf->cf_path = xstrdup(path);
+		ncf->cf_dir = xstrdup(dir);
+		ncf->cf_htrc = 1;
+		ncf->cf_nerrors = 1;
 	}
 	if (h->h_cf) {
 		child_adopt(h->h_cf->cf_children, ncf->cf_children);
@@ -386,14 +392,22 @@ report_count(const char *msg)
 	fprintf(stderr, "%s: %s\n", log_progname(), msg);
 }
 
-int
-htrc_check_tree(const char *dir)
+/* Directories already checked, so that symbolic links (followed, as
+ * serving does) cannot make the walk loop. */
+struct seen {
+	dev_t	dev;
+	ino_t	ino;
+};
+
+static int
+check_tree(const char *dir, struct seen **seen, size_t *nseen)
 {
 	struct dirent *de;
 	struct config *cf;
 	struct stat st;
 	char path[4096];
 	DIR *d;
+	size_t i;
 	int errors = 0;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/.htrc", dir) <
@@ -407,17 +421,37 @@ htrc_check_tree(const char *dir)
 			conf_free(cf);
 		}
 	}
+	if (stat(dir, &st) == -1)
+		return errors;
+	for (i = 0; i < *nseen; i++)
+		if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino)
+			return errors;
+	*seen = xrealloc(*seen, (*nseen + 1) * sizeof(**seen));
+	(*seen)[*nseen].dev = st.st_dev;
+	(*seen)[(*nseen)++].ino = st.st_ino;
 	if ((d = opendir(dir)) == NULL)
 		return errors;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		    de->d_name) >= sizeof(path))
 			continue;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			errors += htrc_check_tree(path);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			errors += check_tree(path, seen, nseen);
 	}
 	closedir(d);
+	return errors;
+}
+
+int
+htrc_check_tree(const char *dir)
+{
+	struct seen *seen = NULL;
+	size_t nseen = 0;
+	int errors;
+
+	errors = check_tree(dir, &seen, &nseen);
+	free(seen);
 	return errors;
 }

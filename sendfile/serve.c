@@ -248,7 +248,8 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 		if (*r->r_rest)
 			return plan_error(rp, 404, "Not found.", NULL);
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	/* O_NONBLOCK: a fifo put in the file's place must not stall. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		err = errno;
 		if (fd >= 0)

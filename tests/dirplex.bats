@@ -21,7 +21,7 @@ setup() {
 	common_setup
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
-	export PATH="$ASHD_BUILDDIR/htparser:$ASHD_BUILDDIR/dirplex:$ASHD_BUILDDIR/sendfile:$PATH"
+	use_build_path
 	DIRPLEX=$ASHD_BUILDDIR/dirplex/dirplex
 	SERVER_LOG=$TEST_TMP/server.log
 	mkdir -p "$TEST_TMP/site"
@@ -195,6 +195,21 @@ children_named() {
 	done
 }
 
+# no_zombies PID: within 2 s, PID has no child left unreaped.
+no_zombies() {
+	local i c st z
+	for ((i = 0; i < 100; i++)); do
+		z=
+		for c in $(children_of "$1"); do
+			st=$(sed -E 's/^.*\) ([A-Za-z]).*/\1/' "/proc/$c/stat" 2>/dev/null) || continue
+			[ "$st" != Z ] || z="$z $c"
+		done
+		[ -n "$z" ] || return 0
+		sleep 0.02
+	done
+	fail "zombie children of $1:$z"
+}
+
 # ---------------------------------------------------------------------
 # Command line
 
@@ -293,10 +308,13 @@ children_named() {
 	echo p >"$SITE/page.html"
 	echo doc >"$SITE/doc"
 	echo dochtml >"$SITE/doc.html"
-	mkdir "$SITE/d"
+	mkdir "$SITE/d" "$SITE/page.d"
 	echo t >"$SITE/d/notes.txt"
+	mkfifo "$SITE/d/pipe.txt"
 	start_echo_site
+	# page.d (a directory) sorts first but only files are completed.
 	expect_file /page "$SITE/page.html"
+	expect_404 /d/pipe
 	expect_file /d/notes "$SITE/d/notes.txt"
 	expect_file /doc "$SITE/doc"
 	expect_file /doc.html "$SITE/doc.html"
@@ -469,7 +487,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	expect_file /.well "$SITE/.well"
 	# ...but ".." is never a way out of DIR.
 	expect_404 /../secret.txt /%2e%2e/secret.txt /sub/../../secret.txt \
-	    /sub/%2e%2e/%2e%2e/secret.txt
+	    /sub/%2e%2e/%2e%2e/secret.txt /.. /sub/.. /. /sub/. /./.well
 	assert_equal "$(raw_status /../secret.txt)" 404
 }
 
@@ -526,6 +544,36 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	assert_equal "$(seen X-Ash-Version)" two-two
 }
 
+@test "a .htrc reload keeps a child of the same name, stops a removed one" {
+	mkdir -p "$SITE/sub"
+	echo t >"$SITE/sub/a.txt"
+	put "$SITE/sub/.htrc" "child sub-echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    xset V one" "    handler sub-echo"
+	start_echo_site
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-V)" one
+	dp=$(dirplex_pid)
+	pid1=$(children_named "$dp" echo-handler)
+	assert_match "$pid1" '^[0-9]+$'
+	put "$SITE/sub/.htrc" "child sub-echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    xset V two-two" \
+	    "    handler sub-echo"
+	sleep 1.2
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-V)" two-two
+	assert_equal "$(children_named "$dp" echo-handler)" "$pid1"
+	# Without the stanza, the child is stopped (and "echo" of the -c
+	# file takes the request).
+	put "$SITE/sub/.htrc" "match" "    filename *.txt" \
+	    "    xset V three-three" "    handler echo"
+	sleep 1.2
+	expect_file /sub/a.txt "$SITE/sub/a.txt"
+	assert_equal "$(seen X-Ash-V)" three-three
+	for i in $(seq 100); do proc_alive "$pid1" || break; sleep 0.02; done
+	if proc_alive "$pid1"; then fail "removed child $pid1 still runs"; fi
+	no_zombies "$dp"
+}
+
 @test "precedence: nearest .htrc, then -c, then the global dirplex.rc" {
 	mkdir -p "$HOME/.ashd/etc" "$SITE/sub"
 	put "$HOME/.ashd/etc/dirplex.rc" \
@@ -578,6 +626,16 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	assert_contains "$(body)" "REQ_X_ASH_FILE=$SITE/sub/a.txt"
 }
 
+@test "-c NAME without a slash is searched like the global file" {
+	mkdir -p "$HOME/.ashd/etc"
+	put "$HOME/.ashd/etc/mine.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    default" "    xset From home-etc" "    handler echo"
+	echo t >"$SITE/a.txt"
+	start_site -N -c mine.rc "$SITE"
+	expect_file /a.txt "$SITE/a.txt"
+	assert_equal "$(seen X-Ash-From)" home-etc
+}
+
 @test "include in a .htrc: globs in sorted order, relative, nested" {
 	mkdir -p "$SITE/conf/more"
 	put "$SITE/.htrc" "include conf/*.rc"
@@ -627,9 +685,17 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	dp=$(dirplex_pid)
 	first=$(children_named "$dp" echo-handler)
 	assert_match "$first" '^[0-9]+$'
+	# It got the request socket on stdin and no other descriptor.
+	assert_equal "$(ls /proc/"$first"/fd | sort -n | tr '\n' ' ')" '0 1 2 '
+	[ "$(stat -L -c %F /proc/"$first"/fd/0)" = socket ] ||
+	    fail "stdin of the child is not a socket"
 	expect_file '/d/b.txt/x/y?z' "$SITE/d/b.txt" x/y
 	expect_file /a.html "$SITE/a.html"
 	assert_equal "$(children_named "$dp" echo-handler)" "$first"
+	# The request body reaches it through the passed socket.
+	expect /a.html 200 --data-binary 'twelve bytes'
+	assert_contains "$(body)" $'method POST\n'
+	assert_contains "$(body)" $'\nbody-length 12'
 }
 
 @test "a persistent child that was killed is restarted on its next use" {
@@ -695,6 +761,8 @@ arg:tail"
 	assert_contains "$b" $'\n'"cwd:$SITE/sub"$'\n'
 	assert_contains "$b" $'\n'"REQ_X_ASH_FILE=$SITE/sub/job.run"$'\n'
 	assert_contains "$b" $'\nREQ_X_ASH_VIA=fork\n'
+	for i in 1 2 3 4 5; do expect /sub/job.run 200; done
+	no_zombies "$(dirplex_pid)"
 }
 
 @test "match filename: globs, the first matching stanza of a file wins" {
@@ -799,6 +867,17 @@ arg:tail"
 	assert_equal "$(seen X-Ash-Why)" ''
 }
 
+@test "match notfound with rules: they see the name that was not found" {
+	mkdir -p "$SITE/sub"
+	start_echo_site "match notfound" "    filename *.php" \
+	    "    xset Why no-php" "    handler echo"
+	expect /gone.php 200
+	assert_equal "$(seen X-Ash-Why)" no-php
+	expect /sub/gone.php 200
+	assert_equal "$(seen X-Ash-Why)" no-php
+	expect_404 /gone.html /sub/gone.html
+}
+
 @test "the .notfound handler: built in, overridable in a .htrc, usable by name" {
 	mkdir -p "$SITE/sub" "$SITE/priv"
 	echo s >"$SITE/priv/x.secret"
@@ -844,6 +923,8 @@ arg:tail"
 	expect /app/real/file.txt 200
 	assert_equal "$(seen_rest)" real/file.txt
 	assert_equal "$(seen X-Ash-File)" ''
+	expect '/app/a%20b/%2e%2e/c' 200
+	assert_equal "$(seen_rest)" 'a%20b/%2e%2e/c'
 	expect /app/ 200
 	assert_equal "$(seen_rest)" ''
 	assert_equal "$(seen X-Ash-File)" ''
@@ -940,4 +1021,37 @@ arg:tail"
 	assert_contains "$(body)" 'Hello, bob!'
 	assert_contains "$(body)" 'rest string "x/y"'
 	expect_404 /nope /sub/.htrc /.htrc
+}
+
+@test "a persistent child that reads nothing never stalls dirplex" {
+	# "stuck" takes its socket and never reads it: without dirplex's
+	# per-child queue, dirplex would block once the socket's buffer is
+	# full of request datagrams, and with it every other request.
+	base_rc "child stuck" "    exec sleep 600" \
+	    "match" "    filename *.slow" "    handler stuck"
+	put "$SITE/a.slow" x
+	put "$SITE/page.txt" hello
+	start_site -N -c "$BASE_RC" "$SITE"
+	run python3 - "$PORT" <<'PY'
+import socket, sys, time, resource
+port = int(sys.argv[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+socks = []
+for i in range(1500):
+    s = socket.create_connection(('127.0.0.1', port))
+    s.sendall(b'GET /a.slow HTTP/1.1\r\nHost: a\r\nX-Pad: ' + b'p' * 2000 +
+              b'\r\n\r\n')
+    socks.append(s)
+time.sleep(1)
+t = time.time()
+s = socket.create_connection(('127.0.0.1', port))
+s.sendall(b'GET /page.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+s.settimeout(5)
+head = s.recv(65536)
+print(head[:15], '%.2fs' % (time.time() - t))
+sys.exit(0 if head.startswith(b'HTTP/1.1 200') and time.time() - t < 2 else 1)
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
 }

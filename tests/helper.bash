@@ -607,3 +607,16 @@ assert_status() {
 	[ "$status" -eq "$1" ] ||
 	    fail "exit status $status, expected $1; output:"$'\n'"$output"
 }
+
+# use_build_path: put the built programs first on PATH, so that they find
+# each other as handlers do, and make the shipped etc/ashd the one the
+# configuration search finds through PATH (ENTRY/../etc/ashd), also in a
+# build directory apart from the sources.
+use_build_path() {
+	local d
+	PATH="$ASHD_SRCDIR/tests:$PATH"
+	for d in htparser dirplex sendfile patplex callcgi callfcgi; do
+		[ -d "$ASHD_BUILDDIR/$d" ] && PATH="$ASHD_BUILDDIR/$d:$PATH"
+	done
+	export PATH
+}

@@ -929,3 +929,71 @@ print(how, "short" if n < 52428800 else "complete")
 	assert_equal "$code" 200
 	assert_equal "$(readlink "/proc/$HTPARSER_PID/root")" /
 }
+
+@test "plain:local=::1 listens on IPv6 and reports the IPv6 addresses" {
+	local port
+	port=$(free_port)
+	start_bg "$TEST_TMP/h6.log" "$HTPARSER" "plain:port=$port,local=::1" \
+	    -- "$ECHO_HANDLER"
+	for _ in $(seq 50); do
+		curl -s -g -o /dev/null "http://[::1]:$port/" && break
+		sleep 0.1
+	done
+	run curl -s -g "http://[::1]:$port/six"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rest six"* ]]
+	[[ "$output" == *"header X-Ash-Address: ::1"* ]]
+	[[ "$output" == *"header X-Ash-Server-Address: ::1"* ]]
+	# and not on IPv4
+	run curl -s -o /dev/null "http://127.0.0.1:$port/"
+	[ "$status" -ne 0 ]
+}
+
+@test "plain without local= listens on IPv6 and IPv4, IPv4 shown plainly" {
+	local port
+	port=$(free_port)
+	start_bg "$TEST_TMP/h46.log" "$HTPARSER" "plain:port=$port" \
+	    -- "$ECHO_HANDLER"
+	wait_port "$port" 5
+	run curl -s "http://127.0.0.1:$port/four"
+	[[ "$output" == *"header X-Ash-Address: 127.0.0.1"* ]]
+	run curl -s -g "http://[::1]:$port/six"
+	[[ "$output" == *"header X-Ash-Address: ::1"* ]]
+}
+
+@test "2000 idle keep-alive connections cost htparser little memory" {
+	start_htparser
+	run python3 - "$PORT" "$HTPARSER_PID" <<'PY'
+import socket, sys, time, resource
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+def rss():
+    for l in open('/proc/%d/status' % pid):
+        if l.startswith('VmRSS'):
+            return int(l.split()[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+before = rss()
+socks = []
+for i in range(2000):
+    s = socket.create_connection(('127.0.0.1', port))
+    s.sendall(b'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+    socks.append(s)
+for s in socks:
+    s.settimeout(5)
+    if not s.recv(65536).startswith(b'HTTP/1.1 200'):
+        sys.exit('no answer')
+time.sleep(0.3)
+after = rss()
+print('%.2f KiB per idle connection' % ((after - before) / 2000.0))
+# a new client is still served promptly
+t = time.time()
+s = socket.create_connection(('127.0.0.1', port))
+s.sendall(b'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+s.settimeout(5)
+if not s.recv(65536).startswith(b'HTTP/1.1 200') or time.time() - t > 2:
+    sys.exit('slow')
+sys.exit(0 if after - before < 2000 * 4 else 'too much memory')
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+}

@@ -16,7 +16,7 @@ setup() {
 	common_setup
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
-	export PATH="$ASHD_BUILDDIR/htparser:$ASHD_BUILDDIR/dirplex:$ASHD_BUILDDIR/sendfile:$PATH"
+	use_build_path
 	SENDFILE=$ASHD_BUILDDIR/sendfile/sendfile
 	SERVER_LOG=$TEST_TMP/server.log
 	mkdir -p "$TEST_TMP/site"
@@ -243,6 +243,18 @@ bytes() {
 	body_equals two
 }
 
+@test "a transient sendfile (fork) behind dirplex: ranges, keep-alive" {
+	make_hundred "$SITE/h.txt"
+	put "$SITE/.htrc" "match" "    filename h.txt" "    fork sendfile"
+	start_site
+	rawhttp -t 5 -s "GET /h.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=20-24\r\n\r\nGET /h.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\nHEAD /h.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/resp"
+	run resp_summary "$TEST_TMP/resp" 3
+	assert_status 0
+	assert_equal "$output" $'206 length 5\n206 length 3\n200 head 0'
+	assert_equal "$(cat "$TEST_TMP/resp.1")" 01234
+	assert_equal "$(cat "$TEST_TMP/resp.2")" 789
+}
+
 @test "Last-Modified is the file's mtime; ETag is stable and changes with the file" {
 	printf 'v1' >"$SITE/f.txt"
 	touch -d @1577934245 "$SITE/f.txt"
@@ -382,6 +394,9 @@ bytes() {
 	body_equals 01234
 	expect /h.txt 200 -H 'Range: bytes=0-4' -H 'If-Range: "stale"'
 	body_is "$SITE/h.txt"
+	# A weak validator never matches If-Range (RFC 9110 13.1.5).
+	expect /h.txt 200 -H 'Range: bytes=0-4' -H "If-Range: W/$etag"
+	body_is "$SITE/h.txt"
 	expect /h.txt 206 -H 'Range: bytes=0-4' \
 	    -H 'If-Range: Thu, 02 Jan 2020 03:04:05 GMT'
 	body_equals 01234
@@ -423,7 +438,7 @@ bytes() {
 	start_site
 	expect /file.html 200
 	expect /file.html/extra 404
-	expect /file.html/ 404
+	expect '/file.html/a/b?c' 404
 	expect /file/x 404
 }
 
