@@ -448,8 +448,9 @@ resp_statusline(struct http_resp *resp, const char *l, size_t n)
 	return 0;
 }
 
-int
-http_parse_response(const char *buf, size_t len, struct http_resp *resp)
+/* A head of header lines (after a status line if `status`). */
+static int
+parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 {
 	const char *lf, *l, *colon, *vs, *ve;
 	size_t pos = 0, n, i;
@@ -476,7 +477,7 @@ http_parse_response(const char *buf, size_t len, struct http_resp *resp)
 			break;
 		if (memchr(l, '\r', i) || memchr(l, '\0', i))
 			goto bad;
-		if (pos == 0) {
+		if (pos == 0 && status) {
 			if (resp_statusline(resp, l, i) == -1)
 				goto bad;
 			continue;
@@ -508,6 +509,18 @@ bad:
 	http_resp_free(resp);
 	errno = EBADMSG;
 	return -1;
+}
+
+int
+http_parse_response(const char *buf, size_t len, struct http_resp *resp)
+{
+	return parse_head(buf, len, resp, 1);
+}
+
+int
+http_parse_fields(const char *buf, size_t len, struct http_resp *resp)
+{
+	return parse_head(buf, len, resp, 0);
 }
 
 void

@@ -65,6 +65,9 @@ struct http_resp {
  * Accepts LF or CRLF; the status line must be "HTTP/x.y NNN [reason]";
  * a lone "Status: NNN" CGI head is not accepted here. */
 int	http_parse_response(const char *buf, size_t len, struct http_resp *resp);
+/* The same for a head without a status line (CGI): header lines and
+ * the empty line; hr_status stays 0.  At least one field is required. */
+int	http_parse_fields(const char *buf, size_t len, struct http_resp *resp);
 void	http_resp_free(struct http_resp *resp);
 const char *http_resp_header(const struct http_resp *resp, const char *name);
 size_t	http_resp_remove(struct http_resp *resp, const char *name);

@@ -336,3 +336,35 @@ fail:
 	errno = err;
 	return NULL;
 }
+
+struct req *
+req_from_env(const char *method, const char *url, const char *rest)
+{
+	extern char **environ;
+	const char *v, *eq;
+	struct req *r;
+	char **e, *name, *p;
+
+	v = getenv("HTTP_VERSION");
+	if ((r = req_new(method, url, v ? v : "HTTP/1.1", rest)) == NULL)
+		return NULL;
+	for (e = environ; *e; e++) {
+		if (strncmp(*e, "REQ_", 4) || (eq = strchr(*e, '=')) == NULL)
+			continue;
+		if ((name = strndup(*e + 4, (size_t)(eq - *e - 4))) == NULL)
+			goto fail;
+		for (p = name; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		if (req_add_header(r, name, eq + 1) == -1) {
+			free(name);
+			goto fail;
+		}
+		free(name);
+	}
+	return r;
+fail:
+	req_free(r);
+	errno = ENOMEM;
+	return NULL;
+}

@@ -51,6 +51,16 @@ size_t		 req_remove_prefix(struct req *r, const char *prefix);
 int		 req_set_rest(struct req *r, const char *rest);
 
 /*
+ * The request a transient handler was started for: method, URL and
+ * rest string from its last three arguments, the version from
+ * HTTP_VERSION (default HTTP/1.1), headers from the REQ_* variables
+ * (REQ_X_ASH_FILE -> X-ASH-FILE: names compare case-insensitively, and
+ * '_' stands for '-').  NULL on ENOMEM.
+ */
+struct req	*req_from_env(const char *method, const char *url,
+		    const char *rest);
+
+/*
  * The request datagram (ashd(7)): method, URL, version, rest, then
  * name/value pairs, each string NUL-terminated, then one empty string.
  */

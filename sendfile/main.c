@@ -171,29 +171,12 @@ persistent(void)
 static int
 transient(char **args)
 {
-	extern char **environ;
 	struct reply rp;
 	struct req *r;
-	char **e, *name, *p;
-	const char *v;
 	ssize_t n;
 
-	v = getenv("HTTP_VERSION");
-	if ((r = req_new(args[0], args[1], v ? v : "HTTP/1.1",
-	    args[2])) == NULL)
+	if ((r = req_from_env(args[0], args[1], args[2])) == NULL)
 		log_die(1, "out of memory");
-	for (e = environ; *e; e++) {
-		if (strncmp(*e, "REQ_", 4) || (p = strchr(*e, '=')) == NULL)
-			continue;
-		name = xstrdup(*e + 4);
-		name[p - *e - 4] = '\0';
-		for (p = name; *p; p++)
-			if (*p == '_')
-				*p = '-';
-		if (req_add_header(r, name, strchr(*e, '=') + 1) == -1)
-			log_die(1, "out of memory");
-		free(name);
-	}
 	if (serve_plan(r, &opts, &rp) == -1)
 		log_die(1, "out of memory");
 	req_free(r);

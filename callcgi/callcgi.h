@@ -1,0 +1,31 @@
+/*
+ * callcgi.h: options and the per-request job machinery (job.c) that
+ * both conventions of callcgi use.
+ */
+#ifndef CALLCGI_H
+#define CALLCGI_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct req;
+
+struct cgiopts {
+	const char	*co_program;	/* -p: interpreter, or NULL */
+	int		 co_chdir;	/* -c: run in the script's directory */
+	uint64_t	 co_timeout;	/* -t, milliseconds */
+	const char	*co_path;	/* PATH given to scripts */
+	const char	*co_tmpdir;	/* where bodies without a length go */
+	int		 co_onejob;	/* transient: stop the loop when done */
+};
+
+extern struct cgiopts cgiopt;
+
+/* Serve request r (taken over) answering on sock (taken over). */
+void	job_start(struct loop *l, struct req *r, int sock);
+/* A child process has been reaped. */
+void	job_reaped(pid_t pid);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * job.c: one CGI request, from the response socket to the script and
+ * back.
+ *
+ * State table (j_state):
+ *   SPOOL  no Content-Length: the body (if any) is read to its end into
+ *          a temporary file first, so that CONTENT_LENGTH can be given
+ *          -> HEAD once the socket reads end-of-file
+ *   HEAD   the script runs; its output is collected until the end of
+ *          its CGI header block -> BODY (HTTP head sent), or 500
+ *   BODY   the script's output is relayed to the socket as it comes,
+ *          never more than JOB_BUFMAX ahead of the client -> DONE at EOF
+ *   DONE   the response is complete; the job lingers only until the
+ *          script's stderr closes and the process has been reaped
+ * With a Content-Length, the script reads its body straight from the
+ * response socket (no copy).  The script runs in its own process group,
+ * killed whole when the client goes away or the time limit passes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "callcgi.h"
+#include "cgi.h"
+#include "http.h"
+#include "log.h"
+#include "req.h"
+
+#define JOB_BUFMAX	(64 * 1024)
+#define JOB_HEADMAX	(64 * 1024)
+
+enum jstate { J_SPOOL, J_HEAD, J_BODY, J_DONE };
+
+struct job {
+	struct job	*j_next, *j_prev;
+	enum jstate	 j_state;
+	struct req	*j_req;
+	char		*j_script;	/* file to run, absolute, or NULL */
+	const char	*j_name;	/* for the log */
+	int		 j_sock;	/* response socket, -1 once closed */
+	int		 j_out;		/* script's stdout, -1 if none */
+	int		 j_err;		/* script's stderr */
+	int		 j_spool;	/* body file (SPOOL), or -1 */
+	long long	 j_spooled;
+	pid_t		 j_pid;		/* 0: not started or reaped */
+	int		 j_killed;
+	struct watch	 j_sw, j_ow, j_ew;
+	struct timer	 j_timer;
+	struct buf	 j_in;		/* script output not yet sent */
+	struct buf	 j_errline;	/* a partial stderr line */
+};
+
+struct cgiopts	 cgiopt;
+static struct job *jobs;
+static struct loop *jloop;
+
+static void	job_update(struct job *j);
+static void	job_finish(struct job *j);
+
+static void
+job_kill(struct job *j)
+{
+	if (j->j_pid > 0 && !j->j_killed) {
+		kill(-j->j_pid, SIGKILL);
+		j->j_killed = 1;
+	}
+}
+
+static void
+close_watched(struct watch *w, int *fd)
+{
+	if (*fd >= 0) {
+		loop_unwatch(jloop, w);
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Nothing more goes to the client. */
+static void
+job_close_sock(struct job *j)
+{
+	close_watched(&j->j_sw, &j->j_sock);
+}
+
+/* Answer `status` (0: nobody to answer) if nothing was sent yet; then
+ * end the response and stop the script. */
+static void
+job_fail(struct job *j, int status, const char *msg)
+{
+	if (status && j->j_sock >= 0 && j->j_state != J_BODY &&
+	    j->j_state != J_DONE)
+		http_error(j->j_sock, status, msg);
+	job_kill(j);
+	j->j_state = J_DONE;
+	buf_free(&j->j_in);
+	job_close_sock(j);
+	close_watched(&j->j_ow, &j->j_out);
+	job_finish(j);
+}
+
+/* Free the job once every part of it is over. */
+static void
+job_finish(struct job *j)
+{
+	if (j->j_state != J_DONE || j->j_sock >= 0 || j->j_out >= 0 ||
+	    j->j_err >= 0 || j->j_pid > 0)
+		return;
+	if (j->j_prev)
+		j->j_prev->j_next = j->j_next;
+	else
+		jobs = j->j_next;
+	if (j->j_next)
+		j->j_next->j_prev = j->j_prev;
+	loop_untimer(jloop, &j->j_timer);
+	if (j->j_spool >= 0)
+		close(j->j_spool);
+	req_free(j->j_req);
+	free(j->j_script);
+	buf_free(&j->j_in);
+	buf_free(&j->j_errline);
+	free(j);
+	if (jobs == NULL && cgiopt.co_onejob)
+		loop_stop(jloop);
+}
+
+/* Log the script's stderr line by line, prefixed with its name. */
+static void
+err_event(struct watch *w, uint32_t ev)
+{
+	struct job *j = w->w_arg;
+	char buf[4096], *nl;
+	ssize_t n;
+
+	n = read(j->j_err, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0 && buf_append(&j->j_errline, buf, (size_t)n) == -1)
+		n = 0;
+	while ((nl = memchr(j->j_errline.b_data, '\n',
+	    j->j_errline.b_len)) != NULL || (n <= 0 && j->j_errline.b_len) ||
+	    j->j_errline.b_len > 4096) {
+		size_t l = nl ? (size_t)(nl - j->j_errline.b_data) :
+		    j->j_errline.b_len;
+
+		log_msg(LOG_WARNING, "%s: %.*s", j->j_name, (int)l,
+		    j->j_errline.b_data);
+		buf_consume(&j->j_errline, nl ? l + 1 : l);
+	}
+	if (n <= 0) {
+		close_watched(&j->j_ew, &j->j_err);
+		job_finish(j);
+	}
+}
+
+/* Turn the CGI head in j_in into an HTTP head; 0 done or waiting, -1
+ * failed (answered). */
+static int
+job_head(struct job *j)
+{
+	struct http_resp rp;
+	struct buf h = BUF_INIT;
+	const char *why;
+	size_t i;
+	int n;
+
+	n = cgi_parse_head(j->j_in.b_data, j->j_in.b_len, &rp, &why);
+	if (n == 0 && j->j_in.b_len < JOB_HEADMAX)
+		return 0;
+	if (n <= 0) {
+		log_msg(LOG_ERR, "%s: %s", j->j_name, n == 0 ? "header block "
+		    "too large" : why ? why : strerror(errno));
+		job_fail(j, 500, "The script sent an invalid response.");
+		return -1;
+	}
+	if (buf_printf(&h, "HTTP/1.1 %d %s\r\n", rp.hr_status,
+	    rp.hr_reason) == -1)
+		goto nomem;
+	for (i = 0; i < rp.hr_nhdrs; i++)
+		if (buf_printf(&h, "%s: %s\r\n", rp.hr_hdrs[i].h_name,
+		    rp.hr_hdrs[i].h_value) == -1)
+			goto nomem;
+	if (buf_appends(&h, "\r\n") == -1 ||
+	    buf_append(&h, j->j_in.b_data + n, j->j_in.b_len - (size_t)n) == -1)
+		goto nomem;
+	http_resp_free(&rp);
+	buf_free(&j->j_in);
+	j->j_in = h;
+	j->j_state = J_BODY;
+	return 0;
+nomem:
+	http_resp_free(&rp);
+	buf_free(&h);
+	job_fail(j, 500, "Out of memory.");
+	return -1;
+}
+
+/* Send what is buffered; -1 if the client is gone (job ended). */
+static int
+job_flush(struct job *j)
+{
+	ssize_t n;
+
+	while (j->j_state >= J_BODY && j->j_in.b_len > 0 && j->j_sock >= 0) {
+		n = send(j->j_sock, j->j_in.b_data, j->j_in.b_len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			log_msg(LOG_INFO, "%s: client went away", j->j_name);
+			job_fail(j, 0, NULL);
+			return -1;
+		}
+		buf_consume(&j->j_in, (size_t)n);
+	}
+	if (j->j_state == J_DONE && j->j_in.b_len == 0) {
+		job_close_sock(j);
+		job_finish(j);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+out_event(struct watch *w, uint32_t ev)
+{
+	struct job *j = w->w_arg;
+	char buf[16384];
+	ssize_t n;
+
+	n = read(j->j_out, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close_watched(&j->j_ow, &j->j_out);
+		if (j->j_state == J_HEAD) {
+			if (j->j_in.b_len > 0 && job_head(j) == -1)
+				return;
+			if (j->j_state == J_HEAD) {
+				log_msg(LOG_ERR, "%s: %s", j->j_name,
+				    j->j_in.b_len ? "incomplete header block" :
+				    "no output");
+				job_fail(j, 500, "The script sent no valid "
+				    "response.");
+				return;
+			}
+		}
+		j->j_state = J_DONE;
+		if (job_flush(j) == 0)
+			job_update(j);
+		return;
+	}
+	if (buf_append(&j->j_in, buf, (size_t)n) == -1) {
+		job_fail(j, 500, "Out of memory.");
+		return;
+	}
+	if (j->j_state == J_HEAD && job_head(j) == -1)
+		return;
+	if (job_flush(j) == 0)
+		job_update(j);
+}
+
+/* Start the script; -1 if it could not be (answered). */
+static int
+job_spawn(struct job *j, int in)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	struct cgienv env;
+	sigset_t none, def;
+	char *argv[3], **envp = NULL, *dir = NULL;
+	const char *path;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, nph;
+
+	nph = j->j_script && !strncmp(j->j_name, "nph-", 4);
+	path = cgiopt.co_program ? cgiopt.co_program : j->j_script;
+	if (cgi_env_build(&env, j->j_req, j->j_script,
+	    j->j_spool >= 0 ? j->j_spooled : -1) == -1 ||
+	    cgi_env_set(&env, "PATH", cgiopt.co_path) == -1 ||
+	    (envp = cgi_envp(&env)) == NULL) {
+		cgi_env_free(&env);
+		job_fail(j, 500, "Out of memory.");
+		return -1;
+	}
+	cgi_env_free(&env);
+	if ((!nph && pipe2(out, O_CLOEXEC) == -1) || pipe2(err, O_CLOEXEC) == -1) {
+		e = errno;
+		goto fail;
+	}
+	argv[0] = (char *)path;
+	argv[1] = cgiopt.co_program ? j->j_script : NULL;
+	argv[2] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&sa);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGCHLD);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &def);
+	posix_spawnattr_setpgroup(&sa, 0);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, nph ? j->j_sock : out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (cgiopt.co_chdir && j->j_script &&
+	    (dir = strdup(j->j_script)) != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, dirname(dir));
+	e = (strchr(path, '/') ? posix_spawn : posix_spawnp)(&j->j_pid, path,
+	    &fa, &sa, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	free(dir);
+	if (e != 0) {
+		j->j_pid = 0;
+		goto fail;
+	}
+	cgi_envp_free(envp);
+	close(err[1]);
+	j->j_err = err[0];
+	fcntl(j->j_err, F_SETFL, O_NONBLOCK);
+	watch_init(&j->j_ew, j->j_err, err_event, j);
+	loop_watch(jloop, &j->j_ew, EPOLLIN);
+	if (nph) {
+		/* The script answers by itself; only its end is awaited. */
+		j->j_state = J_DONE;
+		job_close_sock(j);
+		return 0;
+	}
+	close(out[1]);
+	j->j_out = out[0];
+	fcntl(j->j_out, F_SETFL, O_NONBLOCK);
+	watch_init(&j->j_ow, j->j_out, out_event, j);
+	j->j_state = J_HEAD;
+	return 0;
+fail:
+	log_msg(LOG_ERR, "%s: cannot run %s: %s", j->j_name, path,
+	    strerror(e));
+	cgi_envp_free(envp);
+	if (out[0] >= 0) {
+		close(out[0]);
+		close(out[1]);
+	}
+	if (err[0] >= 0) {
+		close(err[0]);
+		close(err[1]);
+	}
+	job_fail(j, 500, "The script could not be run.");
+	return -1;
+}
+
+/* SPOOL: read the body to its end, then start the script on it. */
+static void
+job_spool(struct job *j)
+{
+	char buf[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(j->j_sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			job_fail(j, 0, NULL);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (j->j_spool < 0 && (j->j_spool = open(cgiopt.co_tmpdir,
+		    O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1) {
+			log_errno(LOG_ERR, "%s: temporary file in %s",
+			    j->j_name, cgiopt.co_tmpdir);
+			job_fail(j, 500, "Cannot store the request body.");
+			return;
+		}
+		if (write_all(j->j_spool, buf, (size_t)n) == -1) {
+			log_errno(LOG_ERR, "%s: storing the request body",
+			    j->j_name);
+			job_fail(j, 500, "Cannot store the request body.");
+			return;
+		}
+		j->j_spooled += n;
+	}
+	if (j->j_spool >= 0)
+		lseek(j->j_spool, 0, SEEK_SET);
+	if (job_spawn(j, j->j_spool >= 0 ? j->j_spool : j->j_sock) == 0)
+		job_update(j);
+}
+
+static void
+sock_event(struct watch *w, uint32_t ev)
+{
+	struct job *j = w->w_arg;
+
+	if (ev & (EPOLLHUP | EPOLLERR)) {
+		if (j->j_state != J_SPOOL || !(ev & EPOLLIN)) {
+			log_msg(LOG_INFO, "%s: client went away", j->j_name);
+			job_fail(j, 0, NULL);
+			return;
+		}
+	}
+	if (j->j_state == J_SPOOL)
+		job_spool(j);
+	else if (job_flush(j) == 0)
+		job_update(j);
+}
+
+static void
+job_timeout(struct timer *t)
+{
+	struct job *j = t->t_arg;
+
+	log_msg(LOG_WARNING, "%s: time limit reached, killing it", j->j_name);
+	job_fail(j, 504, "The script did not finish in time.");
+}
+
+/* Epoll interest: read the script only while the client keeps up. */
+static void
+job_update(struct job *j)
+{
+	uint32_t se = 0;
+
+	if (j->j_state == J_SPOOL)
+		se = EPOLLIN;
+	else if (j->j_in.b_len > 0 && j->j_state >= J_BODY)
+		se = EPOLLOUT;
+	if (j->j_sock >= 0)
+		loop_watch(jloop, &j->j_sw, se);
+	if (j->j_out >= 0)
+		loop_watch(jloop, &j->j_ow, j->j_in.b_len < JOB_BUFMAX ?
+		    EPOLLIN : 0);
+}
+
+void
+job_start(struct loop *l, struct req *r, int sock)
+{
+	struct job *j;
+	struct stat st;
+	const char *file, *base;
+
+	jloop = l;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		http_error(sock, 503, "Out of memory.");
+		close(sock);
+		req_free(r);
+		return;
+	}
+	j->j_req = r;
+	j->j_sock = sock;
+	j->j_out = j->j_err = j->j_spool = -1;
+	j->j_name = cgiopt.co_program ? cgiopt.co_program : "callcgi";
+	watch_init(&j->j_sw, sock, sock_event, j);
+	timer_init(&j->j_timer, job_timeout, j);
+	j->j_next = jobs;
+	if (jobs)
+		jobs->j_prev = j;
+	jobs = j;
+	if ((file = req_header(r, "X-Ash-File")) != NULL) {
+		if ((j->j_script = realpath(file, NULL)) == NULL) {
+			job_fail(j, errno == ENOENT || errno == ENOTDIR ? 404 :
+			    500, "Not found.");
+			return;
+		}
+		base = strrchr(j->j_script, '/');
+		j->j_name = base ? base + 1 : j->j_script;
+		if (stat(j->j_script, &st) == -1 || !S_ISREG(st.st_mode)) {
+			job_fail(j, 404, "Not found.");
+			return;
+		}
+	} else if (cgiopt.co_program == NULL) {
+		log_msg(LOG_ERR, "no X-Ash-File header and no -p");
+		job_fail(j, 500, "No script to run.");
+		return;
+	}
+	loop_timer(jloop, &j->j_timer, cgiopt.co_timeout);
+	if (req_header(r, "Content-Length") == NULL) {
+		j->j_state = J_SPOOL;
+		job_spool(j);
+		return;
+	}
+	if (job_spawn(j, sock) == 0)
+		job_update(j);
+}
+
+void
+job_reaped(pid_t pid)
+{
+	struct job *j;
+
+	for (j = jobs; j; j = j->j_next) {
+		if (j->j_pid == pid) {
+			j->j_pid = 0;
+			/* Its output may still be in the pipe. */
+			job_finish(j);
+			return;
+		}
+	}
+}

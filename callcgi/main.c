@@ -1,0 +1,161 @@
+/*
+ * callcgi: run CGI/1.1 scripts (RFC 3875) for ashd requests.
+ *
+ * It runs under either handler convention and tells them apart from
+ * its standard input: a SOCK_SEQPACKET socket means persistent (many
+ * requests at once, each costing one process: the script, started with
+ * posix_spawn), anything else transient (one request, METHOD URL REST
+ * as the last arguments).  Either way the script is X-Ash-File, or
+ * PROGRAM (-p) with that file as its argument.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "callcgi.h"
+#include "log.h"
+#include "loop.h"
+#include "req.h"
+
+#define DEFAULT_TIMEOUT	300	/* seconds */
+#define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
+
+static struct loop *loop;
+static struct watch inwatch, sigwatch;
+static int sigfd = -1, ineof;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: callcgi [-hc] [-p PROGRAM] [-t SECONDS] "
+	    "[METHOD URL REST]\n");
+}
+
+static void
+input_event(struct watch *w, uint32_t ev)
+{
+	struct req *r;
+	int fd, i;
+
+	for (i = 0; i < 32; i++) {
+		if ((r = req_recv(0, &fd)) == NULL) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == EBADMSG || errno == EMSGSIZE) {
+				log_errno(LOG_WARNING, "bad request datagram");
+				continue;
+			}
+			if (errno != 0)
+				log_die_errno(1, "reading requests");
+			/* End of input: finish what runs, then exit. */
+			ineof = 1;
+			loop_unwatch(loop, &inwatch);
+			cgiopt.co_onejob = 1;
+			job_reaped(-1);
+			return;
+		}
+		job_start(loop, r, fd);
+	}
+}
+
+static void
+signal_event(struct watch *w, uint32_t ev)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		job_reaped(pid);
+}
+
+int
+main(int argc, char **argv)
+{
+	socklen_t sl = sizeof(int);
+	sigset_t mask;
+	const char *p;
+	char *end;
+	double secs;
+	int c, type = 0, persistent, sock;
+
+	log_init(argv[0]);
+	cgiopt.co_timeout = DEFAULT_TIMEOUT * 1000;
+	while ((c = getopt(argc, argv, "hcp:t:")) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'c':
+			cgiopt.co_chdir = 1;
+			break;
+		case 'p':
+			cgiopt.co_program = optarg;
+			break;
+		case 't':
+			secs = strtod(optarg, &end);
+			if (*end || !(secs > 0) || secs > 86400 * 30) {
+				log_msg(LOG_ERR, "-t %s: bad number of seconds",
+				    optarg);
+				return 2;
+			}
+			cgiopt.co_timeout = (uint64_t)(secs * 1000);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	cgiopt.co_path = (p = getenv("PATH")) ? p : DEFAULT_PATH;
+	cgiopt.co_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
+	persistent = getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &sl) == 0 &&
+	    type == SOCK_SEQPACKET;
+	if (!persistent && argc - optind != 3) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((loop = loop_new()) == NULL ||
+	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		log_die_errno(1, "epoll");
+	watch_init(&sigwatch, sigfd, signal_event, NULL);
+	if (loop_watch(loop, &sigwatch, EPOLLIN) == -1)
+		log_die_errno(1, "epoll");
+	if (persistent) {
+		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+		watch_init(&inwatch, 0, input_event, NULL);
+		if (loop_watch(loop, &inwatch, EPOLLIN) == -1)
+			log_die_errno(1, "epoll");
+	} else {
+		struct req *r;
+		int null;
+
+		/* Keep one copy of the response socket, so that its end is
+		 * seen when the job closes it. */
+		if ((sock = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1 ||
+		    (null = open("/dev/null", O_RDWR)) == -1 ||
+		    dup2(null, 0) == -1 || dup2(null, 1) == -1)
+			log_die_errno(1, "setting up");
+		close(null);
+		if ((r = req_from_env(argv[optind], argv[optind + 1],
+		    argv[optind + 2])) == NULL)
+			log_die(1, "out of memory");
+		cgiopt.co_onejob = 1;
+		job_start(loop, r, sock);
+	}
+	if (loop_run(loop) == -1)
+		log_die_errno(1, "epoll_wait");
+	return 0;
+}

@@ -1,0 +1,361 @@
+/*
+ * cgi.c: CGI/1.1 meta-variables from an ashd request, and CGI response
+ * heads.
+ *
+ * SCRIPT_NAME and PATH_INFO: whoever found the script (dirplex) left
+ * the part of the URL after it in the rest string, so the raw URL path
+ * ends with "/" + rest; what comes before is the script's URL.  When a
+ * rewrite (patplex) broke that correspondence, the whole path is the
+ * SCRIPT_NAME and the rest string the PATH_INFO.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "cgi.h"
+#include "http.h"
+#include "req.h"
+#include "url.h"
+
+#ifndef PACKAGE_NAME
+#define PACKAGE_NAME	"ashd-ng"
+#define PACKAGE_VERSION	"0"
+#endif
+
+int
+cgi_env_set(struct cgienv *env, const char *name, const char *value)
+{
+	struct cgivar *n;
+	char *v;
+	size_t i;
+
+	for (i = 0; i < env->ce_n; i++) {
+		if (!strcmp(env->ce_vars[i].cv_name, name)) {
+			if ((v = strdup(value)) == NULL)
+				return -1;
+			free(env->ce_vars[i].cv_value);
+			env->ce_vars[i].cv_value = v;
+			return 0;
+		}
+	}
+	if (env->ce_n == env->ce_cap) {
+		size_t ncap = env->ce_cap ? env->ce_cap * 2 : 32;
+
+		if ((n = realloc(env->ce_vars, ncap * sizeof(*n))) == NULL)
+			return -1;
+		env->ce_vars = n;
+		env->ce_cap = ncap;
+	}
+	n = &env->ce_vars[env->ce_n];
+	n->cv_name = strdup(name);
+	n->cv_value = strdup(value);
+	if (n->cv_name == NULL || n->cv_value == NULL) {
+		free(n->cv_name);
+		free(n->cv_value);
+		return -1;
+	}
+	env->ce_n++;
+	return 0;
+}
+
+const char *
+cgi_env_get(const struct cgienv *env, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < env->ce_n; i++)
+		if (!strcmp(env->ce_vars[i].cv_name, name))
+			return env->ce_vars[i].cv_value;
+	return NULL;
+}
+
+void
+cgi_env_free(struct cgienv *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->ce_n; i++) {
+		free(env->ce_vars[i].cv_name);
+		free(env->ce_vars[i].cv_value);
+	}
+	free(env->ce_vars);
+	memset(env, 0, sizeof(*env));
+}
+
+char **
+cgi_envp(const struct cgienv *env)
+{
+	char **envp;
+	size_t i, nl, vl;
+
+	if ((envp = calloc(env->ce_n + 1, sizeof(*envp))) == NULL)
+		return NULL;
+	for (i = 0; i < env->ce_n; i++) {
+		nl = strlen(env->ce_vars[i].cv_name);
+		vl = strlen(env->ce_vars[i].cv_value);
+		if ((envp[i] = malloc(nl + vl + 2)) == NULL) {
+			cgi_envp_free(envp);
+			return NULL;
+		}
+		memcpy(envp[i], env->ce_vars[i].cv_name, nl);
+		envp[i][nl] = '=';
+		memcpy(envp[i] + nl + 1, env->ce_vars[i].cv_value, vl + 1);
+	}
+	return envp;
+}
+
+void
+cgi_envp_free(char **envp)
+{
+	size_t i;
+
+	if (envp == NULL)
+		return;
+	for (i = 0; envp[i]; i++)
+		free(envp[i]);
+	free(envp);
+}
+
+/* The path part of a raw request target, as a new string. */
+static char *
+url_path(const char *url)
+{
+	const char *p = url;
+
+	if (!strncasecmp(p, "http://", 7) || !strncasecmp(p, "https://", 8)) {
+		p = strstr(p, "//") + 2;
+		p += strcspn(p, "/?");
+	}
+	return strndup(p, strcspn(p, "?"));
+}
+
+/* SCRIPT_NAME, PATH_INFO, DOCUMENT_ROOT, PATH_TRANSLATED. */
+static int
+env_paths(struct cgienv *env, const struct req *r, const char *script)
+{
+	char *path, *sname = NULL, *pinfo = NULL, *root = NULL;
+	size_t pl, rl = strlen(r->r_rest), sl, fl;
+	int rv = -1;
+
+	if ((path = url_path(r->r_url)) == NULL)
+		return -1;
+	pl = strlen(path);
+	if (rl == 0) {
+		sname = url_decode_str(path, NULL);
+	} else if (pl > rl && !strcmp(path + pl - rl, r->r_rest) &&
+	    path[pl - rl - 1] == '/') {
+		path[pl - rl - 1] = '\0';
+		sname = url_decode_str(path, NULL);
+		path[pl - rl - 1] = '/';
+		pinfo = url_decode_str(path + pl - rl - 1, NULL);
+	} else {
+		sname = url_decode_str(path, NULL);
+		if ((pinfo = malloc(rl + 2)) != NULL) {
+			pinfo[0] = '/';
+			url_decode(r->r_rest, rl, pinfo + 1, 0);
+		}
+	}
+	if (sname == NULL || (rl && pinfo == NULL))
+		goto done;
+	/* A trailing slash belongs to the directory, not the script. */
+	if ((sl = strlen(sname)) > 1 && sname[sl - 1] == '/')
+		sname[--sl] = '\0';
+	if (cgi_env_set(env, "SCRIPT_NAME", sname) == -1)
+		goto done;
+	if (pinfo && *pinfo && cgi_env_set(env, "PATH_INFO", pinfo) == -1)
+		goto done;
+	/* The document root, when the script's file ends with its URL. */
+	if (script && (fl = strlen(script)) > sl &&
+	    !strcmp(script + fl - sl, sname) && sname[0] == '/') {
+		if ((root = strndup(script, fl - sl)) == NULL)
+			goto done;
+		if (cgi_env_set(env, "DOCUMENT_ROOT", root) == -1)
+			goto done;
+		if (pinfo && *pinfo) {
+			struct buf b = BUF_INIT;
+
+			if (buf_printf(&b, "%s%s", root, pinfo) == -1 ||
+			    cgi_env_set(env, "PATH_TRANSLATED", b.b_data) == -1) {
+				buf_free(&b);
+				goto done;
+			}
+			buf_free(&b);
+		}
+	}
+	rv = 0;
+done:
+	free(path);
+	free(sname);
+	free(pinfo);
+	free(root);
+	return rv;
+}
+
+/* SERVER_NAME: Host without the port ("[v6]:port" too). */
+static int
+env_server_name(struct cgienv *env, const struct req *r)
+{
+	const char *h = req_header(r, "Host"), *e;
+	char *name;
+	int rv;
+
+	if (h == NULL || *h == '\0') {
+		h = req_header(r, "X-Ash-Server-Address");
+		return cgi_env_set(env, "SERVER_NAME", h ? h : "localhost");
+	}
+	if (*h == '[' && (e = strchr(h, ']')) != NULL)
+		e++;
+	else
+		e = h + strcspn(h, ":");
+	if ((name = strndup(h, (size_t)(e - h))) == NULL)
+		return -1;
+	rv = cgi_env_set(env, "SERVER_NAME", name);
+	free(name);
+	return rv;
+}
+
+/* HTTP_* for one header, joining repeats. */
+static int
+env_header(struct cgienv *env, const char *hname, const char *value)
+{
+	char name[256];
+	const char *old;
+	struct buf b = BUF_INIT;
+	size_t i, n = strlen(hname);
+	int rv;
+
+	if (n + 6 > sizeof(name) || !strncasecmp(hname, "X-Ash-", 6) ||
+	    !strcasecmp(hname, "Proxy") || !strcasecmp(hname, "Content-Type") ||
+	    !strcasecmp(hname, "Content-Length"))
+		return 0;
+	memcpy(name, "HTTP_", 5);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)hname[i];
+
+		if (c == '-')
+			name[5 + i] = '_';
+		else if (isalnum(c))
+			name[5 + i] = (char)toupper(c);
+		else
+			return 0;	/* '_' and the like could spoof others */
+	}
+	name[5 + n] = '\0';
+	if ((old = cgi_env_get(env, name)) == NULL)
+		return cgi_env_set(env, name, value);
+	if (buf_printf(&b, "%s%s%s", old, !strcasecmp(hname, "Cookie") ?
+	    "; " : ", ", value) == -1)
+		return -1;
+	rv = cgi_env_set(env, name, b.b_data);
+	buf_free(&b);
+	return rv;
+}
+
+int
+cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
+    long long content_length)
+{
+	static const struct {
+		const char *var, *hdr;
+	} fromhdr[] = {
+		{ "SERVER_ADDR", "X-Ash-Server-Address" },
+		{ "SERVER_PORT", "X-Ash-Server-Port" },
+		{ "REMOTE_ADDR", "X-Ash-Address" },
+		{ "REMOTE_PORT", "X-Ash-Port" },
+		{ "REMOTE_USER", "X-Ash-Remote-User" },
+		{ "CONTENT_TYPE", "Content-Type" },
+	};
+	const char *q, *v;
+	char num[32];
+	size_t i;
+
+	memset(env, 0, sizeof(*env));
+	q = strchr(r->r_url, '?');
+	if (cgi_env_set(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
+	    cgi_env_set(env, "SERVER_SOFTWARE", PACKAGE_NAME "/"
+	    PACKAGE_VERSION) == -1 ||
+	    cgi_env_set(env, "SERVER_PROTOCOL", r->r_version) == -1 ||
+	    cgi_env_set(env, "REQUEST_METHOD", r->r_method) == -1 ||
+	    cgi_env_set(env, "REQUEST_URI", r->r_url) == -1 ||
+	    cgi_env_set(env, "QUERY_STRING", q ? q + 1 : "") == -1 ||
+	    cgi_env_set(env, "REDIRECT_STATUS", "200") == -1 ||
+	    env_server_name(env, r) == -1 || env_paths(env, r, script) == -1)
+		goto fail;
+	if (script && cgi_env_set(env, "SCRIPT_FILENAME", script) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(fromhdr) / sizeof(fromhdr[0]); i++)
+		if ((v = req_header(r, fromhdr[i].hdr)) != NULL &&
+		    cgi_env_set(env, fromhdr[i].var, v) == -1)
+			goto fail;
+	if ((v = req_header(r, "X-Ash-Protocol")) && !strcmp(v, "https") &&
+	    cgi_env_set(env, "HTTPS", "on") == -1)
+		goto fail;
+	if (content_length < 0 && (v = req_header(r, "Content-Length")) &&
+	    strcmp(v, "0"))
+		content_length = strtoll(v, NULL, 10);
+	if (content_length > 0) {
+		snprintf(num, sizeof(num), "%lld", content_length);
+		if (cgi_env_set(env, "CONTENT_LENGTH", num) == -1)
+			goto fail;
+	}
+	for (i = 0; i < r->r_nhdrs; i++)
+		if (env_header(env, r->r_hdrs[i].h_name,
+		    r->r_hdrs[i].h_value) == -1)
+			goto fail;
+	return 0;
+fail:
+	cgi_env_free(env);
+	errno = ENOMEM;
+	return -1;
+}
+
+int
+cgi_parse_head(const char *buf, size_t len, struct http_resp *resp,
+    const char **why)
+{
+	const char *st, *loc;
+	char *reason;
+	int n, code;
+
+	*why = NULL;
+	if ((n = http_parse_fields(buf, len, resp)) <= 0) {
+		if (n < 0 && errno == EBADMSG)
+			*why = "malformed header block";
+		return n;
+	}
+	loc = http_resp_header(resp, "Location");
+	if ((st = http_resp_header(resp, "Status")) != NULL) {
+		if (strlen(st) < 3 || !isdigit((unsigned char)st[0]) ||
+		    !isdigit((unsigned char)st[1]) ||
+		    !isdigit((unsigned char)st[2]) ||
+		    (st[3] != '\0' && st[3] != ' ') ||
+		    (code = atoi(st)) < 100 || code > 599) {
+			*why = "bad Status header";
+			goto bad;
+		}
+		resp->hr_status = code;
+		st += 3;
+		while (*st == ' ')
+			st++;
+		reason = strdup(*st ? st : http_reason(code));
+		http_resp_remove(resp, "Status");
+	} else {
+		resp->hr_status = loc ? 302 : 200;
+		reason = strdup(http_reason(resp->hr_status));
+	}
+	if (reason == NULL) {
+		http_resp_free(resp);
+		errno = ENOMEM;
+		return -1;
+	}
+	free(resp->hr_reason);
+	resp->hr_reason = reason;
+	return n;
+bad:
+	http_resp_free(resp);
+	errno = EBADMSG;
+	return -1;
+}
