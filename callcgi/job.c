@@ -171,7 +171,6 @@ job_head(struct job *j)
 	struct http_resp rp;
 	struct buf h = BUF_INIT;
 	const char *why;
-	size_t i;
 	int n;
 
 	n = cgi_parse_head(j->j_in.b_data, j->j_in.b_len, &rp, &why);
@@ -183,14 +182,7 @@ job_head(struct job *j)
 		job_fail(j, 500, "The script sent an invalid response.");
 		return -1;
 	}
-	if (buf_printf(&h, "HTTP/1.1 %d %s\r\n", rp.hr_status,
-	    rp.hr_reason) == -1)
-		goto nomem;
-	for (i = 0; i < rp.hr_nhdrs; i++)
-		if (buf_printf(&h, "%s: %s\r\n", rp.hr_hdrs[i].h_name,
-		    rp.hr_hdrs[i].h_value) == -1)
-			goto nomem;
-	if (buf_appends(&h, "\r\n") == -1 ||
+	if (cgi_http_head(&h, &rp) == -1 ||
 	    buf_append(&h, j->j_in.b_data + n, j->j_in.b_len - (size_t)n) == -1)
 		goto nomem;
 	http_resp_free(&rp);
@@ -364,36 +356,23 @@ fail:
 static void
 job_spool(struct job *j)
 {
-	char buf[16384];
-	ssize_t n;
+	int rv;
 
-	for (;;) {
-		n = recv(j->j_sock, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n < 0) {
+	if ((rv = cgi_spool(j->j_sock, cgiopt.co_tmpdir, &j->j_spool,
+	    &j->j_spooled)) == 0) {
+		job_update(j);
+		return;
+	}
+	if (rv < 0) {
+		if (errno == ECONNRESET || errno == EPIPE) {
 			job_fail(j, 0, NULL);
 			return;
 		}
-		if (n == 0)
-			break;
-		if (j->j_spool < 0 && (j->j_spool = open(cgiopt.co_tmpdir,
-		    O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1) {
-			log_errno(LOG_ERR, "%s: temporary file in %s",
-			    j->j_name, cgiopt.co_tmpdir);
-			job_fail(j, 500, "Cannot store the request body.");
-			return;
-		}
-		if (write_all(j->j_spool, buf, (size_t)n) == -1) {
-			log_errno(LOG_ERR, "%s: storing the request body",
-			    j->j_name);
-			job_fail(j, 500, "Cannot store the request body.");
-			return;
-		}
-		j->j_spooled += n;
+		log_errno(LOG_ERR, "%s: storing the request body in %s",
+		    j->j_name, cgiopt.co_tmpdir);
+		job_fail(j, 500, "Cannot store the request body.");
+		return;
 	}
-	if (j->j_spool >= 0)
-		lseek(j->j_spool, 0, SEEK_SET);
 	if (job_spawn(j, j->j_spool >= 0 ? j->j_spool : j->j_sock) == 0)
 		job_update(j);
 }

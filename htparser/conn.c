@@ -321,6 +321,11 @@ dispatch(struct conn *c)
 		conn_fail(c, 503, "The server is shutting down.");
 		return -1;
 	}
+	/* Without a body the handler sees end-of-file from the start. */
+	if (c->c_bodydone && !c->c_upshut) {
+		shutdown(c->c_hfd, SHUT_WR);
+		c->c_upshut = 1;
+	}
 	if (req_send(srv.s_rootfd, c->c_req, c->c_theirs) == -1) {
 		if (errno == EAGAIN || errno == ENOBUFS)
 			return 1;
@@ -339,10 +344,7 @@ dispatch(struct conn *c)
 	c->c_state = CS_REQ;
 	c->c_hrd = c->c_hwr = 1;
 	c->c_rs = RS_HEAD;
-	if (c->c_bodydone) {
-		shutdown(c->c_hfd, SHUT_WR);
-		c->c_upshut = 1;
-	} else if (c->c_expect && c->c_in.b_len == 0) {
+	if (!c->c_bodydone && c->c_expect && c->c_in.b_len == 0) {
 		if (buf_appends(&c->c_out, "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
 			conn_fail(c, 500, "Out of memory.");
 			return -1;

@@ -10,10 +10,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cgi.h"
@@ -358,4 +361,43 @@ bad:
 	http_resp_free(resp);
 	errno = EBADMSG;
 	return -1;
+}
+
+int
+cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp)
+{
+	char buf[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (n == 0)
+			break;
+		if (*fdp < 0 && (*fdp = open(tmpdir, O_TMPFILE | O_RDWR |
+		    O_CLOEXEC, 0600)) == -1)
+			return -1;
+		if (write_all(*fdp, buf, (size_t)n) == -1)
+			return -1;
+		*lenp += n;
+	}
+	if (*fdp >= 0 && lseek(*fdp, 0, SEEK_SET) == -1)
+		return -1;
+	return 1;
+}
+
+int
+cgi_http_head(struct buf *b, const struct http_resp *resp)
+{
+	size_t i;
+
+	if (buf_printf(b, "HTTP/1.1 %d %s\r\n", resp->hr_status,
+	    resp->hr_reason) == -1)
+		return -1;
+	for (i = 0; i < resp->hr_nhdrs; i++)
+		if (buf_printf(b, "%s: %s\r\n", resp->hr_hdrs[i].h_name,
+		    resp->hr_hdrs[i].h_value) == -1)
+			return -1;
+	return buf_appends(b, "\r\n");
 }

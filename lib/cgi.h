@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 
+struct buf;
 struct req;
 struct http_resp;
 
@@ -72,5 +73,19 @@ void	cgi_env_free(struct cgienv *env);
  */
 int	cgi_parse_head(const char *buf, size_t len, struct http_resp *resp,
 	    const char **why);
+
+/* The HTTP/1.1 head for a parsed CGI head (status line, fields, empty
+ * line), appended to b; 0 / -1. */
+int	cgi_http_head(struct buf *b, const struct http_resp *resp);
+
+/*
+ * Store a request body of unknown length (a chunked one) so that its
+ * length can be given: read what `sock` has now (without blocking) into
+ * a temporary file in `tmpdir`, created on the first byte (*fdp starts
+ * at -1).  Returns 1 at end-of-file (then *fdp is rewound, or still -1
+ * if there was no body, and *lenp holds the length), 0 if more is to
+ * come, -1 on error (errno; EPIPE-like errors mean the client left).
+ */
+int	cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp);
 
 #endif

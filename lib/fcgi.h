@@ -160,7 +160,7 @@ int	fcgi_parse_unknown_type(const void *content, size_t len, int *typep);
  *	 1  *nv holds the pair (pointing into buf), *offp moved past it;
  *	 0  *offp == len: no more pairs;
  *	-1  errno EBADMSG: a length field is cut short, or the lengths run
- *	    past len; *offp is left at the bad pair.
+ *	    past len; *offp is left at the bad pair.  (EINVAL: *offp > len.)
  * Nothing past buf[len - 1] is read, whatever the lengths say.
  */
 int	fcgi_next_nv(const void *buf, size_t len, size_t *offp,
@@ -173,7 +173,9 @@ int	fcgi_next_nv(const void *buf, size_t len, size_t *offp,
  * points into the caller's data; content cut across feeds is gathered
  * in the decoder (at most FCGI_MAX_CONTENT bytes, allocated on demand).
  * Record types are not checked (unknown ones go to the caller, who may
- * answer UNKNOWN_TYPE); the version byte must be 1.
+ * answer UNKNOWN_TYPE); the version byte must be 1.  A caller that
+ * gathers a whole stream (PARAMS) caps it itself, with a limit from
+ * ashlimits.h.
  */
 enum fcgi_dec_state {
 	FCGI_DEC_HEADER,	/* gathering a header; dc_hlen bytes so far */
@@ -211,8 +213,9 @@ void	fcgi_dec_free(struct fcgi_dec *d);
  *	    fcgi_dec_free() on d, and while data[] is unchanged.
  *	 0  all len bytes consumed (*usedp == len); need more input.
  *	-1  error, errno EBADMSG (version != 1) or ENOMEM; the reason is
- *	    fcgi_dec_error(d).  The decoder stays in error: every later
- *	    feed returns -1 with the same errno, consuming nothing.
+ *	    fcgi_dec_error(d) and *usedp is not meaningful.  The decoder
+ *	    stays in error: every later feed returns -1 with the same
+ *	    errno, consuming nothing.
  * The record is handed out as soon as its content is complete; its
  * padding is skipped by the following feeds.
  */

@@ -191,13 +191,13 @@ tmpl_add(struct pattern *p, enum tkind kind, int group, const char *text,
     size_t len)
 {
 	struct tpart *t;
+	size_t ol;
 
 	/* Literal text runs are merged into one piece. */
 	if (kind == T_TEXT && p->p_ntmpl > 0 &&
 	    p->p_tmpl[p->p_ntmpl - 1].t_kind == T_TEXT) {
 		t = &p->p_tmpl[p->p_ntmpl - 1];
-		size_t ol = strlen(t->t_text);
-
+		ol = strlen(t->t_text);
 		t->t_text = xrealloc(t->t_text, ol + len + 1);
 		memcpy(t->t_text + ol, text, len);
 		t->t_text[ol + len] = '\0';
@@ -340,8 +340,7 @@ parse_mline(struct mparse *mp, const struct cfline *l)
 		else if (w[0] == 'h')
 			p->p_handler = xstrdup(l->cl_argv[1]);
 		mp->mp_action = 1;
-		if (w[0] == 'h')
-			mp->mp_p->p_line = mp->mp_p->p_line; /* see below */
+		p->p_hline = l->cl_lineno;
 	} else if (!strcmp(w, "priority") || !strcmp(w, "order"))
 		parse_priority(mp, l);
 	else if (!strcmp(w, "set") || !strcmp(w, "xset")) {
@@ -418,7 +417,6 @@ parse_match(struct config *cf, const struct stanza *s,
 	mp.mp_s = s;
 	mp.mp_maxgroup = -1;
 	mp.mp_p = xcalloc(1, sizeof(*mp.mp_p));
-	mp.mp_p->p_cf = cf;
 	mp.mp_p->p_line = s->s_line;
 	mp.mp_p->p_file = xstrdup(s->s_file);
 	mp.mp_p->p_sub = -1;
@@ -470,7 +468,7 @@ conf_stanza(struct config *cf, const struct stanza *s,
 		cf->cf_children = ch;
 	} else if (!strcmp(w, "match")) {
 		if ((p = parse_match(cf, s, report)) != NULL) {
-			p->p_seq = cf->cf_npatterns++;
+			cf->cf_npatterns++;
 			**tail = p;
 			*tail = &p->p_next;
 		}
@@ -532,22 +530,6 @@ ruleset_child(const struct ruleset *rs, const char *name)
 	    NULL;
 }
 
-/* Precedence: priority, then CONFIGFILE first, then file order. */
-static int
-pattern_cmp(const void *a, const void *b)
-{
-	const struct pattern *p = *(struct pattern *const *)a;
-	const struct pattern *q = *(struct pattern *const *)b;
-	int pg, qg;
-
-	if (p->p_priority != q->p_priority)
-		return p->p_priority > q->p_priority ? -1 : 1;
-	pg = p->p_cf != p->p_cf->cf_patterns->p_cf; /* always 0; see below */
-	qg = pg;
-	(void)qg;
-	return 0;
-}
-
 static void
 order_add(struct ruleset *rs, struct config *cf)
 {
@@ -577,13 +559,19 @@ ruleset_new(struct config *local, struct config *global,
 	rs->rs_order = xcalloc(n ? n : 1, sizeof(*rs->rs_order));
 	order_add(rs, local);
 	order_add(rs, global);
-	/* qsort is not stable: CONFIGFILE's stanzas come first in the
-	 * array and file order is kept by a stable insertion sort. */
+	/*
+	 * Precedence: priority, then CONFIGFILE before the global file,
+	 * then file order.  The array holds CONFIGFILE's stanzas and then
+	 * the global file's, each in file order, so a stable sort by
+	 * priority alone gives it (insertion sort: configurations are
+	 * small, and qsort(3) is not stable).
+	 */
 	for (i = 1; i < rs->rs_n; i++) {
 		size_t j = i;
 
 		p = rs->rs_order[i];
-		while (j > 0 && pattern_cmp(&rs->rs_order[j - 1], &p) > 0) {
+		while (j > 0 && rs->rs_order[j - 1]->p_priority <
+		    p->p_priority) {
 			rs->rs_order[j] = rs->rs_order[j - 1];
 			j--;
 		}
@@ -598,7 +586,7 @@ ruleset_new(struct config *local, struct config *global,
 			    ruleset_child(rs, p->p_handler) != NULL)
 				continue;
 			if (asprintf(&e, "%s:%d: handler \"%s\" is not defined",
-			    p->p_file, p->p_line, p->p_handler) == -1)
+			    p->p_file, p->p_hline, p->p_handler) == -1)
 				log_die(1, "out of memory");
 			report(e);
 			free(e);

@@ -45,15 +45,14 @@ struct tpart {
 
 struct pattern {
 	struct pattern	 *p_next;	/* in its file, in file order */
-	struct config	 *p_cf;		/* the file it is in */
 	int		  p_line;	/* of the "match" line */
 	char		 *p_file;	/* the file, as named (maybe included) */
-	size_t		  p_seq;	/* position among its file's stanzas */
 	struct rule	 *p_rules;
 	size_t		  p_nrules;
 	int		  p_sub;	/* rule feeding $0-$9, or -1 */
 	int		  p_priority;
 	char		 *p_handler;	/* NULL: the action is reparse */
+	int		  p_hline;	/* line of the action */
 	char		**p_set;	/* name, value, name, value..., NULL */
 	struct tpart	 *p_tmpl;	/* restpat, or NULL */
 	size_t		  p_ntmpl;

@@ -1,0 +1,266 @@
+/*
+ * callfcgi: pass ashd requests to FastCGI applications (FastCGI 1.0,
+ * Responder role), as a persistent handler.
+ *
+ * Modes, as ashd's callscgi (see callfcgi(1)):
+ *   client     an address (-u/-t) only: connect to it, retrying -N times
+ *   anonymous  PROGRAM only: a private listening Unix socket, PROGRAM
+ *              started -n times with it on standard input, restarted
+ *              when it exits, killed when callfcgi exits
+ *   launching  an address and PROGRAM: connect, or else listen there
+ *              and start PROGRAM (left running when callfcgi exits)
+ *   mixed      an address, PROGRAM and -N: start PROGRAM, which makes
+ *              its own socket, and retry connecting once a second
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "callfcgi.h"
+#include "log.h"
+#include "req.h"
+
+struct options opt;
+struct loop *loop;
+
+static struct watch inwatch, sigwatch;
+static int sigfd = -1, ineof, anonymous;
+static char *anondir, *anonpath;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: callfcgi [-h] [-N RETRIES] [-i ID] [-u UNIXPATH] "
+	    "[-t [HOST:]PORT]...\n"
+	    "                [-n PROCESSES] [-m CONNECTIONS] [-T SECONDS] "
+	    "[PROGRAM [ARGS...]]\n");
+}
+
+static void
+cleanup(void)
+{
+	if (anonymous) {
+		procs_stop();
+		if (anonpath)
+			unlink(anonpath);
+		if (anondir)
+			rmdir(anondir);
+	}
+}
+
+void
+freq_idle(void)
+{
+	if (ineof)
+		loop_stop(loop);
+}
+
+static void
+input_event(struct watch *w, uint32_t ev)
+{
+	struct req *r;
+	int fd, i;
+
+	for (i = 0; i < 64; i++) {
+		if ((r = req_recv(0, &fd)) == NULL) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == EBADMSG || errno == EMSGSIZE) {
+				log_errno(LOG_WARNING, "bad request datagram");
+				continue;
+			}
+			if (errno != 0)
+				log_die_errno(1, "reading requests");
+			ineof = 1;
+			loop_unwatch(loop, &inwatch);
+			if (freq_count() == 0)
+				loop_stop(loop);
+			return;
+		}
+		freq_start(r, fd);
+	}
+}
+
+static void
+signal_event(struct watch *w, uint32_t ev)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	int status;
+
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			cleanup();
+			exit(0);
+		}
+	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		procs_reaped(pid, status);
+}
+
+/* Anonymous mode: a listening socket in a private directory. */
+static int
+anon_socket(void)
+{
+	const char *tmp = opt.o_tmpdir;
+	char *d;
+	size_t n = strlen(tmp) + 32;
+	int fd;
+
+	d = xmalloc(n);
+	snprintf(d, n, "%s/callfcgi.XXXXXX", tmp);
+	if (mkdtemp(d) == NULL)
+		log_die_errno(1, "%s", d);
+	anondir = d;
+	anonpath = xmalloc(n + 8);
+	snprintf(anonpath, n + 8, "%s/sock", d);
+	if (backend_add(anonpath, 0) == -1)
+		exit(1);
+	if ((fd = backend_listen(backends)) == -1)
+		log_die_errno(1, "%s", anonpath);
+	return fd;
+}
+
+/* Launching mode: is something already listening at b? */
+static int
+can_connect(struct backend *b)
+{
+	int fd = backend_connect(b), err = 0;
+	socklen_t sl = sizeof(err);
+	fd_set w;
+	struct timeval tv = { 2, 0 };
+
+	if (fd == -1)
+		return 0;
+	FD_ZERO(&w);
+	FD_SET(fd, &w);
+	if (select(fd + 1, NULL, &w, NULL, &tv) != 1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *id = NULL, *p;
+	sigset_t mask;
+	char *end, *path;
+	double secs;
+	long v;
+	int c, fd;
+
+	log_init(argv[0]);
+	opt.o_retries = -1;
+	opt.o_nprocs = 1;
+	opt.o_maxconns = 0;
+	opt.o_timeout = 60 * 1000;
+	opt.o_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
+	while ((c = getopt(argc, argv, "+hN:i:u:t:n:m:T:")) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'N':
+		case 'n':
+		case 'm':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < (c == 'N' ? 0 : 1) || v > 4096) {
+				log_msg(LOG_ERR, "-%c %s: bad number", c, optarg);
+				return 2;
+			}
+			if (c == 'N')
+				opt.o_retries = (int)v;
+			else if (c == 'n')
+				opt.o_nprocs = (int)v;
+			else
+				opt.o_maxconns = (int)v;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'u':
+		case 't':
+			if (backend_add(optarg, c == 't') == -1)
+				return 2;
+			break;
+		case 'T':
+			secs = strtod(optarg, &end);
+			if (*end || !(secs > 0) || secs > 86400) {
+				log_msg(LOG_ERR, "-T %s: bad number of seconds",
+				    optarg);
+				return 2;
+			}
+			opt.o_timeout = (uint64_t)(secs * 1000);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		opt.o_argv = argv + optind;
+	if (id) {
+		size_t n = strlen(opt.o_tmpdir) + strlen(id) + 32;
+
+		path = xmalloc(n);
+		snprintf(path, n, "%s/callfcgi-%ld-%s", opt.o_tmpdir,
+		    (long)getuid(), id);
+		if (backend_add(path, 0) == -1)
+			return 2;
+		free(path);
+	}
+	if (backends == NULL && opt.o_argv == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	if (opt.o_maxconns == 0)
+		opt.o_maxconns = opt.o_argv && opt.o_nprocs > 1 ?
+		    opt.o_nprocs : 16;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((loop = loop_new()) == NULL ||
+	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		log_die_errno(1, "epoll");
+	if (backends == NULL) {
+		anonymous = 1;
+		fd = anon_socket();
+		procs_start(fd);
+	} else if (opt.o_argv && opt.o_retries < 0) {
+		if (!can_connect(backends)) {
+			if ((fd = backend_listen(backends)) == -1)
+				log_die_errno(1, "%s", backends->b_name);
+			procs_start(fd);
+			close(fd);
+		}
+	} else if (opt.o_argv) {
+		if (!can_connect(backends))
+			procs_start(-1);
+	}
+	watch_init(&sigwatch, sigfd, signal_event, NULL);
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	watch_init(&inwatch, 0, input_event, NULL);
+	if (loop_watch(loop, &sigwatch, EPOLLIN) == -1 ||
+	    loop_watch(loop, &inwatch, EPOLLIN) == -1)
+		log_die_errno(1, "epoll");
+	if (loop_run(loop) == -1)
+		log_die_errno(1, "epoll_wait");
+	cleanup();
+	return 0;
+}
