@@ -96,14 +96,11 @@ static void	handler_event(struct watch *w, uint32_t ev);
 
 /* Helpers. */
 
+/* Our end of a fresh socketpair: its only status flag is O_RDWR. */
 static int
 set_nonblock(int fd)
 {
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK);
 }
 
 /* Printable address and port of a socket address; IPv4-mapped IPv6
@@ -167,7 +164,8 @@ static void
 drop_handler(struct conn *c)
 {
 	if (c->c_hfd >= 0) {
-		loop_unwatch(srv.s_loop, &c->c_hw);
+		/* Only we hold this socket: closing it unregisters it. */
+		loop_forget(srv.s_loop, &c->c_hw);
 		close(c->c_hfd);
 		c->c_hfd = -1;
 	}
@@ -342,7 +340,9 @@ dispatch(struct conn *c)
 	req_free(c->c_req);
 	c->c_req = NULL;
 	c->c_state = CS_REQ;
-	c->c_hrd = c->c_hwr = 1;
+	/* Nothing can have come back yet: wait for epoll to say so. */
+	c->c_hrd = 0;
+	c->c_hwr = 1;
 	c->c_rs = RS_HEAD;
 	if (!c->c_bodydone && c->c_expect && c->c_in.b_len == 0) {
 		if (buf_appends(&c->c_out, "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
@@ -933,7 +933,7 @@ step_duplex(struct conn *c)
 		c->c_hfd = -1;
 		watch_init(&c->c_dw, c->c_dfd, c->c_hw.w_cb, c);
 		c->c_drd = c->c_dwr = 1;
-		set_nonblock(c->c_dfd);
+		fcntl(c->c_dfd, F_SETFL, fcntl(c->c_dfd, F_GETFL) | O_NONBLOCK);
 	}
 	/* client -> peer */
 	if (c->c_in.b_len > 0 && c->c_dwr) {
@@ -1248,7 +1248,7 @@ conn_close(struct conn *c)
 		wait_remove(c);
 	c->c_state = CS_DEAD;
 	drop_handler(c);
-	loop_unwatch(srv.s_loop, &c->c_cw);
+	loop_forget(srv.s_loop, &c->c_cw);
 	loop_untimer(srv.s_loop, &c->c_timer);
 	close(c->c_fd);
 	if (c->c_prev)

@@ -105,6 +105,13 @@ loop_unwatch(struct loop *l, struct watch *w)
 }
 
 void
+loop_forget(struct loop *l, struct watch *w)
+{
+	w->w_added = 0;
+	w->w_events = 0;
+}
+
+void
 timer_init(struct timer *t, void (*cb)(struct timer *), void *arg)
 {
 	memset(t, 0, sizeof(*t));

@@ -292,49 +292,30 @@ req_send(int sock, const struct req *r, int fd)
 struct req *
 req_recv(int sock, int *fdp)
 {
-	struct req *r = NULL;
-	char *data = NULL;
-	ssize_t len, got;
+	/* One receive buffer for the process, allocated on first use: a
+	 * datagram is decoded into its own strings before the next call. */
+	static char *data;
+	struct req *r;
+	ssize_t got;
 	int fd = -1, err;
 
 	*fdp = -1;
-	if ((len = fd_peek_len(sock)) < 0)
+	if (data == NULL && (data = malloc(ASH_DGRAM_MAX)) == NULL)
 		return NULL;
-	if (len == 0) {
-		/* End-of-file; consume it so that an empty datagram (which
-		 * reads the same way) does not stay queued forever. */
-		(void)fd_recv(sock, NULL, 0, NULL);
-		errno = 0;
-		return NULL;
-	}
-	if (len > ASH_DGRAM_MAX) {
-		/* Take it off the queue; its fds are closed by fd_recv. */
-		char dummy;
-
-		(void)fd_recv(sock, &dummy, 1, NULL);
-		errno = EMSGSIZE;
-		return NULL;
-	}
-	if ((data = malloc((size_t)len)) == NULL)
-		return NULL;
-	if ((got = fd_recv(sock, data, (size_t)len, &fd)) < 0)
-		goto fail;
+	if ((got = fd_recv(sock, data, ASH_DGRAM_MAX, &fd)) < 0)
+		return NULL;	/* EMSGSIZE, EBADMSG: fds already closed */
 	if (got == 0) {
 		errno = 0;
-		goto fail;
+		return NULL;
 	}
-	if ((r = req_decode(data, (size_t)got)) == NULL)
-		goto fail;
-	free(data);
+	if ((r = req_decode(data, (size_t)got)) == NULL) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
 	*fdp = fd;
 	return r;
-fail:
-	err = errno;
-	free(data);
-	if (fd >= 0)
-		close(fd);
-	errno = err;
-	return NULL;
 }
 
 struct req *

@@ -83,6 +83,7 @@ int		 req_send(int sock, const struct req *r, int fd);
  * end-of-file, or with errno set on error: EBADMSG for a malformed
  * datagram or one without exactly one fd (any fds received are closed),
  * EMSGSIZE for one over ASH_DGRAM_MAX, EAGAIN on a non-blocking socket.
+ * It receives into one buffer of the process (not thread-safe).
  */
 struct req	*req_recv(int sock, int *fdp);
 

@@ -32,6 +32,8 @@
 /* Largest piece handed to sendfile(2) at once, so that one big file
  * does not starve the other transfers. */
 #define SEND_STEP	(1024 * 1024)
+/* Bodies up to this size are sent with the head in one write. */
+#define INLINE_MAX	(16 * 1024)
 
 struct xfer {
 	struct watch	 x_watch;
@@ -118,7 +120,9 @@ serve_one(struct req *r, int sock)
 		xfer_done(x);
 		return;
 	}
-	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+	reply_inline(&x->x_rp, INLINE_MAX);
+	/* The socket is htparser's fresh socketpair end: no other flags. */
+	fcntl(sock, F_SETFL, O_NONBLOCK);
 	watch_init(&x->x_watch, sock, xfer_event, x);
 	if ((rv = xfer_push(x)) != 0 ||
 	    loop_watch(loop, &x->x_watch, EPOLLOUT) == -1)

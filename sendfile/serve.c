@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -152,27 +153,71 @@ range_parse(const char *v, off_t size, off_t *off, off_t *len)
 	return 1;
 }
 
+/*
+ * Which precompressed siblings a file has (bit i for sibs[i]), looked
+ * up at most once a second per file: a direct-mapped cache keyed by the
+ * path saves two stat(2) calls on most requests.
+ */
+#define SIBCACHE_SIZE	512
+
+static const struct {
+	const char *suffix, *coding;
+} sibs[] = { { ".br", "br" }, { ".gz", "gzip" } };
+
+static unsigned
+siblings(const char *path)
+{
+	static struct {
+		char		*path;
+		time_t		 checked;
+		unsigned	 have;
+	} cache[SIBCACHE_SIZE];
+	char alt[PATH_MAX];
+	struct stat ast;
+	unsigned h = 2166136261u, have = 0;
+	time_t now = time(NULL);
+	const char *p;
+	size_t i;
+
+	for (p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h %= SIBCACHE_SIZE;
+	if (cache[h].path && cache[h].checked == now &&
+	    !strcmp(cache[h].path, path))
+		return cache[h].have;
+	for (i = 0; i < sizeof(sibs) / sizeof(sibs[0]); i++)
+		if ((size_t)snprintf(alt, sizeof(alt), "%s%s", path,
+		    sibs[i].suffix) < sizeof(alt) && stat(alt, &ast) == 0 &&
+		    S_ISREG(ast.st_mode))
+			have |= 1u << i;
+	if (cache[h].path == NULL || strcmp(cache[h].path, path)) {
+		free(cache[h].path);
+		cache[h].path = strdup(path);
+	}
+	cache[h].checked = now;
+	cache[h].have = have;
+	return have;
+}
+
 /* Open a precompressed sibling if the client takes it. */
 static int
 pick_encoding(const struct req *r, const char *path, struct stat *st,
     int *fd, const char **enc, int *vary)
 {
-	static const struct {
-		const char *suffix, *coding;
-	} sibs[] = { { ".br", "br" }, { ".gz", "gzip" } };
 	const char *ae = req_header(r, "Accept-Encoding");
+	unsigned have = siblings(path);
 	char alt[PATH_MAX];
 	struct stat ast;
 	size_t i;
 	int afd;
 
 	for (i = 0; i < sizeof(sibs) / sizeof(sibs[0]); i++) {
+		if (!(have & (1u << i)))
+			continue;
+		*vary = 1;
 		if ((size_t)snprintf(alt, sizeof(alt), "%s%s", path,
 		    sibs[i].suffix) >= sizeof(alt))
 			continue;
-		if (stat(alt, &ast) == -1 || !S_ISREG(ast.st_mode))
-			continue;
-		*vary = 1;
 		if (*enc || ae == NULL || !accepts(ae, sibs[i].coding))
 			continue;
 		if ((afd = open(alt, O_RDONLY | O_CLOEXEC)) == -1 ||
@@ -315,4 +360,26 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 		rp->rp_fd = -1;
 	}
 	return 0;
+}
+
+int
+reply_inline(struct reply *rp, size_t max)
+{
+	ssize_t n;
+	size_t len = (size_t)rp->rp_len;
+
+	if (rp->rp_fd < 0 || rp->rp_len <= 0 || len > max)
+		return 0;
+	if (buf_reserve(&rp->rp_head, len) == -1)
+		return -1;
+	n = pread(rp->rp_fd, rp->rp_head.b_data + rp->rp_head.b_len, len,
+	    rp->rp_off);
+	if (n != (ssize_t)len)
+		return n < 0 ? -1 : 0;	/* changed under us: sendfile it */
+	rp->rp_head.b_len += len;
+	rp->rp_head.b_data[rp->rp_head.b_len] = '\0';
+	close(rp->rp_fd);
+	rp->rp_fd = -1;
+	rp->rp_len = 0;
+	return 1;
 }

@@ -30,6 +30,10 @@ struct reply {
 int	serve_plan(const struct req *r, const struct sfopts *o,
 	    struct reply *rp);
 void	reply_free(struct reply *rp);
+/* A body of at most max bytes goes into rp_head, so that head and body
+ * leave in one write: 1 done, 0 not (too big, or the file changed), -1
+ * error. */
+int	reply_inline(struct reply *rp, size_t max);
 
 /* Exposed for the unit tests: parse a Range header value against a
  * file size.  1 range set in *off and *len, 0 ignore the header (bad
