@@ -196,8 +196,8 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *l,
 	if (pos > 64)
 		return -400;
 	if ((rv = next_line(buf, len, pos, &eol)) <= 0) {
-		if (rv == 0 && len - pos - (buf[len - 1] == '\r') >
-		    l->hl_reqline)
+		if (rv == 0 && len > pos && len - pos -
+		    (buf[len - 1] == '\r') > l->hl_reqline)
 			return -414;
 		return rv;
 	}

@@ -339,12 +339,15 @@ hup() {
 	    "match" "    point ^app/" "    handler a" \
 	    "match" "    point ^exact\$" "    handler b" \
 	    "match" "    point mid/" "    handler c" \
+	    "match" "    point ^m/" "    point ^m/n/" "    handler b" \
 	    "match" "    default" "    handler d"
 	route '/app/x/y?q=1' a x/y
 	route /app/ a ''
 	route /exact b ''
 	# Not anchored unless the regex says so: what follows the match.
 	route /some/mid/tail c tail
+	# With two point rules the last one cuts.
+	route /m/n/o b o
 	# No point rule: the rest string stays as it was.
 	route /other/thing d other/thing
 	# The rest is matched without the query, and raw.
@@ -430,9 +433,16 @@ hup() {
 	start_rc \
 	    "match" "    point \"^my docs/\" q" "    handler a" \
 	    "match" "    point ^x.y\$ q" "    handler c" \
+	    "match" "    url ^/enc/x\$ q" "    handler b" \
+	    "match" "    header X-Enc \"^a b\$\" q" "    handler c" \
 	    "match" "    default" "    handler d"
 	route '/my%20docs/a%20b' a 'a%20b'
 	route '/%6Dy%20docs/x' a x
+	route '/x%2Ey' c ''
+	route '/enc%2Fx' b 'enc%2Fx'
+	route '/enc/x' b 'enc/x'
+	to /h c -H 'X-Enc: a%20b'
+	to /h d -H 'X-Enc: a%2520b'
 	# Without q the same regular expression sees the raw text.
 	start_rc "match" "    point \"^my docs/\"" "    handler a" \
 	    "match" "    default" "    handler d"
@@ -866,6 +876,7 @@ PY
 		wait_port "$PORT" 5 "$BG_PID" && break
 		kill_bg
 	done
+	port_listening "$PORT" || fail "examples/vhosts/run did not start"
 	expect / 200 -H 'Host: alpha.localhost'
 	assert_contains "$(body)" "Alpha"
 	expect / 200 -H "Host: beta.localhost:$PORT"
