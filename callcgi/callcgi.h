@@ -27,5 +27,7 @@ extern struct cgiopts cgiopt;
 void	job_start(struct loop *l, struct req *r, int sock);
 /* A child process has been reaped. */
 void	job_reaped(pid_t pid);
+/* Requests still being served. */
+int	job_count(void);
 
 #endif

@@ -472,6 +472,17 @@ job_start(struct loop *l, struct req *r, int sock)
 		job_update(j);
 }
 
+int
+job_count(void)
+{
+	struct job *j;
+	int n = 0;
+
+	for (j = jobs; j; j = j->j_next)
+		n++;
+	return n;
+}
+
 void
 job_reaped(pid_t pid)
 {

@@ -59,7 +59,8 @@ input_event(struct watch *w, uint32_t ev)
 			ineof = 1;
 			loop_unwatch(loop, &inwatch);
 			cgiopt.co_onejob = 1;
-			job_reaped(-1);
+			if (job_count() == 0)
+				loop_stop(loop);
 			return;
 		}
 		job_start(loop, r, fd);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,46 +137,90 @@ url_path(const char *url)
 	return strndup(p, strcspn(p, "?"));
 }
 
+/* Does URL segment `seg` (decoded) name the file `base`, exactly or
+ * by dirplex's extension-less match? */
+static int
+names_file(const char *seg, size_t sl, const char *base)
+{
+	return !strncmp(base, seg, sl) && (base[sl] == '\0' ||
+	    (base[sl] == '.' && memchr(seg, '.', sl) == NULL));
+}
+
+/* The document root: SCRIPT_FILENAME without the part SCRIPT_NAME
+ * names (the name's last segment may lack the file's extensions). */
+static char *
+doc_root(const char *script, const char *sname)
+{
+	const char *sbase, *nbase;
+	size_t fl = strlen(script), sl = strlen(sname), dl;
+
+	if (sname[0] != '/')
+		return NULL;
+	if (fl > sl && !strcmp(script + fl - sl, sname))
+		return strndup(script, fl - sl);
+	sbase = strrchr(script, '/') + 1;
+	nbase = strrchr(sname, '/') + 1;
+	dl = (size_t)(nbase - sname);	/* "/dir/" part, slashes included */
+	if (!names_file(nbase, strlen(nbase), sbase) ||
+	    (size_t)(sbase - script) < dl ||
+	    strncmp(sbase - dl, sname, dl))
+		return NULL;
+	return strndup(script, (size_t)(sbase - dl - script));
+}
+
 /* SCRIPT_NAME, PATH_INFO, DOCUMENT_ROOT, PATH_TRANSLATED. */
 static int
 env_paths(struct cgienv *env, const struct req *r, const char *script)
 {
-	char *path, *sname = NULL, *pinfo = NULL, *root = NULL;
-	size_t pl, rl = strlen(r->r_rest), sl, fl;
+	char *path, *sname = NULL, *pinfo = NULL, *root = NULL, *seg;
+	const char *sbase = script ? strrchr(script, '/') : NULL;
+	size_t pl, rl = strlen(r->r_rest), segl;
 	int rv = -1;
 
 	if ((path = url_path(r->r_url)) == NULL)
 		return -1;
 	pl = strlen(path);
-	if (rl == 0) {
-		sname = url_decode_str(path, NULL);
-	} else if (pl > rl && !strcmp(path + pl - rl, r->r_rest) &&
+	sbase = sbase ? sbase + 1 : NULL;
+	if (rl > 0 && pl > rl && !strcmp(path + pl - rl, r->r_rest) &&
 	    path[pl - rl - 1] == '/') {
+		pinfo = url_decode_str(path + pl - rl - 1, NULL);
 		path[pl - rl - 1] = '\0';
 		sname = url_decode_str(path, NULL);
-		path[pl - rl - 1] = '/';
-		pinfo = url_decode_str(path + pl - rl - 1, NULL);
-	} else {
+	} else if (rl > 0) {
+		/* Rewritten on the way: the rest string is the path info. */
 		sname = url_decode_str(path, NULL);
 		if ((pinfo = malloc(rl + 2)) != NULL) {
 			pinfo[0] = '/';
 			url_decode(r->r_rest, rl, pinfo + 1, 0);
 		}
-	}
+	} else if (pl > 1 && path[pl - 1] == '/' && sbase) {
+		path[pl - 1] = '\0';
+		sname = url_decode_str(path, NULL);
+		seg = sname ? strrchr(sname, '/') : NULL;
+		segl = seg ? strlen(seg + 1) : 0;
+		if (seg && segl && names_file(seg + 1, segl, sbase)) {
+			/* "/x.cgi/": the script, with "/" as its path info */
+			pinfo = strdup("/");
+		} else if (sname) {
+			/* "/dir/": the directory's index script */
+			struct buf b = BUF_INIT;
+
+			if (buf_printf(&b, "%s/%s", sname, sbase) == -1) {
+				buf_free(&b);
+				goto done;
+			}
+			free(sname);
+			sname = buf_detach(&b, NULL);
+		}
+	} else
+		sname = url_decode_str(path, NULL);
 	if (sname == NULL || (rl && pinfo == NULL))
 		goto done;
-	/* A trailing slash belongs to the directory, not the script. */
-	if ((sl = strlen(sname)) > 1 && sname[sl - 1] == '/')
-		sname[--sl] = '\0';
 	if (cgi_env_set(env, "SCRIPT_NAME", sname) == -1)
 		goto done;
 	if (pinfo && *pinfo && cgi_env_set(env, "PATH_INFO", pinfo) == -1)
 		goto done;
-	/* The document root, when the script's file ends with its URL. */
-	if (script && (fl = strlen(script)) > sl &&
-	    !strcmp(script + fl - sl, sname) && sname[0] == '/') {
-		if ((root = strndup(script, fl - sl)) == NULL)
-			goto done;
+	if (script && (root = doc_root(script, sname)) != NULL) {
 		if (cgi_env_set(env, "DOCUMENT_ROOT", root) == -1)
 			goto done;
 		if (pinfo && *pinfo) {
@@ -381,6 +426,16 @@ cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp)
 		if (write_all(*fdp, buf, (size_t)n) == -1)
 			return -1;
 		*lenp += n;
+	}
+	/* End-of-file: the body's end (the other side shut down its
+	 * writing), or the client gone (it closed the socket whole)? */
+	{
+		struct pollfd pfd = { sock, POLLIN, 0 };
+
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+			errno = EPIPE;
+			return -1;
+		}
 	}
 	if (*fdp >= 0 && lseek(*fdp, 0, SEEK_SET) == -1)
 		return -1;

@@ -500,7 +500,12 @@ child_env_add(char **envp, size_t own, size_t *np, const char *name,
 	return 0;
 }
 
-/* Make the REQ_ name of header h into b (room for strlen(h) + 5). */
+/*
+ * Make the REQ_ name of header h into b (room for strlen(h) + 5); 0 for
+ * a name that cannot be told apart from another once '-' is '_' (one
+ * with '_' or other characters): such headers are not passed, so that
+ * "X_Real_IP" cannot pose as "X-Real-IP".
+ */
 static size_t
 child_env_name(const char *h, char *b)
 {
@@ -512,8 +517,10 @@ child_env_name(const char *h, char *b)
 			b[n++] = (char)(*h - 'a' + 'A');
 		else if ((*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9'))
 			b[n++] = *h;
-		else
+		else if (*h == '-')
 			b[n++] = '_';
+		else
+			return 0;
 	}
 	b[n] = '\0';
 	return n;
@@ -556,7 +563,7 @@ child_env(const struct req *r, size_t *ownp)
 		if ((nb = malloc(strlen(r->r_hdrs[i].h_name) + 5)) == NULL)
 			goto fail;
 		nl = child_env_name(r->r_hdrs[i].h_name, nb);
-		if (child_env_add(envp, *ownp, &k, nb, nl,
+		if (nl > 0 && child_env_add(envp, *ownp, &k, nb, nl,
 		    r->r_hdrs[i].h_value) == -1) {
 			free(nb);
 			goto fail;

@@ -116,8 +116,9 @@ int		 child_handle(struct child *ch, const struct req *r, int fd);
  * in directory dir (NULL: inherit), fd on standard input and output.
  * The environment is the program's without any REQ_* variables and
  * HTTP_VERSION, plus REQ_<NAME>=value for every header (NAME upper-case,
- * every character other than [A-Z0-9_] made '_'; repeated names are
- * joined with ", ") and HTTP_VERSION=r_version.  Returns the pid once
+ * '-' made '_'; a header whose name has any character other than
+ * letters, digits and '-' is left out, so that none can pose as another;
+ * repeated names are joined with ", ") and HTTP_VERSION=r_version.  Returns the pid once
  * the program has been executed, or -1 with errno if it could not be
  * (ENOENT for a missing program, as execvp(3) reported it).
  */

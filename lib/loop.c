@@ -254,7 +254,7 @@ loop_run(struct loop *l)
 	uint64_t now;
 	int i, n, timeout;
 
-	l->l_stop = 0;
+	/* A loop_stop() before loop_run() makes it return at once. */
 	while (!l->l_stop) {
 		run_deferred(l);
 		if (l->l_stop)
@@ -279,6 +279,7 @@ loop_run(struct loop *l)
 		run_deferred(l);
 		run_timers(l);
 	}
+	l->l_stop = 0;
 	return 0;
 }
 
