@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "http.h"
 #include "loop.h"
+#include "req.h"
 
 /* Limits and timeouts (-o NAME=VALUE); timeouts in milliseconds. */
 struct options {
@@ -68,5 +69,75 @@ void	 conn_shutdown_all(void);	/* graceful stop: finish in-flight */
 
 /* main.c: ask for EPOLLOUT on the root socket while requests wait. */
 void	 root_update(void);
+
+/*
+ * The connection state machine, shared by conn.c (the connection: its
+ * states, timers, client I/O), request.c (request heads, dispatch to
+ * the root handler, request bodies) and resp.c (responses and duplex).
+ */
+enum cstate { CS_HEAD, CS_WAIT, CS_REQ, CS_DUPLEX, CS_FINAL, CS_LINGER,
+    CS_DEAD };
+enum bodymode { BM_NONE, BM_LENGTH, BM_CHUNKED, BM_CLOSE };
+enum rstate { RS_HEAD, RS_BODY, RS_DONE };
+enum tkind { T_NONE, T_HEAD, T_IDLE, T_BODY, T_HANDLER, T_SEND, T_LINGER };
+
+#define LINGER_MS	2000
+#define LINGER_MAX	(1024 * 1024)
+
+struct conn {
+	struct conn	*c_next, *c_prev;	/* srv.s_conns */
+	struct conn	*c_wnext;		/* srv.s_waiting */
+	enum cstate	 c_state;
+	int		 c_fd;			/* client */
+	int		 c_hfd;			/* our end of the response socket */
+	int		 c_theirs;		/* its other end, until sent */
+	int		 c_dfd;			/* duplex peer */
+	struct watch	 c_cw, c_hw, c_dw;
+	struct timer	 c_timer;
+	enum tkind	 c_tkind;
+	unsigned char	 c_crd, c_cwr, c_hrd, c_hwr, c_drd, c_dwr;
+	unsigned long long c_id;
+	unsigned	 c_nreqs;
+	union addr	 c_peer, c_local;
+	struct buf	 c_in;		/* from the client */
+	struct buf	 c_up;		/* decoded body, to the handler */
+	struct buf	 c_hbuf;	/* response head from the handler */
+	struct buf	 c_out;		/* to the client */
+	struct req	*c_req;		/* parsed, not yet dispatched */
+	size_t		 c_linger;	/* bytes drained while lingering */
+
+	/* The current request. */
+	unsigned	 c_http11:1, c_ishead:1, c_close:1, c_expect:1;
+	unsigned	 c_bodydone:1, c_upshut:1, c_upfail:1, c_started:1;
+	unsigned	 c_hdone:1, c_cleof:1, c_deof:1;
+	enum bodymode	 c_bmode;	/* request body */
+	long long	 c_bleft, c_btotal;
+	struct chunkdec	 c_cd;
+	enum rstate	 c_rs;
+	enum bodymode	 c_rmode;	/* response body */
+	long long	 c_rleft;
+};
+
+/* One read buffer for the whole process: data is copied out of it. */
+extern char	 conn_iobuf[64 * 1024];
+
+/* conn.c */
+int	 set_nonblock(int fd);
+void	 conn_timer(struct conn *c, enum tkind k);
+void	 conn_abort(struct conn *c);
+void	 conn_fail(struct conn *c, int status, const char *msg);
+int	 flush_client(struct conn *c);
+int	 read_client(struct conn *c, size_t max);
+void	 conn_run(struct conn *c);
+void	 handler_event(struct watch *w, uint32_t ev);
+void	 enter_head(struct conn *c);
+/* request.c */
+void	 wait_remove(struct conn *c);
+int	 step_head(struct conn *c);
+int	 step_upload(struct conn *c);
+/* resp.c */
+int	 step_resphead(struct conn *c);
+int	 step_respbody(struct conn *c);
+int	 step_duplex(struct conn *c);
 
 #endif

@@ -1,0 +1,385 @@
+/*
+ * resp.c: htparser's response side: reading the handler's response head
+ * (and a passed descriptor for duplex), composing the client's head with
+ * the framing HTTP/1.1 needs, relaying the body with backpressure, and
+ * the raw two-way pipe after "X-Ash-Switch: duplex" (see conn.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "conn.h"
+#include "http.h"
+#include "ashlimits.h"
+#include "log.h"
+#include "req.h"
+
+/* Responses. */
+
+/* Read from the response socket, capturing a passed fd (duplex). */
+static ssize_t
+read_handler(struct conn *c, char *dst, size_t cap)
+{
+	ssize_t n;
+	int fd = -1;
+
+	if (c->c_rs == RS_HEAD) {
+		/* fd_recv() refuses messages without exactly one fd, so
+		 * read with a plain recvmsg here. */
+		union {
+			struct cmsghdr	hdr;
+			char		buf[CMSG_SPACE(sizeof(int) * 4)];
+		} cm;
+		struct msghdr msg;
+		struct iovec iov;
+		struct cmsghdr *cmp;
+		size_t i, nfd;
+		int f;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = dst;
+		iov.iov_len = cap;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		n = recvmsg(c->c_hfd, &msg, MSG_CMSG_CLOEXEC);
+		for (cmp = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cmp;
+		    cmp = CMSG_NXTHDR(&msg, cmp)) {
+			if (cmp->cmsg_level != SOL_SOCKET ||
+			    cmp->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfd = (cmp->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < nfd; i++) {
+				memcpy(&f, CMSG_DATA(cmp) + i * sizeof(int),
+				    sizeof(int));
+				if (fd < 0 && c->c_dfd < 0)
+					fd = f;
+				else
+					close(f);
+			}
+		}
+		if (fd >= 0)
+			c->c_dfd = fd;
+	} else
+		n = recv(c->c_hfd, dst, cap, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		c->c_hrd = 0;
+	return n;
+}
+
+/* Content-Length from a handler: digits only, all copies equal. */
+static long long
+resp_length(const struct http_resp *rp)
+{
+	long long v, seen = -2;
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < rp->hr_nhdrs; i++) {
+		if (strcasecmp(rp->hr_hdrs[i].h_name, "Content-Length"))
+			continue;
+		p = rp->hr_hdrs[i].h_value;
+		if (*p == '\0' || strlen(p) > 18)
+			return -1;
+		for (v = 0; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			v = v * 10 + (*p - '0');
+		}
+		if (seen != -2 && v != seen)
+			return -1;
+		seen = v;
+	}
+	return seen;
+}
+
+/* Compose the client's response head from the handler's. */
+static int
+start_response(struct conn *c, struct http_resp *rp)
+{
+	const char *sw, *te;
+	char date[64];
+	long long len;
+	size_t i;
+	int nobody, duplex, rawchunk;
+
+	sw = http_resp_header(rp, "X-Ash-Switch");
+	duplex = sw && !strcasecmp(sw, "duplex") && c->c_dfd >= 0;
+	te = http_resp_header(rp, "Transfer-Encoding");
+	rawchunk = te != NULL;
+	if ((len = resp_length(rp)) == -1 && !rawchunk)
+		return -1;
+	nobody = c->c_ishead || rp->hr_status < 200 ||
+	    rp->hr_status == 204 || rp->hr_status == 304;
+	if (duplex)
+		c->c_rmode = BM_NONE;
+	else if (nobody)
+		c->c_rmode = BM_NONE;
+	else if (rawchunk) {
+		/* A handler that did its own coding: pass the bytes on
+		 * and end the connection with them. */
+		c->c_rmode = BM_CLOSE;
+		c->c_close = 1;
+	} else if (len >= 0) {
+		c->c_rmode = BM_LENGTH;
+		c->c_rleft = len;
+	} else if (c->c_http11)
+		c->c_rmode = BM_CHUNKED;
+	else {
+		c->c_rmode = BM_CLOSE;
+		c->c_close = 1;
+	}
+	if (!duplex && rp->hr_status < 200)
+		c->c_close = 1;		/* no interim responses from handlers */
+	if (srv.s_stopping)
+		c->c_close = 1;
+	if (buf_printf(&c->c_out, "HTTP/1.1 %d %s\r\n", rp->hr_status,
+	    *rp->hr_reason ? rp->hr_reason : http_reason(rp->hr_status)) == -1)
+		return -1;
+	for (i = 0; i < rp->hr_nhdrs; i++) {
+		const char *n = rp->hr_hdrs[i].h_name;
+
+		if (!strncasecmp(n, "X-Ash-", 6) || !strcasecmp(n, "Keep-Alive") ||
+		    !strcasecmp(n, "Proxy-Connection") ||
+		    (!duplex && !strcasecmp(n, "Connection")) ||
+		    (!rawchunk && !strcasecmp(n, "Transfer-Encoding")))
+			continue;
+		if (buf_printf(&c->c_out, "%s: %s\r\n", n,
+		    rp->hr_hdrs[i].h_value) == -1)
+			return -1;
+	}
+	if (!http_resp_header(rp, "Date")) {
+		http_date(date, sizeof(date), (long long)time(NULL));
+		if (buf_printf(&c->c_out, "Date: %s\r\n", date) == -1)
+			return -1;
+	}
+	if (!http_resp_header(rp, "Server") &&
+	    buf_appends(&c->c_out, "Server: " PACKAGE_NAME "/"
+	    PACKAGE_VERSION "\r\n") == -1)
+		return -1;
+	if (c->c_rmode == BM_CHUNKED &&
+	    buf_appends(&c->c_out, "Transfer-Encoding: chunked\r\n") == -1)
+		return -1;
+	if (!duplex && buf_appends(&c->c_out, c->c_close ?
+	    "Connection: close\r\n" : c->c_http11 ? "" :
+	    "Connection: keep-alive\r\n") == -1)
+		return -1;
+	if (buf_appends(&c->c_out, "\r\n") == -1)
+		return -1;
+	c->c_started = 1;
+	if (duplex)
+		c->c_state = CS_DUPLEX;
+	else if (c->c_dfd >= 0) {
+		close(c->c_dfd);
+		c->c_dfd = -1;
+	}
+	return 0;
+}
+
+/* Append body bytes from the handler to c_out per c_rmode. */
+static int
+emit_body(struct conn *c, const char *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	switch (c->c_rmode) {
+	case BM_NONE:
+		return 0;
+	case BM_LENGTH:
+		if ((long long)len > c->c_rleft)
+			len = (size_t)c->c_rleft;
+		c->c_rleft -= (long long)len;
+		if (c->c_rleft == 0)
+			c->c_hdone = 1;
+		return buf_append(&c->c_out, data, len);
+	case BM_CHUNKED:
+		if (buf_printf(&c->c_out, "%zx\r\n", len) == -1 ||
+		    buf_append(&c->c_out, data, len) == -1)
+			return -1;
+		return buf_appends(&c->c_out, "\r\n");
+	case BM_CLOSE:
+		return buf_append(&c->c_out, data, len);
+	}
+	return 0;
+}
+
+/* The handler's output ended (EOF, or the length was reached). */
+static int
+end_body(struct conn *c)
+{
+	c->c_hdone = 1;
+	if (c->c_rmode == BM_CHUNKED)
+		return buf_appends(&c->c_out, "0\r\n\r\n");
+	if (c->c_rmode == BM_LENGTH && c->c_rleft > 0) {
+		/* Truncated by the handler: the client must not take
+		 * what follows as the next response. */
+		log_msg(LOG_WARNING, "handler ended its response %lld bytes "
+		    "short", c->c_rleft);
+		c->c_close = 1;
+	}
+	return 0;
+}
+
+/* Handler -> client, the response head.  1 progress, 0 none, -1 ended. */
+int
+step_resphead(struct conn *c)
+{
+	struct http_resp rp;
+	size_t room;
+	ssize_t n;
+	int hl;
+
+	if (!c->c_hrd)
+		return 0;
+	room = ASH_RESPHEAD_MAX - c->c_hbuf.b_len;
+	if (room > sizeof(conn_iobuf))
+		room = sizeof(conn_iobuf);
+	if ((n = read_handler(c, conn_iobuf, room)) < 0) {
+		if (!c->c_hrd)
+			return 0;
+		log_errno(LOG_WARNING, "reading from handler");
+		conn_fail(c, 502, "The handler failed.");
+		return -1;
+	}
+	if (n == 0) {
+		log_msg(LOG_WARNING, "handler closed the response socket "
+		    "without a complete response head");
+		conn_fail(c, 502, "The handler sent no valid response.");
+		return -1;
+	}
+	if (buf_append(&c->c_hbuf, conn_iobuf, (size_t)n) == -1) {
+		conn_fail(c, 500, "Out of memory.");
+		return -1;
+	}
+	hl = http_parse_response(c->c_hbuf.b_data, c->c_hbuf.b_len, &rp);
+	if (hl == 0 && c->c_hbuf.b_len >= ASH_RESPHEAD_MAX)
+		hl = -1, errno = EMSGSIZE;
+	if (hl == 0)
+		return 1;
+	if (hl < 0) {
+		log_msg(LOG_WARNING, "handler sent a malformed response head");
+		conn_fail(c, 502, "The handler sent an invalid response.");
+		return -1;
+	}
+	if (start_response(c, &rp) == -1) {
+		http_resp_free(&rp);
+		log_msg(LOG_WARNING, "handler sent an unusable response head");
+		conn_fail(c, 502, "The handler sent an invalid response.");
+		return -1;
+	}
+	http_resp_free(&rp);
+	c->c_rs = RS_BODY;
+	if (c->c_rmode == BM_LENGTH && c->c_rleft == 0)
+		c->c_hdone = 1;
+	if (emit_body(c, c->c_hbuf.b_data + hl, c->c_hbuf.b_len - (size_t)hl)
+	    == -1) {
+		conn_abort(c);
+		return -1;
+	}
+	if (c->c_state == CS_DUPLEX && c->c_rmode == BM_NONE)
+		buf_append(&c->c_out, c->c_hbuf.b_data + hl,
+		    c->c_hbuf.b_len - (size_t)hl);
+	buf_free(&c->c_hbuf);
+	return 1;
+}
+
+/* Handler -> client, the body.  1 progress, 0 none, -1 ended. */
+int
+step_respbody(struct conn *c)
+{
+	size_t room;
+	ssize_t n;
+
+	if (c->c_hdone || !c->c_hrd || c->c_out.b_len >= ASH_IOBUF_SIZE)
+		return 0;
+	room = ASH_IOBUF_SIZE;
+	if (c->c_rmode == BM_LENGTH && (long long)room > c->c_rleft)
+		room = (size_t)c->c_rleft;
+	if ((n = read_handler(c, conn_iobuf, room)) < 0) {
+		if (!c->c_hrd)
+			return 0;
+		n = 0;	/* a reset is an end, like EOF */
+	}
+	if (n == 0 ? end_body(c) : emit_body(c, conn_iobuf, (size_t)n)) {
+		conn_abort(c);
+		return -1;
+	}
+	return 1;
+}
+
+
+/* CS_DUPLEX: a raw pipe between the client and c_dfd. */
+int
+step_duplex(struct conn *c)
+{
+	ssize_t n;
+	int prog = 0, rv;
+
+	if (c->c_hfd >= 0) {
+		loop_unwatch(srv.s_loop, &c->c_hw);
+		close(c->c_hfd);
+		c->c_hfd = -1;
+		watch_init(&c->c_dw, c->c_dfd, c->c_hw.w_cb, c);
+		c->c_drd = c->c_dwr = 1;
+		fcntl(c->c_dfd, F_SETFL, fcntl(c->c_dfd, F_GETFL) | O_NONBLOCK);
+	}
+	/* client -> peer */
+	if (c->c_in.b_len > 0 && c->c_dwr) {
+		n = send(c->c_dfd, c->c_in.b_data, c->c_in.b_len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			c->c_dwr = 0;
+		else if (n < 0)
+			goto end;
+		else {
+			buf_consume(&c->c_in, (size_t)n);
+			prog = 1;
+		}
+	}
+	if (!c->c_cleof && c->c_in.b_len == 0) {
+		if ((rv = read_client(c, ASH_IOBUF_SIZE)) < 0) {
+			if (!c->c_cleof)
+				goto end;
+			shutdown(c->c_dfd, SHUT_WR);
+			prog = 1;
+		} else
+			prog |= rv;
+	}
+	/* peer -> client */
+	if (!c->c_deof && c->c_drd && c->c_out.b_len < ASH_IOBUF_SIZE) {
+		n = recv(c->c_dfd, conn_iobuf, ASH_IOBUF_SIZE, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			c->c_drd = 0;
+		else if (n <= 0) {
+			c->c_deof = 1;
+			prog = 1;
+		} else {
+			if (buf_append(&c->c_out, conn_iobuf, (size_t)n) == -1)
+				goto end;
+			prog = 1;
+		}
+	}
+	if ((rv = flush_client(c)) < 0)
+		goto end;
+	prog |= rv;
+	if (c->c_deof && c->c_out.b_len == 0) {
+		if (c->c_cleof && c->c_in.b_len == 0)
+			goto end;
+		shutdown(c->c_fd, SHUT_WR);
+		if (c->c_cleof)
+			goto end;
+	}
+	return prog;
+end:
+	conn_abort(c);
+	return 1;
+}
