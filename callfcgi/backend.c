@@ -5,8 +5,9 @@
  * Backends are tried in the order given; one that refuses a connection
  * is marked down for DOWN_MS and skipped meanwhile, so requests fail
  * over to the next.  Application processes (-n copies of PROGRAM) are
- * restarted when they exit, after RESTART_MS if they ran for less than
- * that (a program that dies at once does not spin).
+ * restarted when they exit: at once after a normal exit, after
+ * RESTART_MS if they failed within that time of starting (a program
+ * that dies at once does not spin).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -235,7 +236,10 @@ procs_reaped(pid_t pid, int status)
 			log_msg(LOG_WARNING, "%s (pid %d) exited with status "
 			    "%d; restarting it", opt.o_argv[0], (int)pid,
 			    WEXITSTATUS(status));
-		if (loop_now() - procs[i].p_started < RESTART_MS)
+		/* A normal exit (php-cgi after PHP_FCGI_MAX_REQUESTS) is
+		 * replaced at once; a crash right after start waits. */
+		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
+		    loop_now() - procs[i].p_started < RESTART_MS)
 			loop_timer(loop, &procs[i].p_timer, RESTART_MS);
 		else
 			proc_spawn(i);
