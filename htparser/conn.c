@@ -525,22 +525,38 @@ conn_close(struct conn *c)
 		loop_stop(srv.s_loop);
 }
 
-/* Out of descriptors: use the reserve to tell one client so. */
+static const char overload_msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: text/plain\r\nContent-Length: 20\r\n"
+    "Connection: close\r\n\r\nServer overloaded.\r\n";
+
+/* Say so in the log, but at most once a minute. */
+static void
+overload_log(const char *why)
+{
+	static uint64_t last;
+	uint64_t now = loop_now();
+
+	if (last == 0 || now - last >= 60000) {
+		log_msg(LOG_WARNING, "%s: new connections get 503", why);
+		last = now;
+	}
+}
+
+/* Out of descriptors anyway: use the reserve to tell one client so. */
 static void
 accept_overload(struct listener *l)
 {
-	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: 20\r\n"
-	    "Connection: close\r\n\r\nServer overloaded.\r\n";
 	int fd;
 
+	overload_log("out of file descriptors");
 	if (srv.s_reservefd < 0)
 		return;
 	close(srv.s_reservefd);
 	srv.s_reservefd = -1;
 	if ((fd = accept4(l->l_fd, NULL, NULL, SOCK_CLOEXEC |
 	    SOCK_NONBLOCK)) >= 0) {
-		(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+		(void)!send(fd, overload_msg, sizeof(overload_msg) - 1,
+		    MSG_NOSIGNAL);
 		close(fd);
 	}
 	srv.s_reservefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -556,13 +572,21 @@ conn_accept(struct listener *l)
 	for (i = 0; i < 64 && !srv.s_stopping; i++) {
 		fd = accept4(l->l_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				log_msg(LOG_WARNING, "out of file descriptors");
+			if (errno == EMFILE || errno == ENFILE)
 				accept_overload(l);
-			} else if (errno != EAGAIN && errno != EINTR &&
+			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_errno(LOG_WARNING, "accept");
 			return;
+		}
+		if (srv.s_nconns >= srv.s_maxconns) {
+			/* Keep descriptors for the requests of the
+			 * connections there are. */
+			overload_log("connection limit reached");
+			(void)!send(fd, overload_msg, sizeof(overload_msg) - 1,
+			    MSG_NOSIGNAL);
+			close(fd);
+			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);

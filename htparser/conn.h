@@ -50,6 +50,7 @@ struct server {
 	struct conn	*s_waiting;	/* FIFO waiting for the root socket */
 	struct conn	*s_waittail;
 	size_t		 s_nconns;
+	size_t		 s_maxconns;	/* from RLIMIT_NOFILE */
 };
 
 extern struct server srv;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -210,6 +211,41 @@ drop_privileges(const char *root, const struct passwd *pw)
 		log_die(1, "dropping privileges to %s failed", pw->pw_name);
 }
 
+/*
+ * Descriptors: raise the soft limit as far as the hard one allows (up
+ * to FD_WANT), then admit connections (one descriptor each) only while
+ * FD_SPARE descriptors stay free for everything else and a response
+ * socket stays free for each request in flight (half the rest, at most
+ * FD_ACTIVE of them).  Past that, new clients get 503 while the
+ * connections there are keep working.
+ */
+#define FD_WANT		65536
+#define FD_SPARE	32
+#define FD_ACTIVE	1024
+
+static void
+set_conn_limit(void)
+{
+	struct rlimit rl;
+	size_t avail;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		srv.s_maxconns = 1000;
+		return;
+	}
+	if (rl.rlim_cur < FD_WANT && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < FD_WANT ? rl.rlim_max : FD_WANT;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur <= FD_SPARE + 2) {
+		srv.s_maxconns = 1;
+		return;
+	}
+	avail = (size_t)(rl.rlim_cur - FD_SPARE);
+	srv.s_maxconns = avail - (avail / 2 < FD_ACTIVE ? avail / 2 : FD_ACTIVE);
+}
+
 /* First shutdown signal, or the root handler went away. */
 static void
 begin_shutdown(const char *why)
@@ -374,6 +410,7 @@ main(int argc, char **argv)
 	if ((sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		log_die_errno(1, "signalfd");
 	srv.s_reservefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	set_conn_limit();
 	watch_init(&sigwatch, sigfd, signal_event, NULL);
 	watch_init(&srv.s_rootwatch, srv.s_rootfd, root_event, NULL);
 	if (loop_watch(srv.s_loop, &sigwatch, EPOLLIN) == -1)
