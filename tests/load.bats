@@ -170,7 +170,7 @@ if mode == "serve":
           (base, peak, (peak - base) / nconn))
     if len(curls) < 5:
         problems.append("only %d curl requests" % len(curls))
-    if (peak - base) / nconn >= 8:
+    if (peak - base) / nconn >= 8 and os.environ.get("ASHD_SANITIZERS") != "yes":
         problems.append("more than 8 KiB per slow connection")
     if closed:
         problems.append("%d slow connections were closed (first after %.1fs)" %
@@ -230,7 +230,7 @@ if problems:
 	need_nofile 11500
 	start_server 20000 -- "$ECHO_HANDLER"
 	run python3 - "$PORT" "$HTPARSER_PID" <<'PY'
-import resource, selectors, socket, sys, time
+import os, resource, selectors, socket, sys, time
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 N, WAVE = 10000, 500
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -317,7 +317,7 @@ dt = time.monotonic() - t
 print("a new client: %s in %.3fs" % (got.split(b"\r\n", 1)[0].decode(), dt))
 if not got.startswith(b"HTTP/1.1 200") or dt > 1.0:
     sys.exit("the new client was not served promptly")
-if per >= 4:
+if per >= 4 and os.environ.get("ASHD_SANITIZERS") != "yes":
     sys.exit("more than 4 KiB per idle connection")
 for s in socks:
     s.close()
