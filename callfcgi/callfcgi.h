@@ -31,6 +31,7 @@ struct backend {
 	int			 b_known;	/* GET_VALUES answered */
 	int			 b_mpx;		/* FCGI_MPXS_CONNS=1 */
 	int			 b_maxreqs;	/* per connection when mpx */
+	int			 b_maxconns;	/* FCGI_MAX_CONNS, 0: not said */
 	int			 b_nconns;
 	struct fconn		*b_conns;	/* every connection */
 };

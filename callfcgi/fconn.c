@@ -327,19 +327,19 @@ freq_endrequest(struct freq *q, const struct fcgi_rec *rec)
 		return;
 	case FCGI_CANT_MPX_CONN:
 		q->q_conn->c_be->b_mpx = 0;
-		log_msg(LOG_WARNING, "backend %s cannot multiplex",
-		    q->q_conn->c_be->b_name);
+		log_msg(LOG_WARNING, "%s: backend %s cannot multiplex",
+		    q->q_name, q->q_conn->c_be->b_name);
 		freq_end(q, 503, "The application is busy.");
 		return;
 	case FCGI_OVERLOADED:
-		log_msg(LOG_WARNING, "backend %s: overloaded",
+		log_msg(LOG_WARNING, "%s: backend %s: overloaded", q->q_name,
 		    q->q_conn->c_be->b_name);
 		freq_end(q, 503, "The application is overloaded.");
 		return;
 	default:
-		log_msg(LOG_ERR, "backend %s: %s", q->q_conn->c_be->b_name,
-		    proto == FCGI_UNKNOWN_ROLE ? "does not take the responder "
-		    "role" : "bad END_REQUEST");
+		log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
+		    q->q_conn->c_be->b_name, proto == FCGI_UNKNOWN_ROLE ?
+		    "does not take the responder role" : "bad END_REQUEST");
 		freq_end(q, 502, "The application refused the request.");
 		return;
 	}
@@ -379,6 +379,8 @@ freq_pump_stdin(struct freq *q)
 			return;
 		}
 		q->q_stdin_sent = 1;
+		/* The application cannot be blamed for a slow client. */
+		loop_timer(loop, &q->q_timer, opt.o_timeout);
 	}
 	if (c)
 		conn_update(c);
@@ -458,6 +460,8 @@ conn_close(struct fconn *c, const char *why)
 		c->c_reqs = q->q_cnext;
 		q->q_conn = NULL;
 		q->q_cnext = NULL;
+		if (c->c_state == C_CONNECTING)
+			q->q_tries--;	/* never reached the application */
 		if (!q->q_gotrec && !q->q_stdin_sent && !q->q_aborted &&
 		    q->q_tries < 3) {
 			/* Nothing lost (a kept-alive connection the
@@ -497,6 +501,9 @@ conn_values(struct fconn *c, const struct fcgi_rec *rec)
 		else if (nv.nv_namelen == 13 &&
 		    !memcmp(nv.nv_name, FCGI_MAX_REQS, 13) && atoi(val) > 0)
 			b->b_maxreqs = atoi(val);
+		else if (nv.nv_namelen == 14 &&
+		    !memcmp(nv.nv_name, FCGI_MAX_CONNS, 14) && atoi(val) > 0)
+			b->b_maxconns = atoi(val);
 	}
 	b->b_known = 1;
 }
@@ -532,6 +539,9 @@ conn_record(struct fconn *c, const struct fcgi_rec *rec)
 		freq_stderr(q, rec->fr_content, rec->fr_len);
 		break;
 	case FCGI_END_REQUEST:
+		/* No answer to GET_VALUES before a request ended: it
+		 * will not come; go on with the defaults. */
+		c->c_be->b_known = 1;
 		freq_endrequest(q, rec);
 		break;
 	}
@@ -675,10 +685,27 @@ conn_for(struct backend *b)
 	int maxreqs = b->b_mpx ? (b->b_maxreqs ? b->b_maxreqs :
 	    MPX_DEFAULT) : 1;
 
+	int maxconns;
+
 	for (c = b->b_conns; c; c = c->c_next)
 		if (c->c_nreqs < maxreqs)
 			return c;
-	if (b->b_nconns >= opt.o_maxconns)
+	/*
+	 * Until the application said how many connections it takes, one:
+	 * a single-process one (php-cgi -b) would never accept a second
+	 * while the first is kept alive.  Then what it said (times the
+	 * processes of our pool, which each answer for themselves), else
+	 * the pool's size or 16; -m caps it.
+	 */
+	if (!b->b_known)
+		maxconns = 1;
+	else if (b->b_maxconns > 0)
+		maxconns = b->b_maxconns * (opt.o_argv ? opt.o_nprocs : 1);
+	else
+		maxconns = opt.o_argv ? opt.o_nprocs : 16;
+	if (opt.o_maxconns > 0 && opt.o_maxconns < maxconns)
+		maxconns = opt.o_maxconns;
+	if (b->b_nconns >= maxconns)
 		return NULL;
 	return conn_new(b);
 }

@@ -226,9 +226,6 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (opt.o_maxconns == 0)
-		opt.o_maxconns = opt.o_argv && opt.o_nprocs > 1 ?
-		    opt.o_nprocs : 16;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

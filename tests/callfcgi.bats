@@ -1,0 +1,966 @@
+#!/usr/bin/env bats
+# callfcgi.bats: callfcgi behind htparser and dirplex over real TCP on
+# 127.0.0.1.
+#
+# Each test writes its own configuration ($TEST_TMP/fcgi.rc, read with
+# `dirplex -N -c`: a persistent `child fcgi` running `callfcgi ARGS`
+# for the files of one pattern) and starts its own htparser on a free
+# port.  The FastCGI applications are real peers from Debian (php-cgi,
+# fcgiwrap) and tests/fcgi-responder.py, our own small Responder whose
+# behaviour the query string selects and whose log ($APP_LOG) shows the
+# protocol from the application's side: GET_VALUES, each BEGIN_REQUEST
+# with its connection, KEEP_CONN flag and the requests running beside
+# it, ABORT_REQUEST.
+#
+# Processes: htparser (with dirplex and callfcgi) is started as its own
+# process group and killed with it; the applications callfcgi starts
+# run in process groups of their own, so teardown also kills every
+# process it finds below htparser, and the tests track those that must
+# outlive callfcgi.  TMPDIR is the test's directory, so callfcgi's
+# anonymous sockets and -i sockets are made there.
+
+load helper
+
+setup() {
+	common_setup
+	export HOME=$TEST_TMP/home
+	mkdir -p "$HOME"
+	export TMPDIR=$TEST_TMP
+	use_build_path
+	CALLFCGI=$ASHD_BUILDDIR/callfcgi/callfcgi
+	RESPONDER=$ASHD_SRCDIR/tests/fcgi-responder.py
+	SERVER_LOG=$TEST_TMP/server.log
+	APP_LOG=$TEST_TMP/app.log
+	mkdir -p "$TEST_TMP/site"
+	SITE=$(cd "$TEST_TMP/site" && pwd -P)
+	: >"$SITE/app.fcgi"
+	HTPARSER_PID=
+	[ -x "$CALLFCGI" ] ||
+	    fail "$CALLFCGI is missing: make -C $ASHD_BUILDDIR"
+}
+
+teardown() {
+	local strays p
+	# What runs below htparser now (the applications have process
+	# groups of their own), as PID:STARTTIME so that nothing else is
+	# hit if a PID is reused meanwhile.
+	strays=$(stamped_descendants "$HTPARSER_PID")
+	common_teardown
+	for p in $strays; do
+		if [ "$(start_time "${p%:*}")" = "${p#*:}" ]; then
+			kill -KILL -- "-${p%:*}" 2>/dev/null || true
+			kill -KILL "${p%:*}" 2>/dev/null || true
+		fi
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------------
+# Helpers of this suite
+
+# start_time PID: the start time of PID (field 22 of its stat).
+start_time() {
+	sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+}
+
+# stamped_descendants PID: PID's descendants as PID:STARTTIME.
+stamped_descendants() {
+	local c
+	[ -n "$1" ] || return 0
+	for c in $(children_of "$1"); do
+		echo "$c:$(start_time "$c")"
+		stamped_descendants "$c"
+	done
+}
+
+# put FILE LINE...: write the LINES to FILE, making its directory.
+put() {
+	local f=$1
+	shift
+	mkdir -p "$(dirname "$f")"
+	printf '%s\n' "$@" >"$f"
+}
+
+# start_site DIRPLEX-ARGS...: htparser on a free port of 127.0.0.1 with
+# `dirplex DIRPLEX-ARGS...` as its root handler.  Sets PORT and
+# HTPARSER_PID; both log to $SERVER_LOG.
+start_site() {
+	local try
+	for try in 1 2 3; do
+		PORT=$(free_port)
+		start_bg "$SERVER_LOG" "$HTPARSER" \
+		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
+		HTPARSER_PID=$BG_PID
+		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
+			export PORT HTPARSER_PID
+			return 0
+		fi
+		kill_bg
+	done
+	cat "$SERVER_LOG" >&2
+	fail "htparser with dirplex did not start"
+}
+
+# start_fcgi GLOB CALLFCGI-ARGS...: the files matching GLOB go to one
+# persistent `callfcgi CALLFCGI-ARGS...`; start the site.
+start_fcgi() {
+	local glob=$1
+	shift
+	put "$TEST_TMP/fcgi.rc" "child fcgi" "    exec callfcgi $*" \
+	    "match" "    filename $glob" "    handler fcgi"
+	start_site -N -c "$TEST_TMP/fcgi.rc" "$SITE"
+}
+
+# start_resp [CALLFCGI-OPTIONS...] [-- RESPONDER-ARGS...]: /app.fcgi
+# served by the responder that callfcgi starts (anonymous mode unless
+# the options give an address), logging to $APP_LOG.
+start_resp() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	start_fcgi '*.fcgi' "${opts[@]}" python3 "$RESPONDER" \
+	    --log "$APP_LOG" "$@"
+}
+
+# start_app ADDRESS [RESPONDER-ARGS...]: a responder started here (not
+# by callfcgi) at ADDRESS (unix:PATH or PORT); waits until it listens.
+# Sets APP_PID.
+start_app() {
+	local addr=$1 i
+	shift
+	start_bg "$TEST_TMP/app.out" python3 "$RESPONDER" --log "$APP_LOG" \
+	    "$@" "$addr"
+	APP_PID=$BG_PID
+	for ((i = 0; i < 250; i++)); do
+		case $addr in
+		unix:*) [ -S "${addr#unix:}" ] && return 0 ;;
+		*) port_listening "$addr" && return 0 ;;
+		esac
+		proc_alive "$APP_PID" || break
+		sleep 0.02
+	done
+	cat "$TEST_TMP/app.out" >&2
+	fail "the responder at $addr did not start"
+}
+
+# stop_app PID: kill a responder started by start_app, and wait for it.
+stop_app() {
+	kill -KILL "$1" 2>/dev/null || true
+	wait_exit "$1" 5 || true
+}
+
+# get PATH [CURL OPTIONS...]: request PATH; prints the status code; the
+# head (CRs removed) goes to $TEST_TMP/head, the body to $TEST_TMP/body.
+get() {
+	local path=$1
+	shift
+	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
+	curl -sS -m 30 --path-as-is -D "$TEST_TMP/head.raw" \
+	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
+	    "http://127.0.0.1:$PORT$path"
+	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
+}
+
+# expect PATH CODE [CURL OPTIONS...]: PATH must answer CODE.
+expect() {
+	local path=$1 want=$2 code
+	shift 2
+	code=$(get "$path" "$@")
+	[ "$code" = "$want" ] ||
+	    fail "$path: status $code, expected $want; head and body:"$'\n'"$(cat "$TEST_TMP/head" "$TEST_TMP/body" 2>/dev/null)"$'\nlog:\n'"$(cat "$SERVER_LOG")"
+}
+
+field() {
+	header_value "$1" "$(cat "$TEST_TMP/head")"
+}
+
+body() {
+	cat "$TEST_TMP/body"
+}
+
+# var NAME: NAME's value in the last `env` or env.cgi body.
+var() {
+	grep -q "^$1=" "$TEST_TMP/body" || fail "$1 is not set"
+	sed -n "s/^$1=//p" "$TEST_TMP/body"
+}
+
+# resp_pid: the responder's pid in the last default ("ok ...") body.
+resp_pid() {
+	sed -nE 's/^ok pid=([0-9]+) .*/\1/p' "$TEST_TMP/body"
+}
+
+# wait_in FILE TEXT [SECONDS]: wait until FILE contains TEXT.
+wait_in() {
+	local i
+	for ((i = 0; i < ${3:-5} * 20; i++)); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "not in $1: $2"$'\n'"it has:"$'\n'"$(cat "$1" 2>/dev/null)"
+}
+
+wait_log() {
+	wait_in "$SERVER_LOG" "$@"
+}
+
+# app_count REGEX: the lines of $APP_LOG matching REGEX.
+app_count() {
+	grep -cE -- "$1" "$APP_LOG" 2>/dev/null || true
+}
+
+# max_active: the most requests the responder saw running at once on
+# one connection.
+max_active() {
+	sed -nE 's/^begin .* active=([0-9]+) .*/\1/p' "$APP_LOG" |
+	    sort -n | tail -n 1
+}
+
+dirplex_pid() {
+	children_of "$HTPARSER_PID" | head -n 1
+}
+
+# children_named PID NAME: PID's children whose command is NAME.
+children_named() {
+	local c
+	for c in $(children_of "$1"); do
+		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
+			echo "$c"
+		fi
+	done
+}
+
+# callfcgi_pid: the callfcgi under dirplex (started by the first
+# request).
+callfcgi_pid() {
+	children_named "$(dirplex_pid)" callfcgi
+}
+
+# wait_count N COMMAND...: wait (5 s) until COMMAND prints N lines.
+wait_count() {
+	local n=$1 i out
+	shift
+	for ((i = 0; i < 100; i++)); do
+		out=$("$@")
+		[ "$(printf '%s' "$out" | grep -c .)" = "$n" ] && return 0
+		sleep 0.05
+	done
+	fail "expected $n lines from $*, got:"$'\n'"$out"
+}
+
+# gone PID [SECONDS]: wait until PID is no longer running.
+gone() {
+	local i
+	for ((i = 0; i < ${2:-5} * 20; i++)); do
+		proc_alive "$1" || return 0
+		sleep 0.05
+	done
+	fail "process $1 is still running: $(tr '\0' ' ' </proc/$1/cmdline)"
+}
+
+# stop_site: end htparser alone (not its group): dirplex and callfcgi
+# see the end of their input and exit as they do in production.
+stop_site() {
+	local cf=$1
+	kill -TERM "$HTPARSER_PID"
+	wait_exit "$HTPARSER_PID" 5
+	[ -z "$cf" ] || gone "$cf"
+}
+
+# par N PATH EXPECT: N concurrent GETs of PATH, each with "n=I" added
+# to its query; a request succeeds when it answers 200 and its body
+# contains EXPECT with %d replaced by I.  Prints "ok=K fail=F" and then
+# the first failures.  PAR_TIMEOUT: seconds per request (30).
+PAR_PY='
+import http.client, os, sys, threading
+port = int(os.environ["PORT"])
+n, path, want = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+tmo = float(os.environ.get("PAR_TIMEOUT", "30"))
+fails = []
+def one(i):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=tmo)
+        c.request("GET", path + ("&" if "?" in path else "?") + "n=%d" % i)
+        r = c.getresponse()
+        b = r.read()
+        if r.status != 200 or (want.replace("%d", str(i))).encode() not in b:
+            fails.append("%d: %d %r" % (i, r.status, b[:100]))
+        c.close()
+    except Exception as e:
+        fails.append("%d: %r" % (i, e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("ok=%d fail=%d" % (n - len(fails), len(fails)))
+for f in sorted(fails)[:5]:
+    print(f)
+'
+par() {
+	python3 -c "$PAR_PY" "$@"
+}
+
+# pattern_file FILE N: the bytes big=N sends (bytes 0-250 repeated).
+pattern_file() {
+	python3 -c 'import sys
+n = int(sys.argv[2])
+open(sys.argv[1], "wb").write((bytes(range(251)) * (n // 251 + 1))[:n])' \
+	    "$1" "$2"
+}
+
+# ---------------------------------------------------------------------
+# Command line
+
+@test "callfcgi -h prints the usage and exits 0" {
+	run timeout 5 "$CALLFCGI" -h
+	assert_status 0
+	assert_match "${output,,}" usage
+	local o
+	for o in '-N RETRIES' '-i ID' '-u UNIXPATH' '-t [HOST:]PORT' \
+	    '-n PROCESSES' '-m CONNECTIONS' '-T SECONDS' 'PROGRAM'; do
+		assert_contains "$output" "$o"
+	done
+}
+
+@test "callfcgi: bad usage exits 2" {
+	local a
+	run timeout 5 "$CALLFCGI" </dev/null
+	assert_status 2
+	assert_match "${output,,}" usage
+	for a in "-Z php-cgi" "-N" "-N x php-cgi" "-N -1 php-cgi" \
+	    "-n 0 php-cgi" "-n x php-cgi" "-m 0 php-cgi" "-m 1x php-cgi" \
+	    "-T 0 php-cgi" "-T abc php-cgi" "-T -1 php-cgi" "-i" \
+	    "-u $(printf 'x%.0s' {1..200})"; do
+		run timeout 5 "$CALLFCGI" $a </dev/null
+		[ "$status" -eq 2 ] ||
+		    fail "callfcgi $a: exit status $status, expected 2: $output"
+	done
+}
+
+# ---------------------------------------------------------------------
+# Real applications
+
+php_scripts() {
+	cat >"$SITE/info.php" <<'EOF'
+<?php
+header('Content-Type: text/plain');
+echo "method=", $_SERVER['REQUEST_METHOD'], "\n";
+echo "script=", $_SERVER['SCRIPT_NAME'], "\n";
+echo "info=", $_SERVER['PATH_INFO'] ?? 'none', "\n";
+echo "a=", $_GET['a'] ?? 'none', "\n";
+echo "b=", $_POST['b'] ?? 'none', "\n";
+echo "pid=", getmypid(), "\n";
+EOF
+	cat >"$SITE/status.php" <<'EOF'
+<?php
+http_response_code(201);
+header('X-Php: yes');
+if (isset($_GET['go']))
+	header('Location: http://example.com/there', true, 302);
+echo "status page\n";
+EOF
+	cat >"$SITE/down.php" <<'EOF'
+<?php
+header('Content-Type: application/octet-stream');
+readfile(__DIR__ . '/big.bin');
+EOF
+	cat >"$SITE/slow.php" <<'EOF'
+<?php
+header('Content-Type: text/plain');
+echo "start ", $_GET['n'], "\n";
+while (ob_get_level())
+	ob_end_flush();
+flush();
+$mark = __DIR__ . '/running.' . getmypid();
+touch($mark);
+usleep(600000);
+unlink($mark);
+echo "done ", $_GET['n'], "\n";
+EOF
+}
+
+# GET with a query and PATH_INFO, POST, Status and Location.
+php_basics() {
+	expect '/info.php/p/q?a=hello%20there' 200
+	assert_equal "$(body)" "method=GET
+script=/info.php
+info=/p/q
+a=hello there
+b=none
+pid=$(sed -n 's/^pid=//p' "$TEST_TMP/body")"
+	expect '/info.php?a=1' 200 --data 'b=posted'
+	assert_contains "$(body)" $'method=POST\n'
+	assert_contains "$(body)" $'\nb=posted\n'
+	assert_contains "$(body)" $'\na=1\n'
+	expect /status.php 201
+	assert_equal "$(field X-Php)" yes
+	assert_equal "$(body)" "status page"
+	expect '/status.php?go' 302
+	assert_equal "$(field Location)" http://example.com/there
+}
+
+@test "client mode -t: php-cgi -b 127.0.0.1:PORT serves GET, POST, query, PATH_INFO, Status, Location" {
+	php_scripts
+	local port
+	port=$(free_port)
+	start_bg "$TEST_TMP/php.log" php-cgi -b "127.0.0.1:$port"
+	wait_port "$port" 5 "$BG_PID"
+	start_fcgi '*.php' -t "127.0.0.1:$port"
+	php_basics
+	# php-cgi was not started by callfcgi.
+	assert_equal "$(children_of "$(callfcgi_pid)")" ""
+}
+
+@test "anonymous mode: callfcgi php-cgi (GET, POST, Status, Location, 10 MB download); php-cgi is its child and dies with it" {
+	php_scripts
+	head -c 10485760 /dev/urandom >"$SITE/big.bin"
+	start_fcgi '*.php' php-cgi
+	php_basics
+	expect /down.php 200
+	cmp "$SITE/big.bin" "$TEST_TMP/body"
+	local cf php
+	cf=$(callfcgi_pid)
+	php=$(children_named "$cf" php-cgi)
+	assert_match "$php" '^[0-9]+$'
+	# Its standard input is callfcgi's private listening socket.
+	assert_match "$(readlink "/proc/$php/fd/0")" '^socket:'
+	ls "$TEST_TMP"/callfcgi.*/sock >/dev/null
+	stop_site "$cf"
+	gone "$php"
+	! ls "$TEST_TMP"/callfcgi.* >/dev/null 2>&1 ||
+	    fail "the private socket directory is left: $(ls -d "$TEST_TMP"/callfcgi.*)"
+}
+
+@test "anonymous mode: one php-cgi process still serves concurrent requests (no connection it never accepts)" {
+	php_scripts
+	start_fcgi '*.php' -T 4 php-cgi
+	expect /info.php 200
+	local t0 out
+	t0=$(now_ms)
+	out=$(PAR_TIMEOUT=10 par 3 /slow.php 'done %d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=3 fail=0" ||
+	    fail "$out"$'\n'"$(cat "$SERVER_LOG")"
+	[ $(($(now_ms) - t0)) -lt 3500 ]
+}
+
+@test "client mode -t: php-cgi -b (FCGI_MAX_CONNS=1) serves 3 concurrent requests" {
+	php_scripts
+	local port out
+	port=$(free_port)
+	start_bg "$TEST_TMP/php.log" php-cgi -b "127.0.0.1:$port"
+	wait_port "$port" 5 "$BG_PID"
+	start_fcgi '*.php' -T 4 -t "127.0.0.1:$port"
+	expect /info.php 200
+	out=$(PAR_TIMEOUT=10 par 3 /slow.php 'done %d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=3 fail=0" ||
+	    fail "$out"$'\n'"$(cat "$SERVER_LOG")"
+}
+
+@test "pool -n 3: three php-cgi children; one killed mid-load fails only its own request, is restarted, later requests succeed" {
+	php_scripts
+	start_fcgi '*.php' -n 3 php-cgi
+	expect /info.php 200
+	local cf kids victim out i
+	cf=$(callfcgi_pid)
+	wait_count 3 children_named "$cf" php-cgi
+	kids=$(children_named "$cf" php-cgi)
+	# 9 requests of 0.6 s on 3 processes; one process is killed while
+	# it runs one (which has already sent its head).
+	victim=$(head -n 1 <<<"$kids")
+	par 9 /slow.php $'start %d\ndone %d' >"$TEST_TMP/par.out" &
+	local parpid=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$SITE/running.$victim" ] && break
+		sleep 0.01
+	done
+	kill -KILL "$victim"
+	wait "$parpid"
+	out=$(cat "$TEST_TMP/par.out")
+	assert_equal "$(head -n 1 <<<"$out")" "ok=8 fail=1" ||
+	    fail "$out"$'\n'"$(cat "$SERVER_LOG")"
+	wait_log "php-cgi (pid $victim) killed by signal 9; restarting it"
+	wait_count 3 children_named "$cf" php-cgi
+	! children_named "$cf" php-cgi | grep -qx "$victim"
+	out=$(par 6 /slow.php 'done %d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=6 fail=0" || fail "$out"
+	assert_equal "$(callfcgi_pid)" "$cf"
+}
+
+@test "pool: php-cgi processes that exit after PHP_FCGI_MAX_REQUESTS are restarted, and no request is lost" {
+	php_scripts
+	export PHP_FCGI_MAX_REQUESTS=2
+	start_fcgi '*.php' -n 2 php-cgi
+	unset PHP_FCGI_MAX_REQUESTS
+	local i pids=()
+	for i in 1 2 3 4 5 6 7 8; do
+		expect "/info.php?a=$i" 200
+		assert_contains "$(body)" $'\na='"$i"$'\n'
+		pids+=("$(sed -n 's/^pid=//p' "$TEST_TMP/body")")
+	done
+	# Several generations of processes served them.
+	[ "$(printf '%s\n' "${pids[@]}" | sort -u | wc -l)" -ge 4 ]
+	wait_count 2 children_named "$(callfcgi_pid)" php-cgi
+}
+
+fcgiwrap_script() {
+	cat >"$SITE/w.cgi" <<'EOF'
+#!/bin/sh
+case $QUERY_STRING in
+status) printf 'Status: 404 Not Here\nContent-Type: text/plain\n\nnot here\n'
+	exit 0 ;;
+location) printf 'Location: http://example.com/moved\n\n'
+	exit 0 ;;
+esac
+printf 'Content-Type: text/plain\nX-Shell: yes\n\n'
+echo "script=$SCRIPT_NAME query=$QUERY_STRING method=$REQUEST_METHOD"
+echo "oops from the shell script" >&2
+if [ -n "${CONTENT_LENGTH-}" ]; then
+	printf 'body='
+	head -c "$CONTENT_LENGTH"
+	echo
+fi
+EOF
+	chmod 755 "$SITE/w.cgi"
+}
+
+@test "client mode -u: fcgiwrap runs a shell CGI script (GET, POST, query, Status, Location, STDERR logged)" {
+	fcgiwrap_script
+	start_bg "$TEST_TMP/fcgiwrap.log" fcgiwrap -f -s "unix:$TEST_TMP/fw.sock"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$TEST_TMP/fw.sock" ] && break
+		sleep 0.05
+	done
+	start_fcgi '*.cgi' -u "$TEST_TMP/fw.sock"
+	expect '/w.cgi?x=1' 200
+	assert_equal "$(field X-Shell)" yes
+	assert_equal "$(body)" "script=/w.cgi query=x=1 method=GET"
+	expect /w.cgi 200 --data-binary 'hello body'
+	assert_equal "$(body)" "script=/w.cgi query= method=POST
+body=hello body"
+	expect '/w.cgi?status' 404
+	assert_equal "$(body)" "not here"
+	expect '/w.cgi?location' 302
+	assert_equal "$(field Location)" http://example.com/moved
+	wait_log "callfcgi: w.cgi: oops from the shell script"
+}
+
+@test "the shipped configuration serves examples/site/php/hello.php with a pool of 4 php-cgi" {
+	start_site "$ASHD_SRCDIR/examples/site"
+	expect '/php/hello.php?name=Ann' 200
+	assert_match "$(body)" '^Hello, Ann, from PHP [0-9]'
+	assert_contains "$(body)" $'\nSCRIPT_NAME=/php/hello.php\n'
+	expect /php/hello.php/extra 200 --data 'x=1'
+	assert_contains "$(body)" $'\nPATH_INFO=/extra\n'
+	assert_contains "$(body)" $'\nPOST body: x=1'
+	local cf
+	cf=$(callfcgi_pid)
+	assert_equal "$(tr '\0' ' ' <"/proc/$cf/cmdline")" "callfcgi -n 4 php-cgi "
+	wait_count 4 children_named "$cf" php-cgi
+}
+
+# ---------------------------------------------------------------------
+# The protocol, seen from the application
+
+@test "GET_VALUES on the first connection, BEGIN_REQUEST with KEEP_CONN, one connection reused" {
+	start_resp
+	local i
+	for i in 1 2 3 4 5; do
+		expect "/app.fcgi?i=$i" 200
+		assert_match "$(body)" "^ok pid=[0-9]+ conn=1 nth=$i query=i=$i\$"
+	done
+	assert_equal "$(app_count '^open ')" 1
+	assert_equal "$(app_count '^getvalues conn=1 names=.*FCGI_MPXS_CONNS')" 1
+	assert_equal "$(app_count '^begin conn=1 .* keep=1 ')" 5
+	assert_equal "$(app_count 'keep=0')" 0
+	# Answered once: later connections do not ask again.  Without
+	# multiplexing, concurrent requests go on connections of their own.
+	local out
+	out=$(par 3 '/app.fcgi?sleep=300' 'query=sleep=300&n=%d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=3 fail=0" || fail "$out"
+	[ "$(app_count '^open ')" -ge 3 ]
+	assert_equal "$(app_count '^getvalues ')" 1
+	assert_equal "$(max_active)" 1
+	assert_equal "$(app_count '^refused ')" 0
+}
+
+@test "FCGI_MPXS_CONNS=1: concurrent requests are multiplexed on one connection, up to FCGI_MAX_REQS" {
+	start_resp -- --mpx
+	expect /app.fcgi 200
+	local out t0
+	t0=$(now_ms)
+	out=$(par 5 '/app.fcgi?sleep=400' 'query=sleep=400&n=%d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=5 fail=0" || fail "$out"
+	[ $(($(now_ms) - t0)) -lt 1500 ]
+	assert_equal "$(app_count '^open ')" 1
+	assert_equal "$(max_active)" 5
+	# The five had different request ids.
+	assert_equal "$(sed -nE 's/^begin conn=1 id=([0-9]+) .*/\1/p' "$APP_LOG" |
+	    tail -n 5 | sort -u | wc -l)" 5
+}
+
+@test "FCGI_MAX_REQS=2 with multiplexing: at most 2 requests per connection" {
+	start_resp -- --mpx --max-reqs 2
+	expect /app.fcgi 200
+	local out
+	out=$(par 4 '/app.fcgi?sleep=400' 'n=%d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=4 fail=0" || fail "$out"
+	assert_equal "$(max_active)" 2
+	assert_equal "$(app_count '^open ')" 2
+}
+
+@test "-m 2: at most 2 connections to a backend, the other requests wait" {
+	start_resp -m 2
+	local out t0
+	t0=$(now_ms)
+	out=$(par 6 '/app.fcgi?sleep=300' 'n=%d')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=6 fail=0" || fail "$out"
+	[ $(($(now_ms) - t0)) -ge 850 ]
+	assert_equal "$(app_count '^open ')" 2
+	assert_equal "$(max_active)" 1
+}
+
+@test "500 concurrent requests are all answered, each with its own body" {
+	start_resp
+	local out
+	out=$(par 500 /app.fcgi 'query=n=%d'$'\n')
+	assert_equal "$(head -n 1 <<<"$out")" "ok=500 fail=0" ||
+	    fail "$out"$'\n'"$(tail -n 20 "$SERVER_LOG")"
+	assert_equal "$(app_count '^begin ')" 500
+	assert_equal "$(app_count '^refused ')" 0
+	# Bounded by what the application said (FCGI_MAX_CONNS=100).
+	[ "$(app_count '^open ')" -le 100 ]
+}
+
+@test "the same CGI variables as callcgi" {
+	cat >"$SITE/env.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+tr '\0' '\n' </proc/$$/environ | LC_ALL=C sort
+EOF
+	chmod 755 "$SITE/env.cgi"
+	: >"$SITE/env.fcgi"
+	put "$TEST_TMP/both.rc" "child cgi" "    exec callcgi" \
+	    "child fcgi" "    exec callfcgi python3 $RESPONDER" \
+	    "match" "    filename *.cgi" "    handler cgi" \
+	    "match" "    filename *.fcgi" "    handler fcgi"
+	start_site -N -c "$TEST_TMP/both.rc" "$SITE"
+	local v ext names=() opts=(--data-binary 'abc=1' -H 'Content-Type: text/x-test'
+	    -H 'X-Test: a b' -H 'User-Agent: fcgi-test/1' -H 'Cookie: a=1'
+	    -H 'Proxy: http://evil.example')
+	for ext in cgi fcgi; do
+		expect "/env.$ext/p/q%20r?env&a=%20x" 200 "${opts[@]}"
+		grep -vE '^(PATH|REMOTE_PORT)=' "$TEST_TMP/body" |
+		    sed "s/env\\.$ext/env.X/g" >"$TEST_TMP/vars.$ext"
+	done
+	diff -u "$TEST_TMP/vars.cgi" "$TEST_TMP/vars.fcgi"
+	for v in GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+	    'QUERY_STRING=env&a=%20x' 'PATH_INFO=/p/q r' \
+	    SCRIPT_NAME=/env.X "SCRIPT_FILENAME=$SITE/env.X" \
+	    "DOCUMENT_ROOT=$SITE" CONTENT_LENGTH=5 CONTENT_TYPE=text/x-test \
+	    'HTTP_X_TEST=a b' HTTP_COOKIE=a=1 REDIRECT_STATUS=200 \
+	    SERVER_PROTOCOL=HTTP/1.1 "SERVER_PORT=$PORT" REMOTE_ADDR=127.0.0.1; do
+		grep -qxF -- "$v" "$TEST_TMP/vars.fcgi" ||
+		    fail "not given: $v"$'\n'"$(cat "$TEST_TMP/vars.fcgi")"
+	done
+	! grep -q '^HTTP_PROXY=' "$TEST_TMP/vars.fcgi"
+}
+
+@test "10 MB up (Content-Length, and chunked: spooled, CONTENT_LENGTH set) and 10 MB down, byte-exact" {
+	start_resp
+	head -c 10485760 /dev/urandom >"$TEST_TMP/up.bin"
+	expect '/app.fcgi?echo' 200 --data-binary "@$TEST_TMP/up.bin"
+	cmp "$TEST_TMP/up.bin" "$TEST_TMP/body"
+	expect '/app.fcgi?echo' 200 --data-binary "@$TEST_TMP/up.bin" \
+	    -H 'Transfer-Encoding: chunked'
+	cmp "$TEST_TMP/up.bin" "$TEST_TMP/body"
+	expect '/app.fcgi?env' 200 --data-binary 'hello' \
+	    -H 'Transfer-Encoding: chunked'
+	assert_equal "$(var CONTENT_LENGTH)" 5
+	pattern_file "$TEST_TMP/down.exp" 10485760
+	expect '/app.fcgi?big=10485760' 200
+	cmp "$TEST_TMP/down.exp" "$TEST_TMP/body"
+	# The spooled bodies (unnamed files) are closed again.
+	local cf
+	cf=$(callfcgi_pid)
+	sleep 0.2
+	assert_equal "$(find "/proc/$cf/fd" -lname '*(deleted)' | wc -l)" 0
+}
+
+@test "responses are streamed with backpressure: a client not reading 100 MB leaves callfcgi small" {
+	start_resp
+	expect /app.fcgi 200
+	local cf
+	cf=$(callfcgi_pid)
+	run timeout 60 python3 -c '
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]))
+c.request("GET", "/app.fcgi?big=100000000")
+r = c.getresponse()
+time.sleep(1.5)
+rss = [l for l in open("/proc/%s/status" % sys.argv[1]) if l.startswith("VmRSS")]
+print(rss[0].split()[1])
+print(len(r.read()))
+' "$cf"
+	assert_status 0
+	[ "${lines[0]}" -lt 16384 ] ||
+	    fail "callfcgi grew to ${lines[0]} kB while the client did not read"
+	assert_equal "${lines[1]}" 100000000
+}
+
+@test "a client that disconnects mid-response: ABORT_REQUEST, and the connection is reused" {
+	start_resp
+	expect /app.fcgi 200
+	rawhttp -t 5 -s 'GET /app.fcgi?slowbody HTTP/1.1\r\nHost: x\r\n\r\n' \
+	    -e 'slow 0003' >/dev/null
+	wait_in "$APP_LOG" "abort conn=1 id=2"
+	wait_in "$APP_LOG" "end conn=1 id=2"
+	wait_log "app.fcgi: client went away"
+	# Far fewer than the 400 pieces were made.
+	expect /app.fcgi 200
+	assert_match "$(body)" '^ok pid=[0-9]+ conn=1 nth=3 '
+	assert_equal "$(app_count '^open ')" 1
+}
+
+@test "STDERR lines go to callfcgi's log with the script's name" {
+	start_resp
+	expect '/app.fcgi?stderr=hello%20from%20the%20app' 200
+	wait_log "callfcgi: app.fcgi: hello from the app"
+}
+
+@test "responses: Status and Location from the application" {
+	start_resp
+	expect '/app.fcgi?status=404' 404
+	expect '/app.fcgi?status=201' 201
+	expect '/app.fcgi?location=http://example.com/x' 302
+	assert_equal "$(field Location)" http://example.com/x
+}
+
+@test "errors: a broken head or no STDOUT is 502, OVERLOADED and CANT_MPX_CONN 503, UNKNOWN_ROLE 502; logged; callfcgi lives on" {
+	start_resp
+	expect /app.fcgi 200
+	local cf
+	cf=$(callfcgi_pid)
+	expect '/app.fcgi?bad' 502
+	wait_log "app.fcgi: backend unix:$TEST_TMP/callfcgi."
+	wait_log "incomplete response head"
+	expect '/app.fcgi?bad=close' 502
+	wait_log "connection closed"
+	expect '/app.fcgi?nohead' 502
+	wait_log "no response"
+	expect '/app.fcgi?overloaded' 503
+	wait_log "overloaded"
+	expect '/app.fcgi?cantmpx' 503
+	wait_log "cannot multiplex"
+	expect '/app.fcgi?unknownrole' 502
+	wait_log "does not take the responder role"
+	expect /app.fcgi 200
+	assert_equal "$(callfcgi_pid)" "$cf"
+}
+
+@test "-T 1: an application silent past the timeout gets 504, logged; the next request works" {
+	start_resp -T 1
+	expect /app.fcgi 200
+	local t0 t
+	t0=$(now_ms)
+	expect '/app.fcgi?sleep=4000' 504
+	t=$(($(now_ms) - t0))
+	[ "$t" -ge 900 ] && [ "$t" -lt 3000 ] || fail "504 after $t ms"
+	wait_log "app.fcgi: backend unix:$TEST_TMP/callfcgi."
+	wait_log "silent for 1000 ms"
+	expect /app.fcgi 200
+}
+
+@test "anonymous mode: an application that crashes mid-request is 502, and is restarted" {
+	start_resp
+	expect /app.fcgi 200
+	local old
+	old=$(resp_pid)
+	expect '/app.fcgi?crash' 502
+	wait_log "exited with status 3; restarting it"
+	expect /app.fcgi 200
+	[ "$(resp_pid)" != "$old" ] || fail "still pid $old"
+	assert_equal "$(app_count '^start ')" 2
+}
+
+@test "-T 1: a request body that arrives slowly is not cut off (only the application's silence counts)" {
+	start_resp -T 1
+	expect /app.fcgi 200
+	# 40 bytes in 4 pieces, 0.6 s apart: 2.4 s in all, the application
+	# waiting for the client all along.
+	run rawhttp -t 10 -s 'POST /app.fcgi?echo HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nConnection: close\r\n\r\n' \
+	    -w 0.6 -s 0123456789 -w 0.6 -s 0123456789 -w 0.6 -s 0123456789 \
+	    -w 0.6 -s 0123456789 -c
+	assert_equal "$(status_codes "$output")" 200 ||
+	    fail "$output"$'\n'"$(cat "$SERVER_LOG")"
+	assert_contains "$output" "$(printf '0123456789%.0s' 1 2 3 4)"
+}
+
+@test "-T 1 with multiplexing: timed-out requests get 504 and ABORT_REQUEST" {
+	start_resp -T 1 -- --mpx
+	expect /app.fcgi 200
+	local out
+	out=$(par 2 '/app.fcgi?sleep=5000' 'n=%d')
+	assert_match "$out" 'fail=2'
+	assert_equal "$(grep -c ': 504 ' <<<"$out")" 2
+	wait_in "$APP_LOG" "abort conn=1 id="
+	expect /app.fcgi 200
+}
+
+# ---------------------------------------------------------------------
+# Modes and backends
+
+@test "anonymous mode: the application gets a listening socket on stdin and is killed when callfcgi exits" {
+	start_resp
+	expect /app.fcgi 200
+	local app cf
+	app=$(resp_pid)
+	cf=$(callfcgi_pid)
+	assert_equal "$(children_of "$cf")" "$app"
+	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
+	[ -S "$(ls "$TEST_TMP"/callfcgi.*/sock)" ]
+	# Its own process group.
+	assert_equal "$(ps -o pgid= -p "$app" | tr -d ' ')" "$app"
+	stop_site "$cf"
+	gone "$app"
+}
+
+@test "SIGTERM: callfcgi kills its anonymous pool, removes its socket and exits" {
+	start_resp -n 2
+	expect /app.fcgi 200
+	local cf kids k
+	cf=$(callfcgi_pid)
+	wait_count 2 children_of "$cf"
+	kids=$(children_of "$cf")
+	kill -TERM "$cf"
+	gone "$cf"
+	for k in $kids; do
+		gone "$k"
+	done
+	! ls "$TEST_TMP"/callfcgi.* >/dev/null 2>&1 ||
+	    fail "the private socket directory is left"
+}
+
+@test "launching mode: address + PROGRAM starts it on that socket, leaves it running, and a later callfcgi uses it" {
+	local sock=$TEST_TMP/l.sock app cf
+	start_resp -u "$sock"
+	expect /app.fcgi 200
+	app=$(resp_pid)
+	cf=$(callfcgi_pid)
+	track_pid "$app" 1
+	assert_equal "$(children_of "$cf")" "$app"
+	[ -S "$sock" ]
+	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
+	stop_site "$cf"
+	sleep 0.3
+	proc_alive "$app" || fail "the application died with callfcgi"
+	# Connects to the one running instead of starting another.
+	start_resp -u "$sock"
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$app"
+	assert_equal "$(app_count '^start ')" 1
+	assert_equal "$(children_of "$(callfcgi_pid)")" ""
+}
+
+@test "mixed mode: -N + address + PROGRAM starts PROGRAM, which makes its own socket, and connects once it is up" {
+	local sock=$TEST_TMP/m.sock app
+	start_resp -N 5 -u "$sock" -- "unix:$sock"
+	expect /app.fcgi 200
+	app=$(resp_pid)
+	track_pid "$app" 1
+	assert_equal "$(children_of "$(callfcgi_pid)")" "$app"
+	assert_equal "$(readlink "/proc/$app/fd/0")" /dev/null
+}
+
+@test "-i ID: the socket is \$TMPDIR/callfcgi-UID-ID, in launching and in client mode" {
+	local sock=$TEST_TMP/callfcgi-$(id -u)-one app
+	start_resp -i one
+	expect /app.fcgi 200
+	app=$(resp_pid)
+	track_pid "$app" 1
+	[ -S "$sock" ] || fail "no socket $sock: $(ls "$TEST_TMP")"
+	kill_bg
+	rm -f "$APP_LOG"
+	start_app "unix:$TEST_TMP/callfcgi-$(id -u)-two"
+	start_fcgi '*.fcgi' -i two
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$APP_PID"
+}
+
+@test "client mode: backend down is 502 (logged with its address), then 200 once it is started" {
+	local sock=$TEST_TMP/c.sock
+	start_fcgi '*.fcgi' -u "$sock"
+	expect /app.fcgi 502
+	wait_log "backend unix:$sock: No such file or directory"
+	local cf
+	cf=$(callfcgi_pid)
+	start_app "unix:$sock"
+	sleep 1
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$APP_PID"
+	# Down again (the socket file is left, nobody accepts): 502.
+	stop_app "$APP_PID"
+	expect /app.fcgi 502
+	wait_log "Connection refused"
+	assert_equal "$(callfcgi_pid)" "$cf"
+}
+
+@test "client mode -t PORT (no host): the backend on localhost" {
+	local port
+	port=$(free_port)
+	start_app "$port"
+	start_fcgi '*.fcgi' -t "$port"
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$APP_PID"
+}
+
+@test "client mode -N 3 -u: a backend that comes up within the retries is waited for" {
+	local sock=$TEST_TMP/n.sock
+	start_fcgi '*.fcgi' -N 3 -u "$sock"
+	start_bg "$TEST_TMP/app.out" sh -c 'sleep 1; exec python3 "$1" "$2"' \
+	    sh "$RESPONDER" "unix:$sock"
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$BG_PID"
+}
+
+@test "client mode -N 4 -t: a TCP backend that comes up within the retries (after 2.5 s) is waited for" {
+	local port
+	port=$(free_port)
+	start_fcgi '*.fcgi' -N 4 -t "127.0.0.1:$port"
+	start_bg "$TEST_TMP/app.out" sh -c 'sleep 2.5; exec python3 "$1" "$2"' \
+	    sh "$RESPONDER" "$port"
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$BG_PID"
+}
+
+@test "failover across two -u backends: the second serves while the first is down; both down is 503" {
+	local a=$TEST_TMP/a.sock b=$TEST_TMP/b.sock apid bpid
+	start_app "unix:$b"
+	bpid=$APP_PID
+	start_fcgi '*.fcgi' -u "$a" -u "$b"
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$bpid"
+	wait_log "backend unix:$a: No such file or directory"
+	# The first is back: after its down mark it is preferred again.
+	start_app "unix:$a"
+	apid=$APP_PID
+	sleep 1.1
+	expect /app.fcgi 200
+	assert_equal "$(resp_pid)" "$apid"
+	# Both down.
+	stop_app "$apid"
+	stop_app "$bpid"
+	expect /app.fcgi 503
+	wait_log "no backend can be reached"
+}
+
+@test "failover across two -t backends: both down is 503" {
+	local p1 p2
+	p1=$(free_port)
+	p2=$(free_port)
+	start_fcgi '*.fcgi' -t "127.0.0.1:$p1" -t "127.0.0.1:$p2"
+	expect /app.fcgi 503
+}
