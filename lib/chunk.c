@@ -2,14 +2,17 @@
  * chunk.c: incremental de-chunking of request bodies (RFC 9112 7.1).
  *
  * State table (cd_state):
- *   SIZE     hex digits of chunk-size      -> ';' EXT, CR SIZE_LF
+ *   SIZE     hex digits of chunk-size      -> ';' EXT, CR SIZE_LF,
+ *                                             SP/HTAB BWS
+ *   BWS      blanks before an extension    -> ';' EXT
  *   EXT      chunk extensions, skipped     -> CR SIZE_LF
  *   SIZE_LF  LF after the size line        -> DATA (size > 0) or TRL
  *   DATA     chunk data, cd_left to go     -> DATA_CR when cd_left == 0
  *   DATA_CR  CR after data                 -> DATA_LF
  *   DATA_LF  LF after data                 -> SIZE
- *   TRL      start of a trailer line       -> CR END_LF, else TRL_LINE
- *   TRL_LINE a trailer field, discarded    -> CR TRL_LF
+ *   TRL      start of a trailer line       -> CR END_LF, else TRL_NAME
+ *   TRL_NAME a trailer field's name        -> ':' TRL_LINE
+ *   TRL_LINE a trailer field's value, discarded -> CR TRL_LF
  *   TRL_LF   LF ending a trailer field     -> TRL
  *   END_LF   LF of the final empty line    -> DONE
  * Line ends must be CRLF: a bare LF or CR is an error, as is a size
@@ -21,9 +24,17 @@
 #include "ashlimits.h"
 
 enum {
-	CD_SIZE, CD_EXT, CD_SIZE_LF, CD_DATA, CD_DATA_CR, CD_DATA_LF,
-	CD_TRL, CD_TRL_LINE, CD_TRL_LF, CD_END_LF, CD_DONE
+	CD_SIZE, CD_BWS, CD_EXT, CD_SIZE_LF, CD_DATA, CD_DATA_CR, CD_DATA_LF,
+	CD_TRL, CD_TRL_NAME, CD_TRL_LINE, CD_TRL_LF, CD_END_LF, CD_DONE
 };
+
+/* RFC 9110 5.6.2 tchar, for trailer field names. */
+static int
+tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
 
 void
 chunk_init(struct chunkdec *d)
@@ -95,7 +106,15 @@ chunk_feed(struct chunkdec *d, const char *in, size_t len,
 				d->cd_state = CD_EXT;
 			else if (c == '\r')
 				d->cd_state = CD_SIZE_LF;
+			else if (c == ' ' || c == '\t')
+				d->cd_state = CD_BWS;
 			else
+				return -400;
+			break;
+		case CD_BWS:
+			if (c == ';')
+				d->cd_state = CD_EXT;
+			else if (c != ' ' && c != '\t')
 				return -400;
 			break;
 		case CD_EXT:
@@ -123,9 +142,21 @@ chunk_feed(struct chunkdec *d, const char *in, size_t len,
 			d->cd_state = CD_SIZE;
 			break;
 		case CD_TRL:
-			d->cd_state = c == '\r' ? CD_END_LF : CD_TRL_LINE;
-			if (c != '\r' && !textbyte(c))
-				return -400;
+			if (c == '\r') {
+				d->cd_state = CD_END_LF;
+				break;
+			}
+			if (!tchar(c))
+				return -400;	/* obs-fold, or not a field */
+			d->cd_state = CD_TRL_NAME;
+			break;
+		case CD_TRL_NAME:
+			if (++d->cd_trailer > ASH_HEAD_MAX)
+				return -431;
+			if (c == ':')
+				d->cd_state = CD_TRL_LINE;
+			else if (!tchar(c))
+				return -400;	/* includes blanks before ':' */
 			break;
 		case CD_TRL_LINE:
 			if (++d->cd_trailer > ASH_HEAD_MAX)

@@ -6,6 +6,7 @@
  * Parsers are pure: they look at (buf, len), allocate only the result,
  * and return 0 for "need more", the head length, or -status.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -81,15 +82,40 @@ line_len(const char *buf, size_t start, size_t eol)
 	return n;
 }
 
-/* Parse "HTTP/d.d"; 0 ok (1.0/1.1), -505 other version, -400 garbage. */
+/*
+ * Parse "HTTP/d.d": 0 for 1.0 and 1.1, 1 for a later 1.x (to be served
+ * as 1.1, RFC 9110 2.5), -505 for another major version, -400 for
+ * garbage.
+ */
 static int
 parse_version(const char *v, size_t n)
 {
 	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' ||
 	    v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
 		return -400;
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+	if (v[5] != '1')
 		return -505;
+	return v[7] > '1';
+}
+
+/* Bytes a request target may hold (RFC 3986 characters, '%' escapes). */
+static int
+is_targetchar(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("\"#<>\\^`{|}", c);
+}
+
+/* An absolute-form target's authority must name a host, and no user. */
+static int
+check_authority(const char *t, size_t n)
+{
+	const char *a = memchr(t, ':', n) + 3, *e;
+
+	e = a;
+	while (e < t + n && *e != '/' && *e != '?')
+		e++;
+	if (e == a || memchr(a, '@', (size_t)(e - a)) != NULL)
+		return -400;
 	return 0;
 }
 
@@ -128,19 +154,21 @@ parse_reqline(const char *line, size_t n, char **m, char **t, char **v)
 	if (sp2 == NULL || sp2 == sp1 + 1)
 		return -400;
 	for (i = (size_t)(sp1 + 1 - line); line + i < sp2; i++)
-		if ((unsigned char)line[i] <= 0x20 ||
-		    (unsigned char)line[i] >= 0x7f)
+		if (!is_targetchar((unsigned char)line[i]))
 			return -400;
 	if ((rv = parse_version(sp2 + 1, n - (size_t)(sp2 + 1 - line))) < 0)
 		return rv;
 	if (sp1[1] != '/' && !(sp2 - sp1 == 2 && sp1[1] == '*' &&
-	    sp1 - line == 7 && !memcmp(line, "OPTIONS", 7)) &&
-	    strncasecmp(sp1 + 1, "http://", 7) &&
-	    strncasecmp(sp1 + 1, "https://", 8))
-		return -400;
+	    sp1 - line == 7 && !memcmp(line, "OPTIONS", 7))) {
+		if (strncasecmp(sp1 + 1, "http://", 7) &&
+		    strncasecmp(sp1 + 1, "https://", 8))
+			return -400;
+		if (check_authority(sp1 + 1, (size_t)(sp2 - sp1 - 1)) < 0)
+			return -400;
+	}
 	*m = strndup(line, (size_t)(sp1 - line));
 	*t = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	*v = strndup(sp2 + 1, 8);
+	*v = rv == 1 ? strdup("HTTP/1.1") : strndup(sp2 + 1, 8);
 	if (*m == NULL || *t == NULL || *v == NULL)
 		return -500;
 	return 0;
@@ -287,22 +315,25 @@ http_list_has(const char *list, const char *token)
 	return 0;
 }
 
-/* Content-Length: every element of every field must be the same
- * non-empty digit string; 0 or -400. */
+/* Content-Length: every comma-separated element of every field must be
+ * the same non-empty digit string (RFC 9110 8.6); 0 or -400. */
 static int
 framing_length(const struct req *r, long long *lenp)
 {
-	const char *p, *s;
+	const char *p, *e, *s;
 	long long v, seen = -1;
 	size_t i, j, n;
 
 	for (i = 0; i < r->r_nhdrs; i++) {
 		if (strcasecmp(r->r_hdrs[i].h_name, "Content-Length"))
 			continue;
-		p = r->r_hdrs[i].h_value;
-		if (*p == '\0')
-			return -400;
-		while (list_next(&p, &s, &n)) {
+		for (p = r->r_hdrs[i].h_value;; p = e + 1) {
+			e = p + strcspn(p, ",");
+			for (s = p; s < e && (*s == ' ' || *s == '\t'); s++)
+				;
+			for (n = (size_t)(e - s); n > 0 &&
+			    (s[n - 1] == ' ' || s[n - 1] == '\t'); n--)
+				;
 			if (n == 0 || n > 18)
 				return -400;
 			for (v = 0, j = 0; j < n; j++) {
@@ -313,6 +344,8 @@ framing_length(const struct req *r, long long *lenp)
 			if (seen >= 0 && v != seen)
 				return -400;
 			seen = v;
+			if (*e == '\0')
+				break;
 		}
 	}
 	*lenp = seen;
@@ -336,7 +369,7 @@ framing_coding(const struct req *r, int *chunked)
 			return -400;
 		while (list_next(&p, &s, &n)) {
 			if (n == 0)
-				return -400;
+				continue;	/* RFC 9110 5.6.1.2 */
 			last_chunked = n == 7 && !strncasecmp(s, "chunked", 7);
 			if (last_chunked)
 				nchunked++;
@@ -355,6 +388,31 @@ framing_coding(const struct req *r, int *chunked)
 		return -501;
 	*chunked = 1;
 	return 0;
+}
+
+/* A Host value: uri-host [ ":" port ] (RFC 9112 3.2), or empty. */
+static int
+host_valid(const char *h)
+{
+	const char *p = h;
+
+	if (*p == '[') {
+		for (p++; *p && *p != ']'; p++)
+			if (!isxdigit((unsigned char)*p) && !strchr(":.vV", *p))
+				return 0;
+		if (*p++ != ']')
+			return 0;
+	} else {
+		for (; *p && *p != ':'; p++)
+			if (!isalnum((unsigned char)*p) &&
+			    !strchr("-._~%!$&'()*+,;=", *p))
+				return 0;
+	}
+	if (*p == ':')
+		for (p++; *p; p++)
+			if (!isdigit((unsigned char)*p))
+				return 0;
+	return *p == '\0';
 }
 
 int
@@ -385,10 +443,13 @@ http_req_framing(const struct req *r, struct http_framing *f)
 			close |= http_list_has(v, "close");
 			keep |= http_list_has(v, "keep-alive");
 		} else if (!strcasecmp(n, "Expect")) {
+			if (*v == '\0')
+				continue;	/* an empty list asks nothing */
 			if (strcasecmp(v, "100-continue"))
 				return 417;
 			f->hf_expect = http11;
-		}
+		} else if (!strcasecmp(n, "Host") && !host_valid(v))
+			return 400;
 	}
 	f->hf_close = http11 ? close : !keep;
 	return 0;

@@ -211,8 +211,16 @@ static const struct rqrow {
 	RQ_ERR("GET /\0 HTTP/1.1\r\n\r\n", -400),
 	/* "*" is the OPTIONS-only form (RFC 9112 3.2.4; http.h). */
 	RQ_ERR("GET * HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+	/* Bytes no URI holds; absolute-form without a host, or with a
+	 * user (RFC 9110 4.2). */
+	RQ_ERR("GET /a#f HTTP/1.1\r\n\r\n", -400),
+	RQ_ERR("GET /a\\b HTTP/1.1\r\n\r\n", -400),
+	RQ_ERR("GET /<x> HTTP/1.1\r\n\r\n", -400),
+	RQ_ERR("GET http:///a HTTP/1.1\r\n\r\n", -400),
+	RQ_ERR("GET http://u:p@h/ HTTP/1.1\r\n\r\n", -400),
 	/* Versions. */
-	RQ_ERR("GET / HTTP/1.2\r\n\r\n", -505),
+	/* A later 1.x is served as 1.1 (RFC 9110 2.5). */
+	RQ_OK("GET / HTTP/1.2\r\n\r\n", "GET / HTTP/1.1 []\n"),
 	RQ_ERR("GET / HTTP/2.0\r\n\r\n", -505),
 	RQ_ERR("GET / HTTP/0.9\r\n\r\n", -505),
 	RQ_ERR("GET / HTTP/1.x\r\n\r\n", -400),
@@ -353,6 +361,19 @@ static const struct frrow {
 	FR(1, "Host: a\nContent-Length: 0x5\n", 400, 0, 0, 0, 0),
 	FR(1, "Host: a\nContent-Length:\n", 400, 0, 0, 0, 0),
 	FR(1, "Host: a\nContent-Length: 5 5\n", 400, 0, 0, 0, 0),
+	FR(1, "Host: a\nContent-Length: 5,\n", 400, 0, 0, 0, 0),
+	FR(1, "Host: a\nContent-Length: ,5\n", 400, 0, 0, 0, 0),
+	/* Empty list elements are ignored in Transfer-Encoding and Expect. */
+	FR(1, "Host: a\nTransfer-Encoding: , chunked\n", 0, 1, -1, 0, 0),
+	FR(1, "Host: a\nExpect:\n", 0, 0, -1, 0, 0),
+	/* Host values (RFC 9112 3.2). */
+	FR(1, "Host: a b\n", 400, 0, 0, 0, 0),
+	FR(1, "Host: a/b\n", 400, 0, 0, 0, 0),
+	FR(1, "Host: u@x\n", 400, 0, 0, 0, 0),
+	FR(1, "Host: x:abc\n", 400, 0, 0, 0, 0),
+	FR(1, "Host: [::1]:8080\n", 0, 0, -1, 0, 0),
+	FR(1, "Host: example.com:80\n", 0, 0, -1, 0, 0),
+	FR(1, "Host:\n", 0, 0, -1, 0, 0),
 	FR(1, "Host: a\nContent-Length: 1234567890123456789\n", 400, 0, 0, 0,
 	    0),
 	FR(1, "Host: a\nTransfer-Encoding: chunked\n", 0, 1, -1, 0, 0),
@@ -780,6 +801,15 @@ static const struct chrow {
 	CH("0x5\r\n", -400, "", 0),
 	CH("5g\r\n", -400, "", 0),
 	CH("5;\x01\r\n", -400, "", 0),
+	/* Blanks before an extension (RFC 9112 7.1.1 BWS), not without. */
+	CH("5 ;a=b\r\nhello\r\n0\t;x\r\n\r\n", 0, "hello", 0),
+	CH("5 \r\nhello\r\n0\r\n\r\n", -400, "", 0),
+	/* Trailers are field lines: a request line, or blanks before the
+	 * colon, or obs-fold, are not. */
+	CH("0\r\nGET / HTTP/1.1\r\n\r\n", -400, "", 0),
+	CH("0\r\nX : 1\r\n\r\n", -400, "", 0),
+	CH("0\r\nX: 1\r\n folded\r\n\r\n", -400, "", 0),
+	CH("0\r\n: v\r\n\r\n", -400, "", 0),
 	CH("5\r\nhello\r\n0\r\nX\x01: 1\r\n\r\n", -400, "", 0),
 };
 
