@@ -1021,6 +1021,16 @@ arg:tail"
 	assert_contains "$(body)" 'Hello, bob!'
 	assert_contains "$(body)" 'rest string "x/y"'
 	expect_404 /nope /sub/.htrc /.htrc
+	# A browser revalidating what it has cached gets 304, no body.
+	local etag lm
+	expect /style.css 200
+	etag=$(field ETag)
+	lm=$(field Last-Modified)
+	[ -n "$etag" ] && [ -n "$lm" ]
+	expect /style.css 304 -H "If-None-Match: $etag"
+	assert_equal "$(body)" ""
+	expect /style.css 304 -H "If-Modified-Since: $lm"
+	expect /img/logo.png 200 -H "If-None-Match: \"other\""
 }
 
 @test "a persistent child that reads nothing never stalls dirplex" {
