@@ -95,6 +95,7 @@ conn_abort(struct conn *c)
 static void
 drop_handler(struct conn *c)
 {
+	splice_end(c);
 	if (c->c_hfd >= 0) {
 		/* Only we hold this socket: closing it unregisters it. */
 		loop_forget(srv.s_loop, &c->c_hw);
@@ -237,7 +238,8 @@ step_req(struct conn *c)
 		return 1;
 	}
 	prog |= rv;
-	if (c->c_rs == RS_BODY && c->c_hdone && c->c_out.b_len == 0) {
+	if (c->c_rs == RS_BODY && c->c_hdone && c->c_out.b_len == 0 &&
+	    c->c_piped == 0) {
 		/* Any body the client is still sending is unwanted now. */
 		if (!c->c_bodydone)
 			c->c_close = 1;
@@ -322,9 +324,10 @@ conn_update(struct conn *c)
 			ce |= EPOLLIN;
 		if (c->c_bodydone && !c->c_cleof)
 			ce |= EPOLLRDHUP;
-		if (c->c_out.b_len > 0)
+		if (c->c_out.b_len > 0 || c->c_piped > 0)
 			ce |= EPOLLOUT;
-		if (!c->c_hdone && c->c_out.b_len < ASH_IOBUF_SIZE)
+		if (!c->c_hdone && c->c_out.b_len < ASH_IOBUF_SIZE &&
+		    c->c_piped < SPLICE_MIN)
 			he |= EPOLLIN;
 		if (c->c_up.b_len > 0)
 			he |= EPOLLOUT;
@@ -366,7 +369,7 @@ fail:
 static void
 req_timer(struct conn *c)
 {
-	if (c->c_out.b_len > 0 && !c->c_cwr)
+	if ((c->c_out.b_len > 0 || c->c_piped > 0) && !c->c_cwr)
 		conn_timer(c, T_SEND);
 	else if (!c->c_bodydone && c->c_up.b_len == 0)
 		conn_timer(c, T_BODY);
@@ -595,6 +598,7 @@ conn_accept(struct listener *l)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->c_fd = fd;
 		c->c_hfd = c->c_theirs = c->c_dfd = -1;
+		c->c_pipe[0] = c->c_pipe[1] = -1;
 		c->c_id = ++srv.s_nextid;
 		sl = sizeof(c->c_peer);
 		getpeername(fd, &c->c_peer.sa, &sl);

@@ -117,6 +117,8 @@ struct conn {
 	enum rstate	 c_rs;
 	enum bodymode	 c_rmode;	/* response body */
 	long long	 c_rleft;
+	int		 c_pipe[2];	/* splice: handler -> pipe -> client */
+	size_t		 c_piped;	/* bytes in c_pipe */
 };
 
 /* One read buffer for the whole process: data is copied out of it. */
@@ -140,5 +142,8 @@ int	 step_upload(struct conn *c);
 int	 step_resphead(struct conn *c);
 int	 step_respbody(struct conn *c);
 int	 step_duplex(struct conn *c);
+void	 splice_end(struct conn *c);
+/* Bodies at least this long go handler -> client by splice(2). */
+#define SPLICE_MIN	(64 * 1024)
 
 #endif

@@ -293,6 +293,67 @@ step_resphead(struct conn *c)
 	return 1;
 }
 
+void
+splice_end(struct conn *c)
+{
+	if (c->c_pipe[0] >= 0) {
+		close(c->c_pipe[0]);
+		close(c->c_pipe[1]);
+	}
+	c->c_pipe[0] = c->c_pipe[1] = -1;
+	c->c_piped = 0;
+}
+
+/*
+ * A long body of known length goes from the handler's socket to the
+ * client's through a pipe, never copied into htparser (zero-copy).
+ * 1 progress, 0 none, -1 ended.
+ */
+static int
+step_splice(struct conn *c)
+{
+	size_t want;
+	ssize_t n;
+	int prog = 0;
+
+	if (c->c_piped > 0 && c->c_cwr) {
+		n = splice(c->c_pipe[0], NULL, c->c_fd, NULL, c->c_piped,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			c->c_cwr = 0;
+		else if (n <= 0) {
+			conn_abort(c);
+			return -1;
+		} else {
+			c->c_piped -= (size_t)n;
+			prog = 1;
+		}
+	}
+	if (!c->c_hdone && c->c_hrd && c->c_piped < SPLICE_MIN) {
+		want = (size_t)(c->c_rleft < 256 * 1024 ? c->c_rleft :
+		    256 * 1024);
+		n = splice(c->c_hfd, NULL, c->c_pipe[1], NULL, want,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			c->c_hrd = 0;
+		else if (n <= 0) {
+			/* The handler ended (or broke) its response short. */
+			if (end_body(c)) {
+				conn_abort(c);
+				return -1;
+			}
+			prog = 1;
+		} else {
+			c->c_piped += (size_t)n;
+			c->c_rleft -= n;
+			if (c->c_rleft == 0)
+				c->c_hdone = 1;
+			prog = 1;
+		}
+	}
+	return prog;
+}
+
 /* Handler -> client, the body.  1 progress, 0 none, -1 ended. */
 int
 step_respbody(struct conn *c)
@@ -300,6 +361,16 @@ step_respbody(struct conn *c)
 	size_t room;
 	ssize_t n;
 
+	/* Once the head is out, a long body switches to splicing. */
+	if (c->c_pipe[0] < 0 && c->c_rmode == BM_LENGTH &&
+	    c->c_rleft >= SPLICE_MIN && c->c_out.b_len == 0 && !c->c_hdone) {
+		if (pipe2(c->c_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+			c->c_pipe[0] = c->c_pipe[1] = -1;	/* copy */
+		else
+			fcntl(c->c_pipe[1], F_SETPIPE_SZ, 256 * 1024);
+	}
+	if (c->c_pipe[0] >= 0)
+		return step_splice(c);
 	if (c->c_hdone || !c->c_hrd || c->c_out.b_len >= ASH_IOBUF_SIZE)
 		return 0;
 	room = ASH_IOBUF_SIZE;

@@ -631,8 +631,12 @@ rss-growth-ok True"
 	expect_rejected 505 "GET / HTTP/2.0\r\n$H\r\n"
 }
 
-@test "reject: HTTP/1.2 (505)" {
-	expect_rejected 505 "GET / HTTP/1.2\r\n$H\r\n"
+@test "HTTP/1.2 is served as HTTP/1.1 (RFC 9110 2.5); HTTP/3.0 gets 505" {
+	start_htparser
+	run raw_request "GET /v HTTP/1.2\r\nHost: a\r\nConnection: close\r\n\r\n"
+	[[ "$output" == "HTTP/1.1 200 OK"* ]]
+	[[ "$output" == *"version HTTP/1.1"* ]]
+	expect_rejected 505 "GET / HTTP/3.0\r\n$H\r\n"
 }
 
 @test "reject: HTTP/1.x (400)" {
