@@ -557,7 +557,9 @@ while time.monotonic() - t0 < 1.0:
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=1)
         s.close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # Reset: the connection was queued on the listener as it
+        # closed; either way the port takes no more.
         refused = time.monotonic() - t0
         break
     time.sleep(0.01)
