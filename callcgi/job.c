@@ -147,9 +147,9 @@ err_event(struct watch *w, uint32_t ev)
 		return;
 	if (n > 0 && buf_append(&j->j_errline, buf, (size_t)n) == -1)
 		n = 0;
-	while ((nl = memchr(j->j_errline.b_data, '\n',
-	    j->j_errline.b_len)) != NULL || (n <= 0 && j->j_errline.b_len) ||
-	    j->j_errline.b_len > 4096) {
+	while (j->j_errline.b_len > 0 && ((nl = memchr(j->j_errline.b_data,
+	    '\n', j->j_errline.b_len)) != NULL || n <= 0 ||
+	    j->j_errline.b_len > 4096)) {
 		size_t l = nl ? (size_t)(nl - j->j_errline.b_data) :
 		    j->j_errline.b_len;
 
