@@ -1003,3 +1003,18 @@ PY
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+@test "-S: htparser logs to syslog and sets ASHD_USESYSLOG for the handlers" {
+	local port
+	port=$(free_port)
+	start_bg "$TEST_TMP/s.log" "$HTPARSER" -S "plain:port=$port,local=127.0.0.1" \
+	    -- sh -c "env > '$TEST_TMP/env'; exec '$ECHO_HANDLER'"
+	wait_port "$port" 5
+	run curl -s "http://127.0.0.1:$port/x"
+	[[ "$output" == *"rest x"* ]]
+	grep -q '^ASHD_USESYSLOG=' "$TEST_TMP/env"
+	# Nothing goes to standard error any more.
+	kill -TERM "$BG_PID"
+	wait_exit "$BG_PID" 5 || true
+	! grep -q 'shutting down' "$TEST_TMP/s.log"
+}
