@@ -40,30 +40,25 @@ usage(FILE *out)
 }
 
 static void
+start_one(struct req *r, int fd, void *arg)
+{
+	job_start(loop, r, fd);
+}
+
+static void
 input_event(struct watch *w, uint32_t ev)
 {
-	struct req *r;
-	int fd, i;
+	int rv;
 
-	for (i = 0; i < 32; i++) {
-		if ((r = req_recv(0, &fd)) == NULL) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			if (errno == EBADMSG || errno == EMSGSIZE) {
-				log_errno(LOG_WARNING, "bad request datagram");
-				continue;
-			}
-			if (errno != 0)
-				log_die_errno(1, "reading requests");
-			/* End of input: finish what runs, then exit. */
-			ineof = 1;
-			loop_unwatch(loop, &inwatch);
-			cgiopt.co_onejob = 1;
-			if (job_count() == 0)
-				loop_stop(loop);
-			return;
-		}
-		job_start(loop, r, fd);
+	if ((rv = req_serve(0, 32, start_one, NULL)) < 0)
+		log_die_errno(1, "reading requests");
+	if (rv > 0) {
+		/* End of input: finish what runs, then exit. */
+		ineof = 1;
+		loop_unwatch(loop, &inwatch);
+		cgiopt.co_onejob = 1;
+		if (job_count() == 0)
+			loop_stop(loop);
 	}
 }
 

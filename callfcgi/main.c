@@ -65,28 +65,23 @@ freq_idle(void)
 }
 
 static void
+start_one(struct req *r, int fd, void *arg)
+{
+	freq_start(r, fd);
+}
+
+static void
 input_event(struct watch *w, uint32_t ev)
 {
-	struct req *r;
-	int fd, i;
+	int rv;
 
-	for (i = 0; i < 64; i++) {
-		if ((r = req_recv(0, &fd)) == NULL) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			if (errno == EBADMSG || errno == EMSGSIZE) {
-				log_errno(LOG_WARNING, "bad request datagram");
-				continue;
-			}
-			if (errno != 0)
-				log_die_errno(1, "reading requests");
-			ineof = 1;
-			loop_unwatch(loop, &inwatch);
-			if (freq_count() == 0)
-				loop_stop(loop);
-			return;
-		}
-		freq_start(r, fd);
+	if ((rv = req_serve(0, 64, start_one, NULL)) < 0)
+		log_die_errno(1, "reading requests");
+	if (rv > 0) {
+		ineof = 1;
+		loop_unwatch(loop, &inwatch);
+		if (freq_count() == 0)
+			loop_stop(loop);
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include "conn.h"
+#include "fdpass.h"
 #include "http.h"
 #include "ashlimits.h"
 #include "log.h"
@@ -25,51 +26,20 @@
 
 /* Responses. */
 
-/* Read from the response socket, capturing a passed fd (duplex). */
+/* Read from the response socket; while the head is read, a descriptor
+ * may come with it (duplex). */
 static ssize_t
 read_handler(struct conn *c, char *dst, size_t cap)
 {
 	ssize_t n;
-	int fd = -1;
+	int fd;
 
 	if (c->c_rs == RS_HEAD) {
-		/* fd_recv() refuses messages without exactly one fd, so
-		 * read with a plain recvmsg here. */
-		union {
-			struct cmsghdr	hdr;
-			char		buf[CMSG_SPACE(sizeof(int) * 4)];
-		} cm;
-		struct msghdr msg;
-		struct iovec iov;
-		struct cmsghdr *cmp;
-		size_t i, nfd;
-		int f;
-
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = dst;
-		iov.iov_len = cap;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		n = recvmsg(c->c_hfd, &msg, MSG_CMSG_CLOEXEC);
-		for (cmp = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cmp;
-		    cmp = CMSG_NXTHDR(&msg, cmp)) {
-			if (cmp->cmsg_level != SOL_SOCKET ||
-			    cmp->cmsg_type != SCM_RIGHTS)
-				continue;
-			nfd = (cmp->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < nfd; i++) {
-				memcpy(&f, CMSG_DATA(cmp) + i * sizeof(int),
-				    sizeof(int));
-				if (fd < 0 && c->c_dfd < 0)
-					fd = f;
-				else
-					close(f);
-			}
-		}
-		if (fd >= 0)
+		n = fd_recv_stream(c->c_hfd, dst, cap, &fd);
+		if (fd >= 0 && c->c_dfd < 0)
 			c->c_dfd = fd;
+		else if (fd >= 0)
+			close(fd);
 	} else
 		n = recv(c->c_hfd, dst, cap, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))

@@ -68,8 +68,11 @@ fd_collect(struct msghdr *msg, int *first)
 	return count;
 }
 
-ssize_t
-fd_recv(int sock, void *buf, size_t cap, int *fdp)
+/* One recvmsg(): the bytes, the first descriptor in *fdp (or -1; all
+ * are closed if fdp is NULL), how many came, and the message flags. */
+static ssize_t
+recv_fds(int sock, void *buf, size_t cap, int *fdp, int *countp,
+    int *flagsp)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -78,7 +81,6 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 	struct msghdr msg;
 	struct iovec iov;
 	ssize_t n;
-	int fd = -1, count;
 
 	if (fdp)
 		*fdp = -1;
@@ -94,8 +96,23 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	count = fd_collect(&msg, fdp ? &fd : NULL);
-	if (msg.msg_flags & MSG_TRUNC) {
+	*countp = fd_collect(&msg, fdp);
+	*flagsp = msg.msg_flags;
+	return n;
+}
+
+ssize_t
+fd_recv(int sock, void *buf, size_t cap, int *fdp)
+{
+	ssize_t n;
+	int fd = -1, count, flags;
+
+	if (fdp)
+		*fdp = -1;
+	if ((n = recv_fds(sock, buf, cap, fdp ? &fd : NULL, &count,
+	    &flags)) < 0)
+		return -1;
+	if (flags & MSG_TRUNC) {
 		if (fd >= 0)
 			close(fd);
 		errno = EMSGSIZE;
@@ -109,7 +126,7 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 		fd = -1;
 		count = 0;
 	}
-	if ((msg.msg_flags & MSG_CTRUNC) || (n > 0 && count != 1)) {
+	if ((flags & MSG_CTRUNC) || (n > 0 && count != 1)) {
 		if (fd >= 0)
 			close(fd);
 		errno = EBADMSG;
@@ -117,6 +134,14 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 	}
 	*fdp = fd;
 	return n;
+}
+
+ssize_t
+fd_recv_stream(int sock, void *buf, size_t cap, int *fdp)
+{
+	int count, flags;
+
+	return recv_fds(sock, buf, cap, fdp, &count, &flags);
 }
 
 ssize_t

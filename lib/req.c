@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "fdpass.h"
+#include "log.h"
 #include "ashlimits.h"
 #include <stdint.h>
 
@@ -316,6 +317,28 @@ req_recv(int sock, int *fdp)
 	}
 	*fdp = fd;
 	return r;
+}
+
+int
+req_serve(int sock, int batch, void (*fn)(struct req *, int, void *),
+    void *arg)
+{
+	struct req *r;
+	int fd, i;
+
+	for (i = 0; i < batch; i++) {
+		if ((r = req_recv(sock, &fd)) == NULL) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			if (errno == EBADMSG || errno == EMSGSIZE) {
+				log_errno(LOG_WARNING, "bad request datagram");
+				continue;
+			}
+			return errno != 0 ? -1 : 1;
+		}
+		fn(r, fd, arg);
+	}
+	return 0;
 }
 
 struct req *

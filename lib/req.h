@@ -86,5 +86,15 @@ int		 req_send(int sock, const struct req *r, int fd);
  * It receives into one buffer of the process (not thread-safe).
  */
 struct req	*req_recv(int sock, int *fdp);
+/*
+ * The input loop of every persistent handler: receive up to `batch`
+ * requests from the non-blocking socket `sock` and hand each to
+ * fn(r, fd, arg), which takes both over.  Malformed datagrams are
+ * logged and skipped.  Returns 0 when the socket has nothing more for
+ * now (or the batch is done), 1 at end-of-file, -1 with errno on an
+ * error that will not go away (sock is not a request socket).
+ */
+int		 req_serve(int sock, int batch,
+		    void (*fn)(struct req *r, int fd, void *arg), void *arg);
 
 #endif

@@ -136,29 +136,22 @@ reload(void)
 }
 
 static void
+serve_one(struct req *r, int fd, void *arg)
+{
+	serve(rules, r, fd);
+	close(fd);
+	req_free(r);
+}
+
+static void
 input_event(struct watch *w, uint32_t ev)
 {
-	struct req *r;
-	int fd, i;
+	int rv;
 
-	for (i = 0; i < 64; i++) {
-		if ((r = req_recv(0, &fd)) == NULL) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			if (errno == EBADMSG || errno == EMSGSIZE) {
-				log_errno(LOG_WARNING, "bad request datagram");
-				continue;
-			}
-			if (errno != 0)
-				log_die_errno(1, "standard input is not a "
-				    "request socket");
-			loop_stop(loop);
-			return;
-		}
-		serve(rules, r, fd);
-		close(fd);
-		req_free(r);
-	}
+	if ((rv = req_serve(0, 64, serve_one, NULL)) < 0)
+		log_die_errno(1, "standard input is not a request socket");
+	if (rv > 0)
+		loop_stop(loop);
 }
 
 static void

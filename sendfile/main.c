@@ -130,30 +130,25 @@ serve_one(struct req *r, int sock)
 }
 
 static void
+start_one(struct req *r, int fd, void *arg)
+{
+	serve_one(r, fd);
+	req_free(r);
+}
+
+static void
 input_event(struct watch *w, uint32_t ev)
 {
-	struct req *r;
-	int fd, i;
+	int rv;
 
 	/* A bounded batch per event keeps transfers moving under load. */
-	for (i = 0; i < 32; i++) {
-		if ((r = req_recv(0, &fd)) == NULL) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			if (errno == EBADMSG || errno == EMSGSIZE) {
-				log_errno(LOG_WARNING, "bad request datagram");
-				continue;
-			}
-			if (errno != 0)
-				log_die_errno(1, "reading requests");
-			ineof = 1;
-			loop_unwatch(loop, &inwatch);
-			if (ninflight == 0)
-				loop_stop(loop);
-			return;
-		}
-		serve_one(r, fd);
-		req_free(r);
+	if ((rv = req_serve(0, 32, start_one, NULL)) < 0)
+		log_die_errno(1, "reading requests");
+	if (rv > 0) {
+		ineof = 1;
+		loop_unwatch(loop, &inwatch);
+		if (ninflight == 0)
+			loop_stop(loop);
 	}
 }
 

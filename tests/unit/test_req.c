@@ -636,6 +636,89 @@ test_fdpass(void)
 	close(p[1]);
 }
 
+/* fd_recv_stream(): bytes with no descriptor, one, or several. */
+static void
+test_fd_stream(void)
+{
+	char buf[16];
+	ssize_t n;
+	int sp[2], p1[2], p2[2], fd, before = count_fds();
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    pipe(p1) == -1 || pipe(p2) == -1)
+		abort();
+	is_int(write(sp[1], "ab", 2), 2, "stream: plain bytes written");
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd);
+	ok(n == 2 && fd == -1, "stream: bytes without a descriptor");
+	is_int(fd_send(sp[1], "c", 1, p1[0]), 1, "stream: byte with an fd");
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd);
+	ok(n == 1 && buf[0] == 'c' && fd >= 0, "stream: the fd arrives");
+	ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "stream: cloexec");
+	if (fd >= 0)
+		close(fd);
+	close(sp[1]);
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd);
+	ok(n == 0 && fd == -1, "stream: end-of-file");
+	close(sp[0]);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+	is_int(count_fds(), before, "stream: nothing leaked");
+}
+
+struct served {
+	int	n;
+	char	rest[4][16];
+};
+
+static void
+serve_cb(struct req *r, int fd, void *arg)
+{
+	struct served *sv = arg;
+
+	if (sv->n < 4)
+		snprintf(sv->rest[sv->n], sizeof(sv->rest[0]), "%s", r->r_rest);
+	sv->n++;
+	close(fd);
+	req_free(r);
+}
+
+/* req_serve(): requests in order, a bad datagram skipped, the batch
+ * bound, end-of-file. */
+static void
+test_serve(void)
+{
+	struct served sv;
+	struct req *r;
+	int sp[2], p[2], rv, before = count_fds();
+
+	memset(&sv, 0, sizeof(sv));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    pipe(p) == -1 || fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
+		abort();
+	r = req_new("GET", "/a", "HTTP/1.1", "a");
+	req_send(sp[1], r, p[0]);
+	fd_send(sp[1], "bad", 3, p[0]);		/* malformed */
+	req_set_rest(r, "b");
+	req_send(sp[1], r, p[0]);
+	req_set_rest(r, "c");
+	req_send(sp[1], r, p[0]);
+	req_free(r);
+	rv = req_serve(sp[0], 2, serve_cb, &sv);
+	ok(rv == 0 && sv.n == 1 && !strcmp(sv.rest[0], "a"),
+	    "serve: the batch bound counts the bad datagram too");
+	rv = req_serve(sp[0], 64, serve_cb, &sv);
+	ok(rv == 0 && sv.n == 3 && !strcmp(sv.rest[1], "b") &&
+	    !strcmp(sv.rest[2], "c"), "serve: the rest, in order, then 0");
+	close(sp[1]);
+	is_int(req_serve(sp[0], 64, serve_cb, &sv), 1, "serve: end-of-file");
+	close(sp[0]);
+	close(p[0]);
+	close(p[1]);
+	is_int(count_fds(), before, "serve: nothing leaked");
+}
+
 int
 main(void)
 {
@@ -650,6 +733,8 @@ main(void)
 	test_transport();
 	test_limit_boundary();
 	test_fdpass();
+	test_fd_stream();
+	test_serve();
 	is_int(count_fds(), before, "no descriptor left open at the end");
 	return tap_done();
 }
