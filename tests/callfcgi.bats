@@ -73,34 +73,6 @@ stamped_descendants() {
 	done
 }
 
-# put FILE LINE...: write the LINES to FILE, making its directory.
-put() {
-	local f=$1
-	shift
-	mkdir -p "$(dirname "$f")"
-	printf '%s\n' "$@" >"$f"
-}
-
-# start_site DIRPLEX-ARGS...: htparser on a free port of 127.0.0.1 with
-# `dirplex DIRPLEX-ARGS...` as its root handler.  Sets PORT and
-# HTPARSER_PID; both log to $SERVER_LOG.
-start_site() {
-	local try
-	for try in 1 2 3; do
-		PORT=$(free_port)
-		start_bg "$SERVER_LOG" "$HTPARSER" \
-		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
-		HTPARSER_PID=$BG_PID
-		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
-			export PORT HTPARSER_PID
-			return 0
-		fi
-		kill_bg
-	done
-	cat "$SERVER_LOG" >&2
-	fail "htparser with dirplex did not start"
-}
-
 # start_fcgi GLOB CALLFCGI-ARGS...: the files matching GLOB go to one
 # persistent `callfcgi CALLFCGI-ARGS...`; start the site.
 start_fcgi() {
@@ -171,14 +143,6 @@ expect() {
 	code=$(get "$path" "$@")
 	[ "$code" = "$want" ] ||
 	    fail "$path: status $code, expected $want; head and body:"$'\n'"$(cat "$TEST_TMP/head" "$TEST_TMP/body" 2>/dev/null)"$'\nlog:\n'"$(cat "$SERVER_LOG")"
-}
-
-field() {
-	header_value "$1" "$(cat "$TEST_TMP/head")"
-}
-
-body() {
-	cat "$TEST_TMP/body"
 }
 
 # var NAME: NAME's value in the last `env` or env.cgi body.

@@ -38,14 +38,6 @@ teardown() {
 # ---------------------------------------------------------------------
 # Helpers of this suite
 
-# put FILE LINE...: write the LINES to FILE, making its directory.
-put() {
-	local f=$1
-	shift
-	mkdir -p "$(dirname "$f")"
-	printf '%s\n' "$@" >"$f"
-}
-
 # The transient handlers used below.
 #   show.sh: 200 text/plain listing its arguments, working directory,
 #	pid, HTTP_VERSION, the REQ_* variables and, when X-Ash-File is a
@@ -86,26 +78,6 @@ base_rc() {
 	    "$@"
 }
 
-# start_site DIRPLEX-ARGS...: start htparser on a free port of 127.0.0.1
-# with `dirplex DIRPLEX-ARGS...` (found through PATH) as its root
-# handler.  Sets PORT and HTPARSER_PID; both log to $SERVER_LOG.
-start_site() {
-	local try
-	for try in 1 2 3; do
-		PORT=$(free_port)
-		start_bg "$SERVER_LOG" "$HTPARSER" \
-		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
-		HTPARSER_PID=$BG_PID
-		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
-			export PORT HTPARSER_PID
-			return 0
-		fi
-		kill_bg
-	done
-	cat "$SERVER_LOG" >&2
-	fail "htparser with dirplex did not start"
-}
-
 # start_echo_site [LINE...]: base_rc LINES, then start_site -N -c.
 start_echo_site() {
 	base_rc "$@"
@@ -132,15 +104,6 @@ expect() {
 	code=$(get "$path" "$@")
 	[ "$code" = "$want" ] ||
 	    fail "GET $path: status $code, expected $want; body:"$'\n'"$(cat "$TEST_TMP/body" 2>/dev/null)"
-}
-
-# field NAME: the response header NAME of the last get.
-field() {
-	header_value "$1" "$(cat "$TEST_TMP/head")"
-}
-
-body() {
-	cat "$TEST_TMP/body"
 }
 
 # seen NAME: the value of request header NAME as echo-handler reported

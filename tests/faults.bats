@@ -34,14 +34,6 @@ teardown() {
 # ---------------------------------------------------------------------
 # Helpers of this suite
 
-# put FILE LINE...: write the LINES to FILE, making its directory.
-put() {
-	local f=$1
-	shift
-	mkdir -p "$(dirname "$f")"
-	printf '%s\n' "$@" >"$f"
-}
-
 # write_hc: $TEST_TMP/hc.py, the HTTP client the python3 programs of
 # this suite import (sys.path gets $TEST_TMP).
 write_hc() {
@@ -175,25 +167,6 @@ def raw_exchange(port, data, timeout=5.0):
     s.close()
     return bytes(got)
 PY
-}
-
-# start_site DIRPLEX-ARGS...: htparser on a free port of 127.0.0.1 with
-# `dirplex DIRPLEX-ARGS...` as its root handler.  Sets PORT, HTPARSER_PID.
-start_site() {
-	local try
-	for try in 1 2 3; do
-		PORT=$(free_port)
-		start_bg "$SERVER_LOG" "$HTPARSER" \
-		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
-		HTPARSER_PID=$BG_PID
-		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
-			export PORT HTPARSER_PID
-			return 0
-		fi
-		kill_bg
-	done
-	cat "$SERVER_LOG" >&2
-	fail "htparser with dirplex did not start"
 }
 
 # start_limited NOFILE HTPARSER-ARGS...: htparser (echo-handler as the

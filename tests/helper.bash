@@ -620,3 +620,44 @@ use_build_path() {
 	done
 	export PATH
 }
+
+# ---------------------------------------------------------------------
+# Sites behind htparser (used by the dirplex, patplex, callcgi, callfcgi,
+# sendfile and faults suites)
+
+# put FILE LINE...: write the LINES to FILE, making its directory.
+put() {
+	local f=$1
+	shift
+	mkdir -p "$(dirname "$f")"
+	printf '%s\n' "$@" >"$f"
+}
+
+# start_site DIRPLEX-ARGS...: start htparser on a free port of 127.0.0.1
+# with `dirplex DIRPLEX-ARGS...` (found through PATH) as its root
+# handler.  Sets PORT and HTPARSER_PID; both log to $SERVER_LOG.
+start_site() {
+	local try
+	for try in 1 2 3; do
+		PORT=$(free_port)
+		start_bg "$SERVER_LOG" "$HTPARSER" \
+		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
+		HTPARSER_PID=$BG_PID
+		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
+			export PORT HTPARSER_PID
+			return 0
+		fi
+		kill_bg
+	done
+	cat "$SERVER_LOG" >&2
+	fail "htparser with dirplex did not start"
+}
+
+# field NAME: the response header NAME of the last get.
+field() {
+	header_value "$1" "$(cat "$TEST_TMP/head")"
+}
+
+body() {
+	cat "$TEST_TMP/body"
+}

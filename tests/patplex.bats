@@ -35,14 +35,6 @@ teardown() {
 # ---------------------------------------------------------------------
 # Helpers of this suite
 
-# put FILE LINE...: write the LINES to FILE, making its directory.
-put() {
-	local f=$1
-	shift
-	mkdir -p "$(dirname "$f")"
-	printf '%s\n' "$@" >"$f"
-}
-
 make_scripts() {
 	TAG=$TEST_TMP/tag.sh
 	cat >"$TAG" <<'EOF'
@@ -109,11 +101,6 @@ get() {
 	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
 }
 
-# field NAME: the response header NAME of the last get.
-field() {
-	header_value "$1" "$(cat "$TEST_TMP/head")"
-}
-
 # expect PATH CODE [CURL OPTIONS...]: PATH must answer CODE.
 expect() {
 	local path=$1 want=$2 code
@@ -121,10 +108,6 @@ expect() {
 	code=$(get "$path" "$@")
 	[ "$code" = "$want" ] ||
 	    fail "GET $path: status $code, expected $want; body:"$'\n'"$(cat "$TEST_TMP/body" 2>/dev/null)"
-}
-
-body() {
-	cat "$TEST_TMP/body"
 }
 
 # line KEY: the value of the body line "KEY value" of the last request.

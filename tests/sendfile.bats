@@ -30,14 +30,6 @@ teardown() {
 # ---------------------------------------------------------------------
 # Helpers of this suite
 
-# put FILE LINE...: write the LINES to FILE, making its directory.
-put() {
-	local f=$1
-	shift
-	mkdir -p "$(dirname "$f")"
-	printf '%s\n' "$@" >"$f"
-}
-
 # start_site: htparser on a free port of 127.0.0.1 with `dirplex SITE`
 # (default configuration) as its root handler.  Sets PORT and
 # HTPARSER_PID; both log to $SERVER_LOG.
@@ -78,12 +70,6 @@ expect() {
 	code=$(get "$path" "$@")
 	[ "$code" = "$want" ] ||
 	    fail "GET $path $*: status $code, expected $want; head:"$'\n'"$(cat "$TEST_TMP/head" 2>/dev/null)"
-}
-
-# field NAME: the response header NAME of the last request (fails if
-# there is none).
-field() {
-	header_value "$1" "$(cat "$TEST_TMP/head")"
 }
 
 # no_field NAME: the last response has no NAME header.
