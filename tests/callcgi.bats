@@ -22,7 +22,7 @@ setup() {
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
 	use_build_path
-	CALLCGI=$ASHD_BUILDDIR/callcgi/callcgi
+	CALLCGI=$(ashd_prog callcgi)
 	SERVER_LOG=$TEST_TMP/server.log
 	mkdir -p "$TEST_TMP/site/cgi"
 	SITE=$(cd "$TEST_TMP/site" && pwd -P)
@@ -156,16 +156,6 @@ wait_log() {
 # dirplex_pid: the dirplex under htparser.
 dirplex_pid() {
 	children_of "$HTPARSER_PID" | head -n 1
-}
-
-# children_named PID NAME: PID's children whose command is NAME.
-children_named() {
-	local c
-	for c in $(children_of "$1"); do
-		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
-			echo "$c"
-		fi
-	done
 }
 
 # callcgi_pid: the persistent callcgi under dirplex.

@@ -27,7 +27,7 @@ setup() {
 	mkdir -p "$HOME"
 	export TMPDIR=$TEST_TMP
 	use_build_path
-	CALLFCGI=$ASHD_BUILDDIR/callfcgi/callfcgi
+	CALLFCGI=$(ashd_prog callfcgi)
 	RESPONDER=$ASHD_SRCDIR/tests/fcgi-responder.py
 	SERVER_LOG=$TEST_TMP/server.log
 	APP_LOG=$TEST_TMP/app.log
@@ -184,16 +184,6 @@ max_active() {
 
 dirplex_pid() {
 	children_of "$HTPARSER_PID" | head -n 1
-}
-
-# children_named PID NAME: PID's children whose command is NAME.
-children_named() {
-	local c
-	for c in $(children_of "$1"); do
-		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
-			echo "$c"
-		fi
-	done
 }
 
 # callfcgi_pid: the callfcgi under dirplex (started by the first
@@ -522,7 +512,7 @@ body=hello body"
 	assert_contains "$(body)" $'\nPOST body: x=1'
 	local cf
 	cf=$(callfcgi_pid)
-	assert_equal "$(tr '\0' ' ' <"/proc/$cf/cmdline")" "callfcgi -n 4 php-cgi "
+	assert_equal "$(proc_args "$cf")" "callfcgi -n 4 php-cgi"
 	wait_count 4 children_named "$cf" php-cgi
 }
 
@@ -651,7 +641,9 @@ EOF
 	local cf
 	cf=$(callfcgi_pid)
 	sleep 0.2
-	assert_equal "$(find "/proc/$cf/fd" -lname '*(deleted)' | wc -l)" 0
+	# (valgrind keeps deleted files of its own open: not ours)
+	assert_equal "$(find "/proc/$cf/fd" -lname '*(deleted)' \
+	    ! -lname '*/valgrind_proc_*' | wc -l)" 0
 }
 
 @test "responses are streamed with backpressure: a client not reading 100 MB leaves callfcgi small" {
@@ -661,17 +653,23 @@ EOF
 	cf=$(callfcgi_pid)
 	run timeout 60 python3 -c '
 import http.client, os, sys, time
+def rss():
+    for l in open("/proc/%s/status" % sys.argv[1]):
+        if l.startswith("VmRSS"):
+            return int(l.split()[1])
+before = rss()
 c = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]))
 c.request("GET", "/app.fcgi?big=100000000")
 r = c.getresponse()
 time.sleep(1.5)
-rss = [l for l in open("/proc/%s/status" % sys.argv[1]) if l.startswith("VmRSS")]
-print(rss[0].split()[1])
+print(rss() - before)
 print(len(r.read()))
 ' "$cf"
 	assert_status 0
+	# Growth rather than size: under valgrind callfcgi starts at tens
+	# of megabytes.
 	[ "${lines[0]}" -lt 16384 ] ||
-	    fail "callfcgi grew to ${lines[0]} kB while the client did not read"
+	    fail "callfcgi grew by ${lines[0]} kB while the client did not read"
 	assert_equal "${lines[1]}" 100000000
 }
 

@@ -22,7 +22,7 @@ setup() {
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
 	use_build_path
-	DIRPLEX=$ASHD_BUILDDIR/dirplex/dirplex
+	DIRPLEX=$(ashd_prog dirplex)
 	SERVER_LOG=$TEST_TMP/server.log
 	mkdir -p "$TEST_TMP/site"
 	SITE=$(cd "$TEST_TMP/site" && pwd -P)
@@ -146,16 +146,6 @@ raw_status() {
 # dirplex_pid: the dirplex under htparser.
 dirplex_pid() {
 	children_of "$HTPARSER_PID" | head -n 1
-}
-
-# children_named PID NAME: PID's children whose command is NAME.
-children_named() {
-	local c
-	for c in $(children_of "$1"); do
-		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
-			echo "$c"
-		fi
-	done
 }
 
 # no_zombies PID: within 2 s, PID has no child left unreaped.

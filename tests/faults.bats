@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# run-tests: alone
 # faults.bats: htparser, dirplex and their handlers when things go
 # wrong: a persistent child killed under load, clients that vanish in
 # the middle of a transfer, running out of file descriptors, SIGTERM
@@ -188,16 +189,6 @@ start_limited() {
 	done
 	cat "$SERVER_LOG" >&2
 	fail "htparser did not start under ulimit -n $n"
-}
-
-# children_named PID NAME: PID's children whose command is NAME.
-children_named() {
-	local c
-	for c in $(children_of "$1"); do
-		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
-			echo "$c"
-		fi
-	done
 }
 
 # descendants PID: PID and every process below it, one a line.

@@ -22,7 +22,26 @@ export ASHD_SRCDIR ASHD_BUILDDIR
 SRCDIR=$ASHD_SRCDIR
 BUILDDIR=$ASHD_BUILDDIR
 
-HTPARSER=$ASHD_BUILDDIR/htparser/htparser
+# ashd_prog NAME: the program NAME of the build, or under `make
+# check-valgrind` (ASHD_VALGRIND, set by run-tests) its wrapper that runs
+# it under memcheck.
+ashd_prog() {
+	if [ -n "${ASHD_VALGRIND:-}" ]; then
+		echo "$ASHD_VALGRIND/bin/$1"
+	else
+		echo "$ASHD_BUILDDIR/$1/$1"
+	fi
+}
+
+# Under valgrind everything runs tens of times slower: waits for
+# processes to start and end are that much longer.
+if [ -n "${ASHD_VALGRIND:-}" ]; then
+	SLOW=10
+else
+	SLOW=1
+fi
+
+HTPARSER=$(ashd_prog htparser)
 ECHO_HANDLER=$ASHD_BUILDDIR/tests/handlers/echo-handler
 ECHO_SH=$ASHD_SRCDIR/tests/handlers/echo.sh
 
@@ -70,6 +89,46 @@ teardown() {
 	common_teardown
 }
 
+# proc_name PID: the name of PID's program (its comm), also when it runs
+# under valgrind (whose comm is memcheck-*): then the first argument of
+# valgrind's command line that is not an option.
+proc_name() {
+	local comm a
+	comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
+	case $comm in
+	memcheck-*)
+		while IFS= read -r -d '' a; do
+			case $a in
+			*valgrind* | -*) ;;
+			*) echo "${a##*/}"; return 0 ;;
+			esac
+		done <"/proc/$1/cmdline"
+		;;
+	esac
+	echo "$comm"
+}
+
+# proc_args PID: PID's command line, its arguments separated by spaces,
+# without valgrind's part when it runs under valgrind.
+proc_args() {
+	local a args=()
+	while IFS= read -r -d '' a; do
+		args+=("$a")
+	done <"/proc/$1/cmdline"
+	case $(cat "/proc/$1/comm" 2>/dev/null) in
+	memcheck-*)
+		while [ ${#args[@]} -gt 0 ]; do
+			case ${args[0]} in
+			*valgrind* | -*) args=("${args[@]:1}") ;;
+			*) break ;;
+			esac
+		done
+		args[0]=${args[0]##*/}
+		;;
+	esac
+	echo "${args[*]}"
+}
+
 # proc_alive PID: true while the process exists and is not a zombie.
 proc_alive() {
 	local state
@@ -94,7 +153,7 @@ kill_bg() {
 			kill -TERM "$pid" 2>/dev/null || true
 		fi
 	done
-	for ((n = 0; n < 40; n++)); do
+	for ((n = 0; n < 40 * SLOW; n++)); do
 		alive=
 		for i in "${!BG_PIDS[@]}"; do
 			if [ -z "${BG_REAPED[$i]:-}" ] &&
@@ -236,6 +295,16 @@ children_of() {
 	fi
 	for f in /proc/[0-9]*/stat; do
 		sed -nE "s/^([0-9]+) \(.*\) . $1 .*/\1/p" "$f" 2>/dev/null || true
+	done
+}
+
+# children_named PID NAME: PID's children whose program is NAME.
+children_named() {
+	local c
+	for c in $(children_of "$1"); do
+		if [ "$(proc_name "$c")" = "$2" ]; then
+			echo "$c"
+		fi
 	done
 }
 
@@ -618,6 +687,7 @@ use_build_path() {
 	for d in htparser dirplex sendfile patplex callcgi callfcgi; do
 		[ -d "$ASHD_BUILDDIR/$d" ] && PATH="$ASHD_BUILDDIR/$d:$PATH"
 	done
+	[ -n "${ASHD_VALGRIND:-}" ] && PATH="$ASHD_VALGRIND/bin:$PATH"
 	export PATH
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# run-tests: alone
 # load.bats: htparser under many connections: slowloris clients (one
 # header byte a second), 10,000 idle keep-alive connections, and a burst
 # of 10,000 requests through htparser + dirplex + a persistent sendfile.
@@ -418,9 +419,9 @@ PY
 	proc_alive "$HTPARSER_PID" || fail "htparser died"
 	dp=$(children_of "$HTPARSER_PID")
 	assert_match "$dp" '^[0-9]+$'
-	assert_equal "$(cat "/proc/$dp/comm")" dirplex
+	assert_equal "$(proc_name "$dp")" dirplex
 	# One persistent sendfile served them all.
 	sf=$(children_of "$dp")
 	assert_match "$sf" '^[0-9]+$'
-	assert_equal "$(cat "/proc/$sf/comm")" sendfile
+	assert_equal "$(proc_name "$sf")" sendfile
 }

@@ -20,7 +20,7 @@ setup() {
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
 	use_build_path
-	PATPLEX=$ASHD_BUILDDIR/patplex/patplex
+	PATPLEX=$(ashd_prog patplex)
 	SERVER_LOG=$TEST_TMP/server.log
 	[ -x "$ECHO_HANDLER" ] ||
 	    fail "$ECHO_HANDLER is missing: make -C $ASHD_BUILDDIR tests/handlers/echo-handler"
@@ -149,16 +149,6 @@ child_with() {
 	for c in $(children_of "$1"); do
 		if tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null |
 		    grep -qw -- "$2"; then
-			echo "$c"
-		fi
-	done
-}
-
-# children_named PID NAME: PID's children whose command is NAME.
-children_named() {
-	local c
-	for c in $(children_of "$1"); do
-		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
 			echo "$c"
 		fi
 	done

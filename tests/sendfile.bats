@@ -17,7 +17,7 @@ setup() {
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
 	use_build_path
-	SENDFILE=$ASHD_BUILDDIR/sendfile/sendfile
+	SENDFILE=$(ashd_prog sendfile)
 	SERVER_LOG=$TEST_TMP/server.log
 	mkdir -p "$TEST_TMP/site"
 	SITE=$(cd "$TEST_TMP/site" && pwd -P)
@@ -89,16 +89,6 @@ body_is() {
 body_equals() {
 	printf '%s' "$1" >"$TEST_TMP/want"
 	body_is "$TEST_TMP/want"
-}
-
-# children_named PID NAME: PID's children whose command is NAME.
-children_named() {
-	local c
-	for c in $(children_of "$1"); do
-		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
-			echo "$c"
-		fi
-	done
 }
 
 # transient OUT [ENV=VALUE...] -- ARGS...: run sendfile ARGS with the
