@@ -500,6 +500,7 @@ conn_free(void *arg)
 	buf_free(&c->c_hbuf);
 	buf_free(&c->c_out);
 	req_free(c->c_req);
+	free(c->c_ashv);
 	free(c);
 }
 

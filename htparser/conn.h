@@ -100,6 +100,8 @@ struct conn {
 	unsigned long long c_id;
 	unsigned	 c_nreqs;
 	union addr	 c_peer, c_local;
+	char		*c_ashv;	/* X-Ash-* values, made at the first
+					 * request (see add_ash_headers) */
 	struct buf	 c_in;		/* from the client */
 	struct buf	 c_up;		/* decoded body, to the handler */
 	struct buf	 c_hbuf;	/* response head from the handler */

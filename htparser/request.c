@@ -50,27 +50,45 @@ addr_str(const union addr *a, char *host, size_t hcap, unsigned *port)
 /* Request heads and dispatch. */
 
 
-/* Add the X-Ash-* headers describing this connection. */
+/* Add the X-Ash-* headers describing this connection.  Their values
+ * are the same for every request of the connection: they are formatted
+ * once, at its first request, into c_ashv ("address\0port\0server
+ * address\0server port\0id\0"). */
 static int
 add_ash_headers(struct conn *c, struct req *r)
 {
-	char host[INET6_ADDRSTRLEN], num[32];
-	unsigned port;
+	static const char *names[] = { "X-Ash-Address", "X-Ash-Port",
+	    "X-Ash-Server-Address", "X-Ash-Server-Port", NULL,
+	    "X-Ash-Connection-ID" };
+	char host[INET6_ADDRSTRLEN], shost[INET6_ADDRSTRLEN];
+	const char *v;
+	unsigned port, sport;
+	size_t i;
+	int n;
 
 	req_remove_prefix(r, "X-Ash-");
-	addr_str(&c->c_peer, host, sizeof(host), &port);
-	snprintf(num, sizeof(num), "%u", port);
-	if (req_add_header(r, "X-Ash-Address", host) == -1 ||
-	    req_add_header(r, "X-Ash-Port", num) == -1)
-		return -1;
-	addr_str(&c->c_local, host, sizeof(host), &port);
-	snprintf(num, sizeof(num), "%u", port);
-	if (req_add_header(r, "X-Ash-Server-Address", host) == -1 ||
-	    req_add_header(r, "X-Ash-Server-Port", num) == -1 ||
-	    req_add_header(r, "X-Ash-Protocol", "http") == -1)
-		return -1;
-	snprintf(num, sizeof(num), "%llu", c->c_id);
-	return req_add_header(r, "X-Ash-Connection-ID", num);
+	if (c->c_ashv == NULL) {
+		addr_str(&c->c_peer, host, sizeof(host), &port);
+		addr_str(&c->c_local, shost, sizeof(shost), &sport);
+		n = snprintf(NULL, 0, "%s%c%u%c%s%c%u%c%llu", host, 0, port,
+		    0, shost, 0, sport, 0, c->c_id);
+		if (n < 0 || (c->c_ashv = malloc((size_t)n + 1)) == NULL)
+			return -1;
+		snprintf(c->c_ashv, (size_t)n + 1, "%s%c%u%c%s%c%u%c%llu",
+		    host, 0, port, 0, shost, 0, sport, 0, c->c_id);
+	}
+	v = c->c_ashv;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i] == NULL) {
+			if (req_add_header(r, "X-Ash-Protocol", "http") == -1)
+				return -1;
+			continue;
+		}
+		if (req_add_header(r, names[i], v) == -1)
+			return -1;
+		v += strlen(v) + 1;
+	}
+	return 0;
 }
 
 /* Hand c_req to the root handler.  0 sent, 1 must wait, -1 failed
@@ -87,12 +105,11 @@ dispatch(struct conn *c)
 			conn_fail(c, 503, "Out of resources.");
 			return -1;
 		}
+		/* Both ends stay blocking, as the handler expects of its
+		 * own; every call on ours says MSG_DONTWAIT (or
+		 * SPLICE_F_NONBLOCK), which saves an fcntl() per request. */
 		c->c_hfd = sp[0];
 		c->c_theirs = sp[1];
-		if (set_nonblock(c->c_hfd) == -1) {
-			conn_fail(c, 500, "Internal error.");
-			return -1;
-		}
 		watch_init(&c->c_hw, c->c_hfd, handler_event, c);
 	}
 	if (srv.s_rootfd < 0) {
@@ -322,7 +339,8 @@ step_upload(struct conn *c)
 	int rv, prog = 0;
 
 	if (c->c_up.b_len > 0 && c->c_hwr) {
-		n = send(c->c_hfd, c->c_up.b_data, c->c_up.b_len, MSG_NOSIGNAL);
+		n = send(c->c_hfd, c->c_up.b_data, c->c_up.b_len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			c->c_hwr = 0;
 		else if (n < 0) {

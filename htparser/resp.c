@@ -26,6 +26,53 @@
 
 /* Responses. */
 
+/* "Name: value\r\n" onto b; pieces, not printf: this is per header of
+ * every response. */
+static int
+append_field(struct buf *b, const char *name, const char *value)
+{
+	if (buf_appends(b, name) == -1 || buf_append(b, ": ", 2) == -1 ||
+	    buf_appends(b, value) == -1 || buf_append(b, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+/* The status line (the parser allows three-digit codes only). */
+static int
+append_status(struct buf *b, const struct http_resp *rp)
+{
+	char line[16];
+	int s = rp->hr_status;
+
+	if (s < 100 || s > 999)
+		return -1;
+	memcpy(line, "HTTP/1.1 ", 9);
+	line[9] = (char)('0' + s / 100);
+	line[10] = (char)('0' + s / 10 % 10);
+	line[11] = (char)('0' + s % 10);
+	line[12] = ' ';
+	if (buf_append(b, line, 13) == -1 ||
+	    buf_appends(b, *rp->hr_reason ? rp->hr_reason :
+	    http_reason(s)) == -1 || buf_append(b, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+/* The Date value for now, formatted once a second. */
+static const char *
+date_now(void)
+{
+	static char date[64];
+	static time_t last = (time_t)-1;
+	time_t now = time(NULL);
+
+	if (now != last) {
+		http_date(date, sizeof(date), (long long)now);
+		last = now;
+	}
+	return date;
+}
+
 /* Read from the response socket; while the head is read, a descriptor
  * may come with it (duplex). */
 static ssize_t
@@ -35,13 +82,13 @@ read_handler(struct conn *c, char *dst, size_t cap)
 	int fd;
 
 	if (c->c_rs == RS_HEAD) {
-		n = fd_recv_stream(c->c_hfd, dst, cap, &fd);
+		n = fd_recv_stream(c->c_hfd, dst, cap, &fd, MSG_DONTWAIT);
 		if (fd >= 0 && c->c_dfd < 0)
 			c->c_dfd = fd;
 		else if (fd >= 0)
 			close(fd);
 	} else
-		n = recv(c->c_hfd, dst, cap, 0);
+		n = recv(c->c_hfd, dst, cap, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		c->c_hrd = 0;
 	return n;
@@ -78,7 +125,6 @@ static int
 start_response(struct conn *c, struct http_resp *rp)
 {
 	const char *sw, *te;
-	char date[64];
 	long long len;
 	size_t i;
 	int nobody, duplex, rawchunk;
@@ -113,8 +159,11 @@ start_response(struct conn *c, struct http_resp *rp)
 		c->c_close = 1;		/* no interim responses from handlers */
 	if (srv.s_stopping)
 		c->c_close = 1;
-	if (buf_printf(&c->c_out, "HTTP/1.1 %d %s\r\n", rp->hr_status,
-	    *rp->hr_reason ? rp->hr_reason : http_reason(rp->hr_status)) == -1)
+	/* The head comes out about the size it came in, and a small body
+	 * read with it follows: one allocation instead of a doubling per
+	 * few headers. */
+	if (buf_reserve(&c->c_out, c->c_hbuf.b_len + 128) == -1 ||
+	    append_status(&c->c_out, rp) == -1)
 		return -1;
 	for (i = 0; i < rp->hr_nhdrs; i++) {
 		const char *n = rp->hr_hdrs[i].h_name;
@@ -124,15 +173,12 @@ start_response(struct conn *c, struct http_resp *rp)
 		    (!duplex && !strcasecmp(n, "Connection")) ||
 		    (!rawchunk && !strcasecmp(n, "Transfer-Encoding")))
 			continue;
-		if (buf_printf(&c->c_out, "%s: %s\r\n", n,
-		    rp->hr_hdrs[i].h_value) == -1)
+		if (append_field(&c->c_out, n, rp->hr_hdrs[i].h_value) == -1)
 			return -1;
 	}
-	if (!http_resp_header(rp, "Date")) {
-		http_date(date, sizeof(date), (long long)time(NULL));
-		if (buf_printf(&c->c_out, "Date: %s\r\n", date) == -1)
-			return -1;
-	}
+	if (!http_resp_header(rp, "Date") &&
+	    append_field(&c->c_out, "Date", date_now()) == -1)
+		return -1;
 	if (!http_resp_header(rp, "Server") &&
 	    buf_appends(&c->c_out, "Server: " PACKAGE_NAME "/"
 	    PACKAGE_VERSION "\r\n") == -1)

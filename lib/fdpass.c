@@ -68,11 +68,12 @@ fd_collect(struct msghdr *msg, int *first)
 	return count;
 }
 
-/* One recvmsg(): the bytes, the first descriptor in *fdp (or -1; all
- * are closed if fdp is NULL), how many came, and the message flags. */
+/* One recvmsg() with rflags: the bytes, the first descriptor in *fdp
+ * (or -1; all are closed if fdp is NULL), how many came, and the
+ * message flags. */
 static ssize_t
-recv_fds(int sock, void *buf, size_t cap, int *fdp, int *countp,
-    int *flagsp)
+recv_fds(int sock, void *buf, size_t cap, int rflags, int *fdp,
+    int *countp, int *flagsp)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -92,7 +93,7 @@ recv_fds(int sock, void *buf, size_t cap, int *fdp, int *countp,
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = sizeof(cm.buf);
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | rflags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
@@ -109,7 +110,7 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 
 	if (fdp)
 		*fdp = -1;
-	if ((n = recv_fds(sock, buf, cap, fdp ? &fd : NULL, &count,
+	if ((n = recv_fds(sock, buf, cap, 0, fdp ? &fd : NULL, &count,
 	    &flags)) < 0)
 		return -1;
 	if (flags & MSG_TRUNC) {
@@ -137,11 +138,11 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 }
 
 ssize_t
-fd_recv_stream(int sock, void *buf, size_t cap, int *fdp)
+fd_recv_stream(int sock, void *buf, size_t cap, int *fdp, int rflags)
 {
 	int count, flags;
 
-	return recv_fds(sock, buf, cap, fdp, &count, &flags);
+	return recv_fds(sock, buf, cap, rflags, fdp, &count, &flags);
 }
 
 ssize_t

@@ -26,9 +26,12 @@ ssize_t	fd_recv(int sock, void *buf, size_t cap, int *fdp);
 /*
  * On a stream socket: receive up to cap bytes and the descriptor that
  * may have come with them (*fdp, -1 if none; any further ones are
- * closed).  Returns the bytes (0 at end-of-file) or -1 with errno.
+ * closed).  rflags go to recvmsg(2): MSG_DONTWAIT reads a blocking
+ * socket without blocking.  Returns the bytes (0 at end-of-file) or -1
+ * with errno.
  */
-ssize_t	fd_recv_stream(int sock, void *buf, size_t cap, int *fdp);
+ssize_t	fd_recv_stream(int sock, void *buf, size_t cap, int *fdp,
+	    int rflags);
 /* Length of the next datagram on a SOCK_SEQPACKET/SOCK_DGRAM socket
  * without consuming it (0 at end-of-file). */
 ssize_t	fd_peek_len(int sock);

@@ -199,8 +199,17 @@ req_set_rest(struct req *r, const char *rest)
 int
 req_encode(const struct req *r, struct buf *b)
 {
-	size_t i, start = b->b_len;
+	size_t i, start = b->b_len, need;
 
+	/* The size first: one allocation, not a doubling per few
+	 * strings (this runs for every request at every hop). */
+	need = strlen(r->r_method) + strlen(r->r_url) +
+	    strlen(r->r_version) + strlen(r->r_rest) + 5;
+	for (i = 0; i < r->r_nhdrs; i++)
+		need += strlen(r->r_hdrs[i].h_name) +
+		    strlen(r->r_hdrs[i].h_value) + 2;
+	if (buf_reserve(b, need) == -1)
+		goto fail;
 	if (buf_appendz(b, r->r_method) == -1 ||
 	    buf_appendz(b, r->r_url) == -1 ||
 	    buf_appendz(b, r->r_version) == -1 ||

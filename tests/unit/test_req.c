@@ -648,16 +648,19 @@ test_fd_stream(void)
 	    pipe(p1) == -1 || pipe(p2) == -1)
 		abort();
 	is_int(write(sp[1], "ab", 2), 2, "stream: plain bytes written");
-	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd);
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd, 0);
 	ok(n == 2 && fd == -1, "stream: bytes without a descriptor");
 	is_int(fd_send(sp[1], "c", 1, p1[0]), 1, "stream: byte with an fd");
-	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd);
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd, 0);
 	ok(n == 1 && buf[0] == 'c' && fd >= 0, "stream: the fd arrives");
 	ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "stream: cloexec");
 	if (fd >= 0)
 		close(fd);
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd, MSG_DONTWAIT);
+	ok(n == -1 && errno == EAGAIN && fd == -1,
+	    "stream: MSG_DONTWAIT on a blocking socket with nothing to read");
 	close(sp[1]);
-	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd);
+	n = fd_recv_stream(sp[0], buf, sizeof(buf), &fd, 0);
 	ok(n == 0 && fd == -1, "stream: end-of-file");
 	close(sp[0]);
 	close(p1[0]);
