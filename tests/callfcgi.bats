@@ -502,7 +502,7 @@ body=hello body"
 	wait_log "callfcgi: w.cgi: oops from the shell script"
 }
 
-@test "the shipped configuration serves examples/site/php/hello.php with a pool of 4 php-cgi" {
+@test "the shipped configuration serves examples/site/php/hello.php: one php-cgi with 4 workers of its own" {
 	start_site "$ASHD_SRCDIR/examples/site"
 	expect '/php/hello.php?name=Ann' 200
 	assert_match "$(body)" '^Hello, Ann, from PHP [0-9]'
@@ -512,8 +512,9 @@ body=hello body"
 	assert_contains "$(body)" $'\nPOST body: x=1'
 	local cf
 	cf=$(callfcgi_pid)
-	assert_equal "$(proc_args "$cf")" "callfcgi -n 4 php-cgi"
-	wait_count 4 children_named "$cf" php-cgi
+	assert_equal "$(proc_args "$cf")" "callfcgi env PHP_FCGI_CHILDREN=4 php-cgi"
+	wait_count 1 children_named "$cf" php-cgi
+	wait_count 4 children_named "$(children_named "$cf" php-cgi)" php-cgi
 }
 
 # ---------------------------------------------------------------------
