@@ -52,14 +52,15 @@ addr_str(const union addr *a, char *host, size_t hcap, unsigned *port)
 
 /* Add the X-Ash-* headers describing this connection.  Their values
  * are the same for every request of the connection: they are formatted
- * once, at its first request, into c_ashv ("address\0port\0server
- * address\0server port\0id\0"). */
+ * once, at its first request, into c_ashv, NUL after each, in the
+ * order of names[]. */
 static int
 add_ash_headers(struct conn *c, struct req *r)
 {
 	static const char *names[] = { "X-Ash-Address", "X-Ash-Port",
-	    "X-Ash-Server-Address", "X-Ash-Server-Port", NULL,
+	    "X-Ash-Server-Address", "X-Ash-Server-Port", "X-Ash-Protocol",
 	    "X-Ash-Connection-ID" };
+	static const char fmt[] = "%s%c%u%c%s%c%u%chttp%c%llu";
 	char host[INET6_ADDRSTRLEN], shost[INET6_ADDRSTRLEN];
 	const char *v;
 	unsigned port, sport;
@@ -70,20 +71,15 @@ add_ash_headers(struct conn *c, struct req *r)
 	if (c->c_ashv == NULL) {
 		addr_str(&c->c_peer, host, sizeof(host), &port);
 		addr_str(&c->c_local, shost, sizeof(shost), &sport);
-		n = snprintf(NULL, 0, "%s%c%u%c%s%c%u%c%llu", host, 0, port,
-		    0, shost, 0, sport, 0, c->c_id);
+		n = snprintf(NULL, 0, fmt, host, 0, port, 0, shost, 0, sport,
+		    0, 0, c->c_id);
 		if (n < 0 || (c->c_ashv = malloc((size_t)n + 1)) == NULL)
 			return -1;
-		snprintf(c->c_ashv, (size_t)n + 1, "%s%c%u%c%s%c%u%c%llu",
-		    host, 0, port, 0, shost, 0, sport, 0, c->c_id);
+		snprintf(c->c_ashv, (size_t)n + 1, fmt, host, 0, port, 0,
+		    shost, 0, sport, 0, 0, c->c_id);
 	}
 	v = c->c_ashv;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i] == NULL) {
-			if (req_add_header(r, "X-Ash-Protocol", "http") == -1)
-				return -1;
-			continue;
-		}
 		if (req_add_header(r, names[i], v) == -1)
 			return -1;
 		v += strlen(v) + 1;
