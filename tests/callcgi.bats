@@ -97,28 +97,6 @@ start_cgi() {
 	start_site -N -c "$CGI_RC" "$SITE"
 }
 
-# get PATH [CURL OPTIONS...]: request PATH (sent as is); prints the
-# status code; the head (CRs removed) goes to $TEST_TMP/head, the body
-# to $TEST_TMP/body.
-get() {
-	local path=$1
-	shift
-	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
-	curl -sS -m 20 --path-as-is -D "$TEST_TMP/head.raw" \
-	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
-	    "http://127.0.0.1:$PORT$path"
-	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
-}
-
-# expect PATH CODE [CURL OPTIONS...]: PATH must answer CODE.
-expect() {
-	local path=$1 want=$2 code
-	shift 2
-	code=$(get "$path" "$@")
-	[ "$code" = "$want" ] ||
-	    fail "$path: status $code, expected $want; head and body:"$'\n'"$(cat "$TEST_TMP/head" "$TEST_TMP/body" 2>/dev/null)"
-}
-
 # var NAME: the value of NAME in the environment an env_script reported
 # in the last body; fails if it was not set.
 var() {

@@ -124,27 +124,6 @@ stop_app() {
 	wait_exit "$1" 5 || true
 }
 
-# get PATH [CURL OPTIONS...]: request PATH; prints the status code; the
-# head (CRs removed) goes to $TEST_TMP/head, the body to $TEST_TMP/body.
-get() {
-	local path=$1
-	shift
-	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
-	curl -sS -m 30 --path-as-is -D "$TEST_TMP/head.raw" \
-	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
-	    "http://127.0.0.1:$PORT$path"
-	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
-}
-
-# expect PATH CODE [CURL OPTIONS...]: PATH must answer CODE.
-expect() {
-	local path=$1 want=$2 code
-	shift 2
-	code=$(get "$path" "$@")
-	[ "$code" = "$want" ] ||
-	    fail "$path: status $code, expected $want; head and body:"$'\n'"$(cat "$TEST_TMP/head" "$TEST_TMP/body" 2>/dev/null)"$'\nlog:\n'"$(cat "$SERVER_LOG")"
-}
-
 # var NAME: NAME's value in the last `env` or env.cgi body.
 var() {
 	grep -q "^$1=" "$TEST_TMP/body" || fail "$1 is not set"

@@ -84,28 +84,6 @@ start_echo_site() {
 	start_site -N -c "$BASE_RC" "$SITE"
 }
 
-# get PATH [CURL OPTIONS...]: request PATH (sent as is); prints the
-# status code; the head (CRs removed) goes to $TEST_TMP/head, the body
-# to $TEST_TMP/body.
-get() {
-	local path=$1
-	shift
-	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
-	curl -sS -m 10 --path-as-is -D "$TEST_TMP/head.raw" \
-	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
-	    "http://127.0.0.1:$PORT$path"
-	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
-}
-
-# expect PATH CODE [CURL OPTIONS...]: GET PATH must answer CODE.
-expect() {
-	local path=$1 want=$2 code
-	shift 2
-	code=$(get "$path" "$@")
-	[ "$code" = "$want" ] ||
-	    fail "GET $path: status $code, expected $want; body:"$'\n'"$(cat "$TEST_TMP/body" 2>/dev/null)"
-}
-
 # seen NAME: the value of request header NAME as echo-handler reported
 # it in the last body (empty if absent).
 seen() {

@@ -703,15 +703,15 @@ put() {
 	printf '%s\n' "$@" >"$f"
 }
 
-# start_site DIRPLEX-ARGS...: start htparser on a free port of 127.0.0.1
-# with `dirplex DIRPLEX-ARGS...` (found through PATH) as its root
-# handler.  Sets PORT and HTPARSER_PID; both log to $SERVER_LOG.
-start_site() {
+# start_root HANDLER ARGS...: start htparser on a free port of 127.0.0.1
+# with `HANDLER ARGS...` (found through PATH) as its root handler.  Sets
+# PORT and HTPARSER_PID; both log to $SERVER_LOG.
+start_root() {
 	local try
 	for try in 1 2 3; do
 		PORT=$(free_port)
 		start_bg "$SERVER_LOG" "$HTPARSER" \
-		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$@"
+		    "plain:port=$PORT,local=127.0.0.1" -- "$@"
 		HTPARSER_PID=$BG_PID
 		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
 			export PORT HTPARSER_PID
@@ -720,7 +720,36 @@ start_site() {
 		kill_bg
 	done
 	cat "$SERVER_LOG" >&2
-	fail "htparser with dirplex did not start"
+	fail "htparser with $1 did not start"
+}
+
+# start_site DIRPLEX-ARGS...: start_root with dirplex.
+start_site() {
+	start_root dirplex "$@"
+}
+
+# get PATH [CURL OPTIONS...]: request PATH (sent as is); prints the
+# status code; the head (CRs removed) goes to $TEST_TMP/head, the body
+# (empty if none came) to $TEST_TMP/body.
+get() {
+	local path=$1
+	shift
+	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
+	curl -sS -m 30 --path-as-is -D "$TEST_TMP/head.raw" \
+	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
+	    "http://127.0.0.1:$PORT$path"
+	touch "$TEST_TMP/body"
+	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
+}
+
+# expect PATH CODE [CURL OPTIONS...]: PATH must answer CODE; otherwise
+# fail showing the head, the body and the server's log.
+expect() {
+	local path=$1 want=$2 code
+	shift 2
+	code=$(get "$path" "$@")
+	[ "$code" = "$want" ] ||
+	    fail "$path $*: status $code, expected $want; head and body:"$'\n'"$(cat "$TEST_TMP/head" "$TEST_TMP/body" 2>/dev/null)"$'\nlog:\n'"$(tail -n 40 "${SERVER_LOG:-/dev/null}" 2>/dev/null)"
 }
 
 # field NAME: the response header NAME of the last get.

@@ -65,20 +65,7 @@ base_rc() {
 # 127.0.0.1 with `patplex PATPLEX-ARGS...` (found through PATH) as its
 # root handler.  Sets PORT and HTPARSER_PID; both log to $SERVER_LOG.
 start_plex() {
-	local try
-	for try in 1 2 3; do
-		PORT=$(free_port)
-		start_bg "$SERVER_LOG" "$HTPARSER" \
-		    "plain:port=$PORT,local=127.0.0.1" -- patplex "$@"
-		HTPARSER_PID=$BG_PID
-		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
-			export PORT HTPARSER_PID
-			return 0
-		fi
-		kill_bg
-	done
-	cat "$SERVER_LOG" >&2
-	fail "htparser with patplex did not start"
+	start_root patplex "$@"
 }
 
 # start_rc [LINE...]: base_rc $TEST_TMP/p.rc LINES, then patplex -N on it.
@@ -86,28 +73,6 @@ start_rc() {
 	RC=$TEST_TMP/p.rc
 	base_rc "$RC" "$@"
 	start_plex -N "$RC"
-}
-
-# get PATH [CURL OPTIONS...]: request PATH (sent as is); prints the
-# status code; the head (CRs removed) goes to $TEST_TMP/head, the body
-# to $TEST_TMP/body.
-get() {
-	local path=$1
-	shift
-	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
-	curl -sS -m 10 --path-as-is -D "$TEST_TMP/head.raw" \
-	    -o "$TEST_TMP/body" -w '%{http_code}' \
-	    "$@" "http://127.0.0.1:$PORT$path"
-	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
-}
-
-# expect PATH CODE [CURL OPTIONS...]: PATH must answer CODE.
-expect() {
-	local path=$1 want=$2 code
-	shift 2
-	code=$(get "$path" "$@")
-	[ "$code" = "$want" ] ||
-	    fail "GET $path: status $code, expected $want; body:"$'\n'"$(cat "$TEST_TMP/body" 2>/dev/null)"
 }
 
 # line KEY: the value of the body line "KEY value" of the last request.

@@ -30,48 +30,6 @@ teardown() {
 # ---------------------------------------------------------------------
 # Helpers of this suite
 
-# start_site: htparser on a free port of 127.0.0.1 with `dirplex SITE`
-# (default configuration) as its root handler.  Sets PORT and
-# HTPARSER_PID; both log to $SERVER_LOG.
-start_site() {
-	local try
-	for try in 1 2 3; do
-		PORT=$(free_port)
-		start_bg "$SERVER_LOG" "$HTPARSER" \
-		    "plain:port=$PORT,local=127.0.0.1" -- dirplex "$SITE"
-		HTPARSER_PID=$BG_PID
-		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
-			export PORT HTPARSER_PID
-			return 0
-		fi
-		kill_bg
-	done
-	cat "$SERVER_LOG" >&2
-	fail "htparser with dirplex did not start"
-}
-
-# get PATH [CURL OPTIONS...]: request PATH; prints the status code; the
-# head (CRs removed) goes to $TEST_TMP/head, the body to $TEST_TMP/body.
-get() {
-	local path=$1
-	shift
-	rm -f "$TEST_TMP/head.raw" "$TEST_TMP/body"
-	curl -sS -m 10 --path-as-is -D "$TEST_TMP/head.raw" \
-	    -o "$TEST_TMP/body" -w '%{http_code}' "$@" \
-	    "http://127.0.0.1:$PORT$path"
-	touch "$TEST_TMP/body"
-	tr -d '\r' <"$TEST_TMP/head.raw" >"$TEST_TMP/head"
-}
-
-# expect PATH CODE [CURL OPTIONS...]: GET PATH must answer CODE.
-expect() {
-	local path=$1 want=$2 code
-	shift 2
-	code=$(get "$path" "$@")
-	[ "$code" = "$want" ] ||
-	    fail "GET $path $*: status $code, expected $want; head:"$'\n'"$(cat "$TEST_TMP/head" 2>/dev/null)"
-}
-
 # no_field NAME: the last response has no NAME header.
 no_field() {
 	local n
@@ -141,7 +99,7 @@ bytes() {
 @test "static files are served by one persistent sendfile" {
 	echo hello >"$SITE/a.html"
 	echo world >"$SITE/b.txt"
-	start_site
+	start_site "$SITE"
 	expect /a.html 200
 	body_equals $'hello\n'
 	dp=$(children_of "$HTPARSER_PID" | head -n 1)
@@ -167,7 +125,7 @@ bytes() {
 	printf '<svg/>' >"$SITE/v.svg"
 	printf 'xyz' >"$SITE/f.unknownext"
 	printf 'readme' >"$SITE/README"
-	start_site
+	start_site "$SITE"
 	for pair in 'a.html|text/html; charset=utf-8' \
 	    'b.htm|text/html; charset=utf-8' \
 	    's.css|text/css; charset=utf-8' \
@@ -193,7 +151,7 @@ bytes() {
 	put "$SITE/.htrc" "match" "    filename *.dat y.html" \
 	    "    xset Content-Type \"text/x-custom; charset=latin1\"" \
 	    "    handler sendfile"
-	start_site
+	start_site "$SITE"
 	expect /x.dat 200
 	assert_equal "$(field Content-Type)" 'text/x-custom; charset=latin1'
 	body_equals data
@@ -210,7 +168,7 @@ bytes() {
 	    "    handler forced" \
 	    "match" "    filename b.html" "    xset Content-Type text/x-other" \
 	    "    fork sendfile -c text/x-forked"
-	start_site
+	start_site "$SITE"
 	expect /a.html 200
 	assert_equal "$(field Content-Type)" text/x-forced
 	body_equals one
@@ -222,7 +180,7 @@ bytes() {
 @test "a transient sendfile (fork) behind dirplex: ranges, keep-alive" {
 	make_hundred "$SITE/h.txt"
 	put "$SITE/.htrc" "match" "    filename h.txt" "    fork sendfile"
-	start_site
+	start_site "$SITE"
 	rawhttp -t 5 -s "GET /h.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=20-24\r\n\r\nGET /h.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\nHEAD /h.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/resp"
 	run resp_summary "$TEST_TMP/resp" 3
 	assert_status 0
@@ -234,7 +192,7 @@ bytes() {
 @test "Last-Modified is the file's mtime; ETag is stable and changes with the file" {
 	printf 'v1' >"$SITE/f.txt"
 	touch -d @1577934245 "$SITE/f.txt"
-	start_site
+	start_site "$SITE"
 	expect /f.txt 200
 	assert_equal "$(field Last-Modified)" 'Thu, 02 Jan 2020 03:04:05 GMT'
 	etag1=$(field ETag)
@@ -252,7 +210,7 @@ bytes() {
 @test "If-Modified-Since: 304 when not modified since, 200 when modified" {
 	printf 'content' >"$SITE/f.txt"
 	touch -d @1577934245 "$SITE/f.txt"
-	start_site
+	start_site "$SITE"
 	expect /f.txt 304 -H 'If-Modified-Since: Thu, 02 Jan 2020 03:04:05 GMT'
 	[ ! -s "$TEST_TMP/body" ] || fail "a 304 with a body"
 	assert_equal "$(field Last-Modified)" 'Thu, 02 Jan 2020 03:04:05 GMT'
@@ -269,7 +227,7 @@ bytes() {
 @test "a 304 has no body and keeps the connection usable" {
 	printf 'content' >"$SITE/f.txt"
 	touch -d @1577934245 "$SITE/f.txt"
-	start_site
+	start_site "$SITE"
 	rawhttp -t 5 -s "GET /f.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Thu, 02 Jan 2020 03:04:05 GMT\r\n\r\nGET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/resp"
 	run resp_summary "$TEST_TMP/resp"
 	assert_status 0
@@ -278,7 +236,7 @@ bytes() {
 
 @test "If-None-Match: the ETag, a list, a weak W/ form and * give 304" {
 	printf 'content' >"$SITE/f.txt"
-	start_site
+	start_site "$SITE"
 	expect /f.txt 200
 	etag=$(field ETag)
 	expect /f.txt 304 -H "If-None-Match: $etag"
@@ -299,7 +257,7 @@ bytes() {
 @test "If-Match: a mismatch gives 412, a match or * goes on" {
 	printf 'content' >"$SITE/f.txt"
 	touch -d @1577934245 "$SITE/f.txt"
-	start_site
+	start_site "$SITE"
 	expect /f.txt 200
 	etag=$(field ETag)
 	expect /f.txt 412 -H 'If-Match: "nope"'
@@ -314,7 +272,7 @@ bytes() {
 
 @test "single byte ranges: 206 with Content-Range" {
 	make_hundred "$SITE/h.txt"
-	start_site
+	start_site "$SITE"
 	expect /h.txt 206 -H 'Range: bytes=0-9'
 	assert_equal "$(field Content-Range)" 'bytes 0-9/100'
 	assert_equal "$(field Content-Length)" 10
@@ -340,7 +298,7 @@ bytes() {
 
 @test "a range starting beyond the end: 416 with Content-Range bytes */SIZE" {
 	make_hundred "$SITE/h.txt"
-	start_site
+	start_site "$SITE"
 	expect /h.txt 416 -H 'Range: bytes=100-'
 	assert_equal "$(field Content-Range)" 'bytes */100'
 	expect /h.txt 416 -H 'Range: bytes=500-600'
@@ -349,7 +307,7 @@ bytes() {
 
 @test "several ranges or a malformed Range: 200 with the whole file" {
 	make_hundred "$SITE/h.txt"
-	start_site
+	start_site "$SITE"
 	for r in 'bytes=0-1,5-6' 'bytes=0-1, 50-' 'bytes=abc' 'bytes=5-3' \
 	    'items=0-1' 'bytes=--1' 'bytes=1-2-3' 'bytes='; do
 		expect /h.txt 200 -H "Range: $r"
@@ -362,7 +320,7 @@ bytes() {
 @test "If-Range: a matching validator gives 206, another one 200" {
 	make_hundred "$SITE/h.txt"
 	touch -d @1577934245 "$SITE/h.txt"
-	start_site
+	start_site "$SITE"
 	expect /h.txt 200
 	etag=$(field ETag)
 	expect /h.txt 206 -H 'Range: bytes=0-4' -H "If-Range: $etag"
@@ -383,7 +341,7 @@ bytes() {
 
 @test "HEAD: the headers of GET and no body" {
 	make_hundred "$SITE/h.txt"
-	start_site
+	start_site "$SITE"
 	expect /h.txt 200
 	etag=$(field ETag)
 	rawhttp -t 5 -s "HEAD /h.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /h.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/resp"
@@ -400,7 +358,7 @@ bytes() {
 
 @test "POST and other methods: 405 with Allow" {
 	printf 'content' >"$SITE/f.txt"
-	start_site
+	start_site "$SITE"
 	expect /f.txt 405 -X POST -d 'a=b'
 	assert_equal "$(field Allow)" 'GET, HEAD'
 	expect /f.txt 405 -X PUT -d 'x'
@@ -411,7 +369,7 @@ bytes() {
 
 @test "a rest string left after the file gives 404" {
 	printf 'content' >"$SITE/file.html"
-	start_site
+	start_site "$SITE"
 	expect /file.html 200
 	expect /file.html/extra 404
 	expect '/file.html/a/b?c' 404
@@ -420,7 +378,7 @@ bytes() {
 
 @test "an empty file" {
 	: >"$SITE/empty.txt"
-	start_site
+	start_site "$SITE"
 	expect /empty.txt 200
 	assert_equal "$(field Content-Length)" 0
 	[ ! -s "$TEST_TMP/body" ] || fail "body not empty"
@@ -433,7 +391,7 @@ bytes() {
 	printf 'body { color: red }\n' >"$SITE/s.css"
 	gzip -c "$SITE/s.css" >"$SITE/s.css.gz"
 	printf 'BROTLI-BYTES' >"$SITE/s.css.br"
-	start_site
+	start_site "$SITE"
 	expect /s.css 200
 	body_is "$SITE/s.css"
 	no_field Content-Encoding
@@ -483,7 +441,7 @@ bytes() {
 	printf 'let a = 1;\n' >"$SITE/a.js"
 	gzip -c "$SITE/a.js" >"$SITE/a.js.gz"
 	printf 'let b = 2;\n' >"$SITE/b.js"
-	start_site
+	start_site "$SITE"
 	expect /a.js 200 -H 'Accept-Encoding: br, gzip'
 	assert_equal "$(field Content-Encoding)" gzip
 	body_is "$SITE/a.js.gz"
@@ -502,7 +460,7 @@ bytes() {
 
 @test "a 20 MB file arrives byte for byte; a range deep inside it too" {
 	head -c 20971520 /dev/urandom >"$SITE/big.bin"
-	start_site
+	start_site "$SITE"
 	expect /big.bin 200
 	assert_equal "$(field Content-Length)" 20971520
 	body_is "$SITE/big.bin"
@@ -515,7 +473,7 @@ bytes() {
 @test "concurrency: clients that do not read do not hold up the others" {
 	head -c 52428800 /dev/zero >"$SITE/huge.bin"
 	printf 'small file\n' >"$SITE/small.txt"
-	start_site
+	start_site "$SITE"
 	# Three clients ask for 50 MB each and then read (almost) nothing.
 	for i in 1 2 3; do
 		start_bg "$TEST_TMP/slow$i.log" python3 -c '
@@ -571,7 +529,7 @@ time.sleep(60)' "$PORT"
 	printf 'f' >"$SITE/x.foo"
 	printf 'b' >"$SITE/x.bar"
 	printf 'h' >"$SITE/x.html"
-	start_site
+	start_site "$SITE"
 	expect /game.zork 200
 	assert_equal "$(field Content-Type)" application/x-zork
 	expect /game.z5 200
