@@ -28,6 +28,8 @@
 static struct loop *loop;
 static struct watch inwatch, sigwatch;
 static int sigfd = -1;
+static const char *extra;	/* -c CONFIG, or NULL */
+static int noglobal;		/* -N */
 
 static void
 usage(FILE *out)
@@ -49,8 +51,11 @@ load(const char *name, int required, int check)
 	char *path;
 
 	if ((path = cf_find(name)) == NULL) {
-		if (required)
-			log_die(2, "%s: configuration file not found", name);
+		if (required) {
+			if ((path = cf_notfound_msg(name)) == NULL)
+				log_die(1, "out of memory");
+			log_die(2, "%s", path);
+		}
 		return NULL;
 	}
 	if ((cf = conf_read(path, rootdir, 0, report_stderr)) == NULL)
@@ -86,8 +91,14 @@ signal_event(struct watch *w, uint32_t ev)
 {
 	struct signalfd_siginfo si;
 
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		;
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGHUP)
+			continue;
+		if (!noglobal)
+			conf_reload("dirplex.rc", &cf_global);
+		if (extra)
+			conf_reload(extra, &cf_extra);
+	}
 	child_reap();
 }
 
@@ -95,16 +106,20 @@ int
 main(int argc, char **argv)
 {
 	char real[PATH_MAX];
-	const char *extra = NULL;
 	sigset_t mask;
-	int c, noglobal = 0, check = 0, errors;
+	int c, check = 0, errors;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "hNtc:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	cf_path_add_exedir();
+	while ((c = getopt(argc, argv, "VhNtc:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'N':
 			noglobal = 1;
 			break;
@@ -145,6 +160,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((loop = loop_new()) == NULL ||
 	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
