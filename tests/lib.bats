@@ -70,6 +70,7 @@ handler_request() {
 	assert_status 0
 	expected=$'method POST\nurl /x/y?z\nversion HTTP/1.1\nrest x/y'
 	expected+=$'\nheader Host: example\nheader X-B: two words\nbody-length 5'
+	expected+=$'\nsighup 0'
 	assert_equal "$(status_codes "$output")" 200
 	assert_equal "$(header_value Content-Type "$output")" text/plain
 	assert_equal "$(header_value Content-Length "$output")" \
