@@ -338,14 +338,31 @@ job_argv(const struct job *j)
 	return argv;
 }
 
+/* The script's environment: the request's CGI variables, PATH, then
+ * callcgi's own (cgi_env_inherit()); NULL on ENOMEM. */
+static char **
+job_envp(const struct job *j)
+{
+	extern char **environ;
+	struct cgienv env;
+	char **envp = NULL;
+
+	if (cgi_env_build(&env, j->j_req, j->j_script,
+	    j->j_spool >= 0 ? j->j_spooled : -1) == -1)
+		return NULL;
+	if (cgi_env_set(&env, "PATH", cgiopt.co_path) == 0 &&
+	    cgi_env_inherit(&env, environ) == 0)
+		envp = cgi_envp(&env);
+	cgi_env_free(&env);
+	return envp;
+}
+
 /* Start the script; -1 if it could not be (answered). */
 static int
 job_spawn(struct job *j, int in)
 {
-	extern char **environ;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	struct cgienv env;
 	sigset_t none, def;
 	char **argv = NULL, **envp = NULL, *dir = NULL;
 	const char *path;
@@ -353,18 +370,11 @@ job_spawn(struct job *j, int in)
 
 	nph = j->j_script && !strncmp(j->j_name, "nph-", 4);
 	path = cgiopt.co_program ? cgiopt.co_program : j->j_script;
-	if (cgi_env_build(&env, j->j_req, j->j_script,
-	    j->j_spool >= 0 ? j->j_spooled : -1) == -1 ||
-	    cgi_env_set(&env, "PATH", cgiopt.co_path) == -1 ||
-	    cgi_env_inherit(&env, environ) == -1 ||
-	    (envp = cgi_envp(&env)) == NULL ||
-	    (argv = job_argv(j)) == NULL) {
-		cgi_env_free(&env);
+	if ((envp = job_envp(j)) == NULL || (argv = job_argv(j)) == NULL) {
 		cgi_envp_free(envp);
 		job_fail(j, 500, "Out of memory.");
 		return -1;
 	}
-	cgi_env_free(&env);
 	if ((!nph && pipe2(out, O_CLOEXEC) == -1) || pipe2(err, O_CLOEXEC) == -1) {
 		e = errno;
 		goto fail;
