@@ -1061,9 +1061,10 @@ arg:/tail"
 	put "$SITE/a.slow" x
 	put "$SITE/page.txt" hello
 	start_site -N -c "$BASE_RC" "$SITE"
-	run python3 - "$PORT" <<'PY'
+	run python3 - "$PORT" "$SLOW" <<'PY'
 import socket, sys, time, resource
 port = int(sys.argv[1])
+limit = 2 * int(sys.argv[2])	# seconds; memcheck is that much slower
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
 socks = []
@@ -1076,10 +1077,10 @@ time.sleep(1)
 t = time.time()
 s = socket.create_connection(('127.0.0.1', port))
 s.sendall(b'GET /page.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
-s.settimeout(5)
+s.settimeout(5 * int(sys.argv[2]))
 head = s.recv(65536)
 print(head[:15], '%.2fs' % (time.time() - t))
-sys.exit(0 if head.startswith(b'HTTP/1.1 200') and time.time() - t < 2 else 1)
+sys.exit(0 if head.startswith(b'HTTP/1.1 200') and time.time() - t < limit else 1)
 PY
 	echo "$output"
 	[ "$status" -eq 0 ]
