@@ -633,24 +633,32 @@ child_exited(pid_t pid)
 }
 
 int
-child_reap(void)
+child_reaped(pid_t pid, int status)
 {
 	struct child *ch;
+
+	if ((ch = child_bypid(pid)) == NULL)
+		return 0;
+	if (WIFSIGNALED(status))
+		log_msg(LOG_WARNING, "child %s: killed by signal %d",
+		    ch->ch_name, WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		log_msg(LOG_WARNING, "child %s: exited with status %d",
+		    ch->ch_name, WEXITSTATUS(status));
+	child_stop(ch);
+	child_qfail(ch);
+	return 1;
+}
+
+int
+child_reap(void)
+{
 	pid_t pid;
 	int st, n = 0;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		n++;
-		if ((ch = child_bypid(pid)) == NULL)
-			continue;
-		if (WIFSIGNALED(st))
-			log_msg(LOG_WARNING, "child %s: killed by signal %d",
-			    ch->ch_name, WTERMSIG(st));
-		else if (WEXITSTATUS(st) != 0)
-			log_msg(LOG_WARNING, "child %s: exited with status %d",
-			    ch->ch_name, WEXITSTATUS(st));
-		child_stop(ch);
-		child_qfail(ch);
+		child_reaped(pid, st);
 	}
 	return n;
 }

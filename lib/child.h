@@ -128,8 +128,12 @@ pid_t		 child_spawn(char *const argv[], const char *dir,
 /* Note that pid has exited: if it is a running persistent child, mark it
  * dead (child_stop()).  Returns 1 if it was one, else 0. */
 int		 child_exited(pid_t pid);
+/* pid exited with status (waitpid()): if it is a running persistent
+ * child, log a failure, mark it dead and answer what waited for it with
+ * 503.  Returns 1 if it was one, else 0. */
+int		 child_reaped(pid_t pid, int status);
 /* Reap every exited child process without blocking (waitpid(-1)),
- * calling child_exited() for each.  Returns how many were reaped. */
+ * calling child_reaped() for each.  Returns how many were reaped. */
 int		 child_reap(void);
 
 /*

@@ -82,7 +82,7 @@ reap(void)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		if (!child_exited(pid) && H && H->h_reaped)
+		if (!child_reaped(pid, st) && H && H->h_reaped)
 			H->h_reaped(pid, st, harg);
 }
 
