@@ -36,6 +36,7 @@ struct walk {
 	struct config	*w_chain[CHAIN_MAX];	/* .htrc files, nearest last */
 	size_t		 w_n;
 	int		 w_broken;		/* a .htrc had errors */
+	int		 w_nomem;		/* one could not be read: ENOMEM */
 };
 
 /* The i-th configuration by distance (0 = nearest), or NULL. */
@@ -65,6 +66,8 @@ walk_enter(struct walk *w, const char *dir)
 	}
 	if (cf->cf_nerrors)
 		w->w_broken = 1;
+	if (cf->cf_nomem)
+		w->w_nomem = 1;
 	w->w_chain[w->w_n++] = cf;
 }
 
@@ -249,6 +252,16 @@ nomem:
 }
 
 /* 404: notfound matches, else the .notfound handler. */
+/* A .htrc on the way could not be used. */
+static void
+broken(const struct walk *w, int fd)
+{
+	if (w->w_nomem)
+		http_error(fd, 503, "Out of memory.");
+	else
+		http_error(fd, 500, "Server configuration error.");
+}
+
 static void
 not_found(const struct walk *w, const char *dir, const char *name,
     struct req *r, int fd)
@@ -258,7 +271,7 @@ not_found(const struct walk *w, const char *dir, const char *name,
 	char *path;
 
 	if (w->w_broken) {
-		http_error(fd, 500, "Server configuration error.");
+		broken(w, fd);
 		return;
 	}
 	if ((path = path_join(dir, name)) == NULL) {
@@ -303,7 +316,7 @@ dispatch(const struct walk *w, enum mkind k, const char *path,
 	const char *name = strrchr(path, '/') + 1;
 
 	if (w->w_broken) {
-		http_error(fd, 500, "Server configuration error.");
+		broken(w, fd);
 		return;
 	}
 	if ((m = find_match(w, k, path, name, &cf)) == NULL) {

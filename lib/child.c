@@ -193,6 +193,35 @@ child_parse(const struct stanza *s, char **errp)
 	return ch;
 }
 
+void
+child_conf(struct cfread *rd, const struct stanza *s, struct child **list)
+{
+	struct child *ch;
+	char *err;
+
+	if ((ch = child_parse(s, &err)) == NULL) {
+		if (err == NULL) {
+			cf_nomem(rd);
+			return;
+		}
+		if (rd->rd_report)
+			rd->rd_report(err);
+		else
+			log_msg(LOG_ERR, "%s", err);
+		free(err);
+		rd->rd_nerrors++;
+		return;
+	}
+	if (child_find(*list, ch->ch_name)) {
+		cf_err(rd, s, NULL, "handler \"%s\" is defined twice",
+		    ch->ch_name);
+		child_free(ch);
+		return;
+	}
+	ch->ch_next = *list;
+	*list = ch;
+}
+
 static void
 child_link(struct child *ch)
 {

@@ -37,6 +37,7 @@
 
 #include "loop.h"
 
+struct cfread;
 struct req;
 struct stanza;
 struct chq;
@@ -75,6 +76,13 @@ int		 child_is_stanza(const struct stanza *s);
  * (free() it), or *errp NULL and errno ENOMEM.
  */
 struct child	*child_parse(const struct stanza *s, char **errp);
+/*
+ * A child/fchild stanza of a program's configuration (lib/cf's
+ * cf_read()) pushed onto *list; a bad stanza, a name the list already
+ * has, or a failed allocation is reported and counted in rd instead.
+ */
+void		 child_conf(struct cfread *rd, const struct stanza *s,
+		    struct child **list);
 /* A child made by hand; argv (NULL-terminated, argv[0] the program)
  * and dir (may be NULL) are copied. */
 struct child	*child_new(const char *name, enum child_type type,

@@ -684,10 +684,16 @@ reload_rc() {
 	keep=$(child_with "$pid" keep)
 	gone=$(child_with "$pid" gone)
 	[ -n "$keep" ] && [ -n "$gone" ] || fail "children not found"
-	# A request in flight in "gone" survives its removal.
+	# A request in flight in "gone" survives its removal: reload once
+	# "gone" holds its response socket (one descriptor more).
+	local nfd i
+	nfd=$(ls "/proc/$gone/fd" | wc -l)
 	rawhttp -t 5 -s "GET /gone/slow?sleep=700 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/slow" &
 	local slow=$!
-	sleep 0.2
+	for ((i = 0; i < 250; i++)); do
+		[ "$(ls "/proc/$gone/fd" | wc -l)" -gt "$nfd" ] && break
+		sleep 0.02
+	done
 	reload_rc 2
 	hup
 	expect /k/x 200
@@ -697,7 +703,6 @@ reload_rc() {
 	wait "$slow"
 	assert_contains "$(cat "$TEST_TMP/slow")" "HTTP/1.1 200"
 	# The removed child was told to go (end-of-file) and is reaped.
-	local i
 	for ((i = 0; i < 100; i++)); do
 		proc_alive "$gone" || break
 		sleep 0.02
