@@ -544,13 +544,22 @@ cf_expand(struct cfreader *cr, struct cfframe *f, const char *pat, int line)
 {
 	glob_t g;
 	struct stat st;
-	char *p, **n;
+	char *p, *q, **n;
 	size_t i;
 	int r, isglob = strpbrk(pat, "*?[") != NULL;
 
 	memset(&g, 0, sizeof(g));
 	if ((p = cf_join(f->f_dir, pat, isglob)) == NULL)
 		goto nomem;
+	if (!isglob && strchr(pat, '/') == NULL && stat(p, &st) == -1 &&
+	    errno == ENOENT) {
+		/* Not beside the includer: one of the shipped files? */
+		if ((q = cf_find(pat)) != NULL) {
+			free(p);
+			p = q;
+		} else if (errno == ENOMEM)
+			goto nomem;
+	}
 	if (!isglob) {
 		g.gl_pathc = 1;
 		g.gl_pathv = &p;

@@ -30,7 +30,9 @@
  * lines) is handled by the reader and never returned: every FILE is a
  * glob(3) pattern, relative to the directory of the including file, and
  * the files it names are read in place, in sorted order, one pattern
- * after the other.  A pattern with metacharacters (* ? [) that matches
+ * after the other.  A plain name (no '/', no metacharacters) that
+ * names nothing beside the including file is looked for as cf_find()
+ * does, so that a .htrc can "include listing.rc" from etc/ashd.  A pattern with metacharacters (* ? [) that matches
  * nothing is fine and matched directories are skipped; a plain name
  * that cannot be read is an error.  Includes nest up to
  * ASH_CFINCLUDE_DEPTH levels; including a file that is being read
