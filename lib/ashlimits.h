@@ -41,4 +41,7 @@
 #define ASH_CFLINE_MAX		(64 * 1024)
 #define ASH_CFINCLUDE_DEPTH	16
 
+/* htls: most entries one listing shows (the rest are counted). */
+#define ASH_LISTING_MAX		100000
+
 #endif
