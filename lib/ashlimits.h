@@ -44,4 +44,14 @@
 /* htls: most entries one listing shows (the rest are counted). */
 #define ASH_LISTING_MAX		100000
 
+/* htextauth: longest decoded "user:password" of a Basic credential;
+ * idle time after which a cached credential is forgotten (seconds); most
+ * credentials cached; time the authentication command may take
+ * (seconds); most bytes of its message kept. */
+#define ASH_AUTH_MAX		1024
+#define ASH_AUTH_CACHE_TTL	(30 * 60)
+#define ASH_AUTH_CACHE_MAX	4096
+#define ASH_AUTH_TIMEOUT	30
+#define ASH_AUTH_MSG_MAX	1024
+
 #endif
