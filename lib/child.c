@@ -273,12 +273,13 @@ child_closefrom(int keep)
 }
 
 /*
- * The new process: fd on standard input (and output if `both`), chdir,
- * a clean slate, exec.  Failures are written to errfd as an errno.
+ * The new process: fd on standard input (and output if `both`), the
+ * child's ch_setup, chdir, a clean slate, exec.  Failures are written
+ * to errfd as an errno.
  */
 static void __attribute__((noreturn))
-child_exec(char *const argv[], const char *dir, int fd, int both,
-    char **envp, int errfd)
+child_exec(const struct child *ch, char *const argv[], const char *dir,
+    int fd, int both, char **envp, int errfd)
 {
 	sigset_t none;
 	int e;
@@ -293,6 +294,8 @@ child_exec(char *const argv[], const char *dir, int fd, int both,
 	if (fd < 3 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		goto fail;
 	if (dup2(fd, 0) == -1 || (both && dup2(fd, 1) == -1))
+		goto fail;
+	if (ch != NULL && ch->ch_setup != NULL && ch->ch_setup(ch) == -1)
 		goto fail;
 	if (dir != NULL && chdir(dir) == -1)
 		goto fail;
@@ -309,8 +312,8 @@ fail:
 
 /* Fork and exec; the pid once exec succeeded, or -1 with its errno. */
 static pid_t
-child_fork(char *const argv[], const char *dir, int fd, int both,
-    char **envp)
+child_fork(const struct child *ch, char *const argv[], const char *dir,
+    int fd, int both, char **envp)
 {
 	ssize_t n;
 	pid_t pid;
@@ -326,7 +329,7 @@ child_fork(char *const argv[], const char *dir, int fd, int both,
 		return -1;
 	}
 	if (pid == 0)
-		child_exec(argv, dir, fd, both, envp, p[1]);
+		child_exec(ch, argv, dir, fd, both, envp, p[1]);
 	close(p[1]);
 	do
 		n = read(p[0], &e, sizeof(e));
@@ -354,7 +357,7 @@ child_start(struct child *ch)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	pid = child_fork(ch->ch_argv, ch->ch_dir, sv[1], 0, NULL);
+	pid = child_fork(ch, ch->ch_argv, ch->ch_dir, sv[1], 0, NULL);
 	e = errno;
 	close(sv[1]);
 	if (pid == -1) {
@@ -630,7 +633,7 @@ child_spawn(char *const argv[], const char *dir, const struct req *r,
 	av[n + 2] = r->r_rest;
 	if ((envp = child_env(r, &own)) == NULL)
 		goto fail;
-	pid = child_fork(av, dir, fd, 1, envp);
+	pid = child_fork(NULL, av, dir, fd, 1, envp);
 fail:
 	e = errno;
 	free(av);

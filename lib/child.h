@@ -55,6 +55,14 @@ struct child {
 	char		 *ch_dir;	/* working directory, NULL: inherit */
 	pid_t		  ch_pid;	/* persistent: the process, or 0 */
 	int		  ch_fd;	/* persistent: our end, or -1 */
+	/*
+	 * Persistent, optional: run in the new process after its socket
+	 * is on standard input and before the chdir to ch_dir and the
+	 * exec (to change credentials, say); -1 with errno stops the
+	 * start, and child_start() fails with that errno.
+	 */
+	int		(*ch_setup)(const struct child *ch);
+	void		 *ch_arg;	/* for ch_setup */
 	/* Internal: the list of running persistent children. */
 	struct child	 *ch_rnext;
 	struct child	 *ch_rprev;
