@@ -85,6 +85,16 @@ in_home() {
 	chown -R "$1:" "$UHOMES/$1"
 }
 
+# handler_of USER: the pid of USER's handler, userplex's child.
+handler_of() {
+	local up c
+	up=$(children_of "$HTPARSER_PID" | head -n 1)
+	for c in $(children_of "$up"); do
+		[ "$(stat -c %U "/proc/$c" 2>/dev/null)" = "$1" ] && echo "$c"
+	done
+	return 0
+}
+
 # who LINE: a line of the last whoami answer ("uid", "groups", ...).
 who() {
 	sed -n "s/^$1 //p" "$TEST_TMP/body"
@@ -147,7 +157,7 @@ who() {
 	assert_contains "$(body)" "fd 2 /dev/null"
 	# Every id of the handler process, as the kernel has them.
 	local hp
-	hp=$(ps -o pid= -u "$u" | head -n 1 | tr -d ' ')
+	hp=$(handler_of "$u")
 	[ -n "$hp" ] || fail "no process runs as $u"
 	assert_match "$(grep '^Uid:' /proc/$hp/status)" "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid\$"
 	assert_match "$(grep '^Gid:' /proc/$hp/status)" "^Gid:[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid\$"
@@ -275,13 +285,13 @@ cd own && exec dirplex .'
 	expect "/$u/?whoami" 200
 	expect "/$v/?whoami" 200
 	expect "/$u/?whoami" 200
-	p1=$(ps -o pid= -u "$u" | tr -d ' ')
+	p1=$(handler_of "$u")
 	assert_match "$p1" '^[0-9]+$'
-	[ -n "$(ps -o pid= -u "$v")" ] || fail "no handler for $v"
+	[ -n "$(handler_of "$v")" ] || fail "no handler for $v"
 	kill -KILL "$p1"
 	sleep 0.2
 	expect "/$u/?whoami" 200
-	p2=$(ps -o pid= -u "$u" | tr -d ' ')
+	p2=$(handler_of "$u")
 	assert_match "$p2" '^[0-9]+$'
 	[ "$p2" != "$p1" ] || fail "the handler was not restarted"
 }
