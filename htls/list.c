@@ -158,30 +158,6 @@ html_text(struct buf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* Append s percent-encoded: only unreserved characters stay. */
-static int
-href_enc(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char e[3];
-
-	for (p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
-			if (buf_appendc(b, (char)*p) == -1)
-				return -1;
-			continue;
-		}
-		e[0] = '%';
-		e[1] = hex[*p >> 4];
-		e[2] = hex[*p & 15];
-		if (buf_append(b, e, 3) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 static int
 dent_cmp(const void *a, const void *b)
 {
@@ -324,7 +300,7 @@ page_row(struct buf *b, const struct dent *d)
 	if (d == NULL) {
 		if (buf_appends(b, "../\">../</a></td>") == -1)
 			return -1;
-	} else if (href_enc(b, d->d_name) == -1 ||
+	} else if (url_encode(b, d->d_name, "-._~") == -1 ||
 	    buf_appends(b, dir ? "/\">" : "\">") == -1 ||
 	    html_text(b, d->d_name, strlen(d->d_name)) == -1 ||
 	    buf_appends(b, dir ? "/</a></td>" : "</a></td>") == -1)
