@@ -18,7 +18,8 @@
  * standard input, never in its arguments or environment.  It runs
  * without blocking the loop: other requests are served meanwhile.  An
  * authentication in flight is an `auth`, finished once both its output
- * has ended and its exit status has been reaped.
+ * has ended and its exit status has been reaped.  When stopped, it
+ * finishes those before it closes the child's socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -344,18 +345,9 @@ kid_gone(struct watch *w, uint32_t ev)
 	handler_stop();
 }
 
-static void
-stop(void *arg)
-{
-	(void)arg;
-	child_stop(kid);
-	cache_clear();
-}
-
 static const struct handler htextauth_handler = {
 	.h_request = serve,
 	.h_reaped = reaped,
-	.h_stop = stop,
 };
 
 /* Start the child now, and hear of its end through a pidfd. */
@@ -382,7 +374,7 @@ int
 main(int argc, char **argv)
 {
 	long ttl = ASH_AUTH_CACHE_TTL;
-	int c, i, cached = 1;
+	int c, i, rv, cached = 1;
 	const char *p;
 	char *end;
 
@@ -430,5 +422,9 @@ main(int argc, char **argv)
 		log_die(1, "standard input is not a request socket "
 		    "(htextauth is a persistent handler, see ashd(7))");
 	kid_start(argv + i + 1);
-	return handler_run(&htextauth_handler, NULL);
+	rv = handler_run(&htextauth_handler, NULL);
+	/* Drained: now the child may see end-of-file. */
+	child_stop(kid);
+	cache_clear();
+	return rv;
 }

@@ -282,3 +282,14 @@ b64() {
 	done
 	! proc_alive "$AUTH_PID" || fail "htextauth $AUTH_PID still runs"
 }
+
+@test "htextauth: at end of input a check in flight still reaches the child" {
+	start_auth
+	get /who.cgi -u slow:slow >"$TEST_TMP/slow.code" &
+	local bg=$!
+	sleep 0.5
+	kill -TERM "$AUTH_PID"
+	wait "$bg"
+	assert_equal "$(cat "$TEST_TMP/slow.code")" 200
+	assert_contains "$(body)" "user=[slow]"
+}
