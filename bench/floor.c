@@ -372,7 +372,7 @@ struct conn {
 	int		 c_fd, c_hfd, c_theirs;
 	int		 c_state;
 	int		 c_crd, c_cwr;		/* edge-triggered readiness */
-	int		 c_close, c_ishead, c_hdone, c_nodelay;
+	int		 c_close, c_ishead, c_hdone, c_nodelay, c_out_ev;
 	long long	 c_rleft;		/* body to relay; -1: to EOF */
 	struct buf	 c_in, c_resp, c_out, c_q;
 	size_t		 c_outoff;
@@ -786,11 +786,11 @@ flush_client(struct conn *c)
 		if (errno != EAGAIN && errno != EINTR)
 			return -1;
 		c->c_cwr = 0;
-		if (!c->c_nodelay) {
+		if (!c->c_out_ev) {
 			/* Rare: the first time, ask for EPOLLOUT too. */
 			epoll_set(EPOLL_CTL_MOD, c->c_fd, EPOLLIN | EPOLLOUT |
 			    EPOLLRDHUP | EPOLLET, &c->c_cev);
-			c->c_nodelay = 2;
+			c->c_out_ev = 1;
 		}
 		return 0;
 	}
@@ -817,7 +817,7 @@ conn_run(struct conn *c)
 				conn_close(c);
 				return;
 			}
-			if (c->c_nodelay != 1) {
+			if (!c->c_nodelay) {
 				/* Staying open: as nginx, no Nagle from now. */
 				setsockopt(c->c_fd, IPPROTO_TCP, TCP_NODELAY,
 				    &one, sizeof(one));
