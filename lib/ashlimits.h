@@ -24,6 +24,11 @@
 /* Longest chunk-size line (size, extensions, CRLF) in a chunked body. */
 #define ASH_CHUNKLINE_MAX	1024
 
+/* Longest PROXY protocol version 2 header htparser takes (the 16-byte
+ * fixed part, addresses and TLVs); version 1 lines are at most 107
+ * bytes by the protocol.  Real senders stay well under 1 KiB. */
+#define ASH_PROXY_MAX		4096
+
 /* Largest response head a handler may write before the body. */
 #define ASH_RESPHEAD_MAX	(64 * 1024)
 
