@@ -212,10 +212,12 @@ static void
 pass_named(const struct walk *w, const char *name, struct req *r, int fd)
 {
 	struct child *ch;
+	char who[LOG_WHO_MAX];
 
 	if ((ch = find_handler(w, name)) == NULL) {
 		if (strcmp(name, ".notfound")) {
-			log_msg(LOG_ERR, "no handler named \"%s\"", name);
+			log_msg(LOG_ERR, "%s: no handler named \"%s\"",
+			    req_describe(r, who, sizeof(who)), name);
 			http_error(fd, 500, "Server configuration error.");
 		} else
 			http_error(fd, 404, "The requested resource was not "
@@ -223,7 +225,8 @@ pass_named(const struct walk *w, const char *name, struct req *r, int fd)
 		return;
 	}
 	if (child_handle(ch, r, fd) == -1) {
-		log_errno(LOG_ERR, "handler %s", name);
+		log_errno(LOG_ERR, "%s: handler %s",
+		    req_describe(r, who, sizeof(who)), name);
 		http_error(fd, errno == ENOENT ? 500 : 503,
 		    "The handler is not available.");
 	}
@@ -233,7 +236,7 @@ static void
 apply_match(const struct walk *w, const struct config *cf,
     const struct match *m, struct req *r, int fd)
 {
-	char **s;
+	char **s, who[LOG_WHO_MAX];
 
 	for (s = m->m_set; s && *s; s += 2)
 		if (req_set_header(r, s[0], s[1]) == -1)
@@ -243,7 +246,8 @@ apply_match(const struct walk *w, const struct config *cf,
 		return;
 	}
 	if (child_spawn(m->m_fork, cf->cf_dir, r, fd) == -1) {
-		log_errno(LOG_ERR, "fork %s", m->m_fork[0]);
+		log_errno(LOG_ERR, "%s: fork %s",
+		    req_describe(r, who, sizeof(who)), m->m_fork[0]);
 		http_error(fd, 500, "The handler could not be started.");
 	}
 	return;

@@ -647,10 +647,11 @@ hup() {
 	no_zombies "$pid"
 }
 
-@test "a handler program that does not exist gives 500" {
+@test "a handler program that does not exist gives 500, and the log names the client and the request" {
 	start_rc "fchild none" "    exec $TEST_TMP/does-not-exist" \
 	    "match" "    all" "    handler none"
-	expect /x 500
+	expect '/x?y=1' 500
+	assert_match "$(cat "$SERVER_LOG")" 'patplex: 127\.0\.0\.1:[0-9]+ GET /x\?y=1: handler none: '
 }
 
 # ---------------------------------------------------------------------
