@@ -248,14 +248,14 @@ plain_bind(const struct portspec *ps)
 static struct passed {
 	int	 p_fd;
 	char	*p_name;
-	int	 p_used;
 } *passed;
 static size_t npassed;
 
 /*
  * The sockets of socket activation, read once: LISTEN_PID must be ours
  * (else they were meant for another process), LISTEN_FDS counts them
- * from descriptor 3, LISTEN_FDNAMES names them (colon-separated).  The
+ * from descriptor 3, LISTEN_FDNAMES names them (colon-separated, as
+ * sd_listen_fds_with_names() reads them: "unknown" past the last).  The
  * variables are removed, so that the handlers do not see them, and the
  * sockets made close-on-exec.
  */
@@ -264,10 +264,10 @@ passed_init(void)
 {
 	static int done;
 	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
-	const char *names = getenv("LISTEN_FDNAMES");
-	char *end, *nm = NULL, *save = NULL, *tok;
+	const char *names = getenv("LISTEN_FDNAMES"), *nm;
+	char *end;
 	long v;
-	size_t i;
+	size_t i, len;
 
 	if (done++)
 		return;
@@ -275,15 +275,22 @@ passed_init(void)
 	    (v = strtol(n, &end, 10)) > 0 && !*end && v <= LISTEN_FDS_MAX) {
 		npassed = (size_t)v;
 		passed = xcalloc(npassed, sizeof(*passed));
-		nm = names ? xstrdup(names) : NULL;
-		tok = nm ? strtok_r(nm, ":", &save) : NULL;
+		/* Names in order, colon-separated (an empty one stays
+		 * empty); past the last, "unknown". */
+		nm = names;
 		for (i = 0; i < npassed; i++) {
 			passed[i].p_fd = LISTEN_FDS_START + (int)i;
-			passed[i].p_name = xstrdup(tok ? tok : "unknown");
-			tok = tok ? strtok_r(NULL, ":", &save) : NULL;
+			if (nm == NULL)
+				passed[i].p_name = xstrdup("unknown");
+			else {
+				len = strcspn(nm, ":");
+				passed[i].p_name = xmalloc(len + 1);
+				memcpy(passed[i].p_name, nm, len);
+				passed[i].p_name[len] = '\0';
+				nm = nm[len] == ':' ? nm + len + 1 : NULL;
+			}
 			fcntl(passed[i].p_fd, F_SETFD, FD_CLOEXEC);
 		}
-		free(nm);
 	} else if (n)
 		log_msg(LOG_WARNING, "LISTEN_FDS ignored: LISTEN_PID is not "
 		    "this process");
@@ -296,14 +303,12 @@ passed_init(void)
 static int
 fd_take(int fd, const struct portspec *ps)
 {
+	struct listener *l;
 	int v;
 	socklen_t sl = sizeof(v);
-	size_t i;
 
-	for (i = 0; i < npassed; i++) {
-		if (passed[i].p_fd != fd)
-			continue;
-		if (passed[i].p_used++) {
+	for (l = srv.s_listeners; l; l = l->l_next) {
+		if (l->l_fd == fd) {
 			log_msg(LOG_ERR, "fd: descriptor %d given twice", fd);
 			return -1;
 		}

@@ -105,6 +105,17 @@ pass_socket() {
 	assert_equal "$output" ""
 }
 
+@test "without LISTEN_FDNAMES, a passed socket is named unknown" {
+	PORT=$(free_port)
+	export PORT
+	start_bg "$HTPARSER_LOG" python3 -c "$PASS_PY" "$PORT" "" \
+	    "$HTPARSER" fd:name=unknown,https -- "$ECHO_HANDLER"
+	wait_port "$PORT" 5 "$BG_PID"
+	run rawhttp -s 'GET /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -c
+	assert_equal "$(status_codes "$output")" 200
+	assert_equal "$(ash X-Ash-Protocol)" https
+}
+
 @test "systemd-socket-activate, no portspec and two sockets: both are plain ports" {
 	local a b
 	a=$(free_port)

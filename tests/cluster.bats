@@ -14,6 +14,8 @@ setup() {
 	export HOME=$TEST_TMP/home
 	mkdir -p "$HOME"
 	export CLUSTER_RUNDIR=$TEST_TMP/run
+	# The programs of this build, not others that PATH may hold.
+	use_build_path
 }
 
 # start_cluster: examples/cluster/run on three free ports; PORT is
