@@ -1,7 +1,8 @@
 /*
  * callfcgi.h: the parts of callfcgi and how they meet.
  *
- *   main.c     options, the four modes, signals, the request input
+ *   main.c     options, the four modes, set-up; requests come through
+ *              lib/handler's loop (freq_start(), one hold each)
  *   backend.c  backend addresses (failover, down marks) and the
  *              application processes callfcgi starts and supervises
  *   fconn.c    FastCGI connections and the requests running on them
@@ -66,9 +67,5 @@ int	 backend_listen(struct backend *b);
 /* fconn.c */
 void	 freq_start(struct req *r, int sock);	/* takes both over */
 void	 freq_retry_waiting(void);	/* a backend may be up again */
-int	 freq_count(void);
-
-/* main.c: called when the last request is gone. */
-void	 freq_idle(void);
 
 #endif

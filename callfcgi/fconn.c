@@ -30,6 +30,7 @@
 
 #include "callfcgi.h"
 #include "cgi.h"
+#include "handler.h"
 #include "http.h"
 #include "log.h"
 #include "req.h"
@@ -83,7 +84,6 @@ struct freq {
 };
 
 static struct freq *reqs, *waithead, **waittail = &waithead;
-static int nreqs;
 static struct timer retrytimer;
 static char iobuf[65536];
 
@@ -94,12 +94,6 @@ static void	freq_free(struct freq *q);
 static void	freq_dispatch(struct freq *q);
 static void	sock_event(struct watch *w, uint32_t ev);
 static void	retry_event(struct timer *t);
-
-int
-freq_count(void)
-{
-	return nreqs;
-}
 
 /* Requests. */
 
@@ -199,11 +193,9 @@ freq_free(struct freq *q)
 	if (q->q_next)
 		q->q_next->q_prev = q->q_prev;
 	q->q_state = Q_DEAD;
-	nreqs--;
 	if (loop_defer(loop, free, q) == -1)
 		log_msg(LOG_ERR, "cannot free a request: leaked");
-	if (nreqs == 0)
-		freq_idle();
+	handler_release();
 }
 
 /* The client left: stop the application's work on it. */
@@ -921,7 +913,7 @@ freq_start(struct req *r, int sock)
 	if (reqs)
 		reqs->q_prev = q;
 	reqs = q;
-	nreqs++;
+	handler_hold();
 	if ((file = req_header(r, "X-Ash-File")) != NULL) {
 		q->q_script = realpath(file, NULL);
 		if (q->q_script == NULL)

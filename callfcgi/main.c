@@ -13,27 +13,22 @@
  *              its own socket, and retry connecting once a second
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
+#include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "callfcgi.h"
+#include "handler.h"
 #include "log.h"
 #include "req.h"
 
 struct options opt;
 struct loop *loop;
 
-static struct watch inwatch, sigwatch;
-static int sigfd = -1, ineof, anonymous;
+static int anonymous;
 static char *anondir, *anonpath;
 
 static void
@@ -57,50 +52,25 @@ cleanup(void)
 	}
 }
 
-void
-freq_idle(void)
-{
-	if (ineof)
-		loop_stop(loop);
-}
-
 static void
 start_one(struct req *r, int fd, void *arg)
 {
+	(void)arg;
 	freq_start(r, fd);
 }
 
 static void
-input_event(struct watch *w, uint32_t ev)
+reaped(pid_t pid, int status, void *arg)
 {
-	int rv;
-
-	if ((rv = req_serve(0, 64, start_one, NULL)) < 0)
-		log_die_errno(1, "reading requests");
-	if (rv > 0) {
-		ineof = 1;
-		loop_unwatch(loop, &inwatch);
-		if (freq_count() == 0)
-			loop_stop(loop);
-	}
+	(void)arg;
+	procs_reaped(pid, status);
 }
 
-static void
-signal_event(struct watch *w, uint32_t ev)
-{
-	struct signalfd_siginfo si;
-	pid_t pid;
-	int status;
-
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			cleanup();
-			exit(0);
-		}
-	}
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		procs_reaped(pid, status);
-}
+static const struct handler callfcgi_handler = {
+	.h_request = start_one,
+	.h_reaped = reaped,
+	.h_batch = 64,
+};
 
 /* Anonymous mode: a listening socket in a private directory. */
 static int
@@ -151,11 +121,10 @@ int
 main(int argc, char **argv)
 {
 	const char *id = NULL, *p;
-	sigset_t mask;
 	char *end, *path;
 	double secs;
 	long v;
-	int c, fd;
+	int c, fd, rv;
 
 	log_init(argv[0]);
 	if (log_want_version(argc, argv))
@@ -225,15 +194,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if ((loop = loop_new()) == NULL ||
-	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		log_die_errno(1, "epoll");
+	loop = handler_loop();
 	if (backends == NULL) {
 		anonymous = 1;
 		fd = anon_socket();
@@ -249,14 +210,7 @@ main(int argc, char **argv)
 		if (!can_connect(backends))
 			procs_start(-1);
 	}
-	watch_init(&sigwatch, sigfd, signal_event, NULL);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	watch_init(&inwatch, 0, input_event, NULL);
-	if (loop_watch(loop, &sigwatch, EPOLLIN) == -1 ||
-	    loop_watch(loop, &inwatch, EPOLLIN) == -1)
-		log_die_errno(1, "epoll");
-	if (loop_run(loop) == -1)
-		log_die_errno(1, "epoll_wait");
+	rv = handler_run(&callfcgi_handler, NULL);
 	cleanup();
-	return 0;
+	return rv;
 }

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,168 +26,141 @@
 #include "log.h"
 
 static void
-report_default(const char *msg)
-{
-	log_msg(LOG_ERR, "%s", msg);
-}
-
-/* Report "file:line: ..." for line l of s. */
-static void
-conf_err(struct config *cf, void (*report)(const char *),
-    const struct stanza *s, const struct cfline *l, const char *fmt, ...)
-{
-	char msg[512], *e;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if ((e = stanza_error(s, l, "%s", msg)) == NULL)
-		log_die(1, "out of memory");
-	report(e);
-	free(e);
-	cf->cf_nerrors++;
-}
-
-static char **
-strv_dup(char **v)
-{
-	size_t n, i;
-	char **d;
-
-	for (n = 0; v[n]; n++)
-		;
-	d = xcalloc(n + 1, sizeof(*d));
-	for (i = 0; i < n; i++)
-		d[i] = xstrdup(v[i]);
-	return d;
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void
 match_free(struct match *m)
 {
 	size_t i;
 
 	for (i = 0; i < m->m_nrules; i++)
-		strv_free(m->m_rules[i].ru_pats);
+		cf_strv_free(m->m_rules[i].ru_pats);
 	free(m->m_rules);
 	free(m->m_handler);
-	strv_free(m->m_fork);
-	strv_free(m->m_set);
+	cf_strv_free(m->m_fork);
+	cf_strv_free(m->m_set);
 	free(m);
 }
 
-/* Append name/value to a NULL-terminated pair list. */
-static char **
-set_add(char **set, const char *name, const char *value)
+/* filename/pathname PATTERNS..., default, local; -1 if bad. */
+static int
+match_rule(struct cfread *rd, const struct stanza *s,
+    const struct cfline *l, struct match *m)
 {
-	size_t n = 0;
+	const char *w = l->cl_argv[0];
+	int pats = w[1] == 'i' || w[1] == 'a';
+	struct rule *ru;
 
-	if (set)
-		for (; set[n]; n++)
-			;
-	set = xrealloc(set, (n + 3) * sizeof(*set));
-	set[n] = xstrdup(name);
-	set[n + 1] = xstrdup(value);
-	set[n + 2] = NULL;
-	return set;
+	if (pats != (l->cl_argc > 1)) {
+		cf_err(rd, s, l, pats ? "%s needs at least one pattern" :
+		    "%s takes no arguments", w);
+		return -1;
+	}
+	if ((ru = realloc(m->m_rules, (m->m_nrules + 1) *
+	    sizeof(*m->m_rules))) == NULL)
+		goto nomem;
+	m->m_rules = ru;
+	ru = &m->m_rules[m->m_nrules];
+	ru->ru_type = w[0] == 'f' ? R_FILENAME : w[0] == 'p' ? R_PATHNAME :
+	    w[0] == 'd' ? R_DEFAULT : R_LOCAL;
+	ru->ru_pats = NULL;
+	if (pats && (ru->ru_pats = cf_strv_dup(l->cl_argv + 1)) == NULL)
+		goto nomem;
+	m->m_nrules++;
+	if (ru->ru_type == R_DEFAULT)
+		m->m_default = 1;
+	return 0;
+nomem:
+	cf_nomem(rd);
+	return -1;
+}
+
+/* handler NAME, fork PROG ARGS...; -1 if bad. */
+static int
+match_action(struct cfread *rd, const struct stanza *s,
+    const struct cfline *l, struct match *m)
+{
+	const char *w = l->cl_argv[0];
+
+	if (m->m_handler || m->m_fork) {
+		cf_err(rd, s, l, "a match has exactly one action (handler "
+		    "or fork)");
+		return -1;
+	}
+	if (l->cl_argc < 2 || (w[0] == 'h' && l->cl_argc != 2)) {
+		cf_err(rd, s, l, w[0] == 'h' ? "handler takes one name" :
+		    "fork needs a program");
+		return -1;
+	}
+	if (w[0] == 'h' ? (m->m_handler = strdup(l->cl_argv[1])) == NULL :
+	    (m->m_fork = cf_strv_dup(l->cl_argv + 1)) == NULL) {
+		cf_nomem(rd);
+		return -1;
+	}
+	return 0;
+}
+
+/* set/xset NAME VALUE; -1 if bad. */
+static int
+match_set(struct cfread *rd, const struct stanza *s,
+    const struct cfline *l, struct match *m)
+{
+	const char *w = l->cl_argv[0];
+	char hdr[256];
+
+	if (l->cl_argc != 3) {
+		cf_err(rd, s, l, "%s takes a header name and a value", w);
+		return -1;
+	}
+	snprintf(hdr, sizeof(hdr), "%s%s", w[0] == 'x' ? "X-Ash-" : "",
+	    l->cl_argv[1]);
+	if (cf_set_add(&m->m_set, hdr, l->cl_argv[2]) == -1) {
+		cf_nomem(rd);
+		return -1;
+	}
+	return 0;
 }
 
 static struct match *
-parse_match(struct config *cf, const struct stanza *s,
-    void (*report)(const char *))
+parse_match(struct cfread *rd, const struct stanza *s)
 {
 	const struct cfline *l = &s->s_lines[0];
 	struct match *m;
-	char hdr[256];
+	const char *w;
 	size_t i;
 	int bad = 0;
 
-	m = xcalloc(1, sizeof(*m));
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		cf_nomem(rd);
+		return NULL;
+	}
 	if (l->cl_argc > 2 || (l->cl_argc == 2 &&
 	    strcmp(l->cl_argv[1], "directory") &&
 	    strcmp(l->cl_argv[1], "notfound"))) {
-		conf_err(cf, report, s, l, "match takes nothing, "
-		    "\"directory\" or \"notfound\"");
+		cf_err(rd, s, l, "match takes nothing, \"directory\" or "
+		    "\"notfound\"");
 		bad = 1;
 	} else if (l->cl_argc == 2)
 		m->m_kind = l->cl_argv[1][0] == 'd' ? MK_DIRECTORY :
 		    MK_NOTFOUND;
 	for (i = 1; i < s->s_nlines; i++) {
-		const char *w;
-		struct rule *ru;
-
 		l = &s->s_lines[i];
 		w = l->cl_argv[0];
 		if (!strcmp(w, "filename") || !strcmp(w, "pathname") ||
-		    !strcmp(w, "default") || !strcmp(w, "local")) {
-			int pats = w[1] == 'i' || w[1] == 'a';
-
-			if (pats != (l->cl_argc > 1)) {
-				conf_err(cf, report, s, l, pats ? "%s needs "
-				    "at least one pattern" : "%s takes no "
-				    "arguments", w);
-				bad = 1;
-				continue;
-			}
-			m->m_rules = xrealloc(m->m_rules, (m->m_nrules + 1) *
-			    sizeof(*m->m_rules));
-			ru = &m->m_rules[m->m_nrules++];
-			ru->ru_type = w[0] == 'f' ? R_FILENAME : w[0] == 'p' ?
-			    R_PATHNAME : w[0] == 'd' ? R_DEFAULT : R_LOCAL;
-			ru->ru_pats = pats ? strv_dup(l->cl_argv + 1) : NULL;
-			if (ru->ru_type == R_DEFAULT)
-				m->m_default = 1;
-		} else if (!strcmp(w, "handler") || !strcmp(w, "fork")) {
-			if (m->m_handler || m->m_fork) {
-				conf_err(cf, report, s, l, "a match has "
-				    "exactly one action (handler or fork)");
-				bad = 1;
-			} else if (l->cl_argc < 2 || (w[0] == 'h' &&
-			    l->cl_argc != 2)) {
-				conf_err(cf, report, s, l, w[0] == 'h' ?
-				    "handler takes one name" : "fork needs "
-				    "a program");
-				bad = 1;
-			} else if (w[0] == 'h')
-				m->m_handler = xstrdup(l->cl_argv[1]);
-			else
-				m->m_fork = strv_dup(l->cl_argv + 1);
-		} else if (!strcmp(w, "set") || !strcmp(w, "xset")) {
-			if (l->cl_argc != 3) {
-				conf_err(cf, report, s, l, "%s takes a header "
-				    "name and a value", w);
-				bad = 1;
-				continue;
-			}
-			snprintf(hdr, sizeof(hdr), "%s%s", w[0] == 'x' ?
-			    "X-Ash-" : "", l->cl_argv[1]);
-			m->m_set = set_add(m->m_set, hdr, l->cl_argv[2]);
-		} else {
-			conf_err(cf, report, s, l, "unknown match line \"%s\"",
-			    w);
+		    !strcmp(w, "default") || !strcmp(w, "local"))
+			bad |= match_rule(rd, s, l, m) == -1;
+		else if (!strcmp(w, "handler") || !strcmp(w, "fork"))
+			bad |= match_action(rd, s, l, m) == -1;
+		else if (!strcmp(w, "set") || !strcmp(w, "xset"))
+			bad |= match_set(rd, s, l, m) == -1;
+		else {
+			cf_err(rd, s, l, "unknown match line \"%s\"", w);
 			bad = 1;
 		}
 	}
 	if (!bad && m->m_nrules == 0) {
-		conf_err(cf, report, s, NULL, "match has no rules");
+		cf_err(rd, s, NULL, "match has no rules");
 		bad = 1;
 	}
 	if (!bad && !m->m_handler && !m->m_fork) {
-		conf_err(cf, report, s, NULL, "match has no action (handler "
-		    "or fork)");
+		cf_err(rd, s, NULL, "match has no action (handler or fork)");
 		bad = 1;
 	}
 	if (bad) {
@@ -198,100 +170,107 @@ parse_match(struct config *cf, const struct stanza *s,
 	return m;
 }
 
-/* One stanza into cf; errors reported. */
+/* index-file, dot-allow: a word list replacing any earlier one. */
 static void
-conf_stanza(struct config *cf, struct stanza *s, struct match ***tail,
-    void (*report)(const char *))
+conf_words(struct cfread *rd, const struct cfline *l, char ***vp,
+    int *hasp)
+{
+	char **v;
+
+	if ((v = cf_strv_dup(l->cl_argv + 1)) == NULL) {
+		cf_nomem(rd);
+		return;
+	}
+	cf_strv_free(*vp);
+	*vp = v;
+	*hasp = 1;
+}
+
+/* capture HANDLER [D] (.htrc only). */
+static void
+conf_capture(struct config *cf, struct cfread *rd, const struct stanza *s)
 {
 	const struct cfline *l = &s->s_lines[0];
+	char *h;
+
+	if (l->cl_argc < 2 || l->cl_argc > 3)
+		cf_err(rd, s, NULL, "capture takes a handler name and "
+		    "optional flags");
+	else if (l->cl_argc == 3 && strspn(l->cl_argv[2], "D") !=
+	    strlen(l->cl_argv[2]))
+		cf_err(rd, s, NULL, "unknown capture flags \"%s\" (only D)",
+		    l->cl_argv[2]);
+	else if (!cf->cf_htrc)
+		cf_err(rd, s, NULL, "capture belongs in .htrc files");
+	else if ((h = strdup(l->cl_argv[1])) == NULL)
+		cf_nomem(rd);
+	else {
+		free(cf->cf_capture);
+		cf->cf_capture = h;
+		cf->cf_capdot = l->cl_argc == 3;
+	}
+}
+
+/* One stanza into cf (cf_read()'s callback); errors reported. */
+static void
+conf_stanza(struct cfread *rd, const struct stanza *s, void *arg)
+{
+	struct config *cf = arg;
+	const struct cfline *l = &s->s_lines[0];
 	const char *w = l->cl_argv[0];
-	struct child *ch;
-	struct match *m;
-	char *err;
+	struct match *m, **tail;
 
 	if (child_is_stanza(s)) {
-		if ((ch = child_parse(s, &err)) == NULL) {
-			if (err == NULL)
-				log_die(1, "out of memory");
-			report(err);
-			free(err);
-			cf->cf_nerrors++;
-			return;
-		}
-		if (child_find(cf->cf_children, ch->ch_name))
-			conf_err(cf, report, s, NULL, "handler \"%s\" is "
-			    "defined twice", ch->ch_name);
-		ch->ch_next = cf->cf_children;
-		cf->cf_children = ch;
+		child_conf(rd, s, &cf->cf_children);
 		return;
 	}
 	if (strcmp(w, "match") && s->s_nlines > 1) {
-		conf_err(cf, report, s, &s->s_lines[1], "%s takes no "
-		    "indented lines", w);
+		cf_err(rd, s, &s->s_lines[1], "%s takes no indented lines", w);
 		return;
 	}
 	if (!strcmp(w, "match")) {
-		if ((m = parse_match(cf, s, report)) != NULL) {
-			**tail = m;
-			*tail = &m->m_next;
+		if ((m = parse_match(rd, s)) != NULL) {
+			for (tail = &cf->cf_matches; *tail;
+			    tail = &(*tail)->m_next)
+				;
+			*tail = m;
 		}
-	} else if (!strcmp(w, "index-file")) {
-		strv_free(cf->cf_index);
-		cf->cf_index = strv_dup(l->cl_argv + 1);
-		cf->cf_hasindex = 1;
-	} else if (!strcmp(w, "dot-allow")) {
-		strv_free(cf->cf_dotallow);
-		cf->cf_dotallow = strv_dup(l->cl_argv + 1);
-		cf->cf_hasdot = 1;
-	} else if (!strcmp(w, "capture")) {
-		if (l->cl_argc < 2 || l->cl_argc > 3)
-			conf_err(cf, report, s, NULL, "capture takes a "
-			    "handler name and optional flags");
-		else if (l->cl_argc == 3 && strspn(l->cl_argv[2], "D") !=
-		    strlen(l->cl_argv[2]))
-			conf_err(cf, report, s, NULL, "unknown capture flags "
-			    "\"%s\" (only D)", l->cl_argv[2]);
-		else if (!cf->cf_htrc)
-			conf_err(cf, report, s, NULL, "capture belongs in "
-			    ".htrc files");
-		else {
-			free(cf->cf_capture);
-			cf->cf_capture = xstrdup(l->cl_argv[1]);
-			cf->cf_capdot = l->cl_argc == 3;
-		}
-	} else
-		conf_err(cf, report, s, NULL, "unknown directive \"%s\"", w);
+	} else if (!strcmp(w, "index-file"))
+		conf_words(rd, l, &cf->cf_index, &cf->cf_hasindex);
+	else if (!strcmp(w, "dot-allow"))
+		conf_words(rd, l, &cf->cf_dotallow, &cf->cf_hasdot);
+	else if (!strcmp(w, "capture"))
+		conf_capture(cf, rd, s);
+	else
+		cf_err(rd, s, NULL, "unknown directive \"%s\"", w);
 }
 
 struct config *
 conf_read(const char *path, const char *dir, int htrc,
     void (*report)(const char *))
 {
-	struct cfreader *cr;
+	struct cfread rd = { report, 0, 0 };
 	struct config *cf;
-	struct stanza *s;
-	struct match **tail;
-	int rv;
+	int rv, e;
 
-	if (report == NULL)
-		report = report_default;
-	if ((cr = cf_open(path)) == NULL)
+	if ((cf = calloc(1, sizeof(*cf))) == NULL)
 		return NULL;
-	cf = xcalloc(1, sizeof(*cf));
-	cf->cf_path = xstrdup(path);
-	cf->cf_dir = xstrdup(dir);
+	cf->cf_path = strdup(path);
+	cf->cf_dir = strdup(dir);
 	cf->cf_htrc = htrc;
-	tail = &cf->cf_matches;
-	while ((rv = cf_next(cr, &s)) != 0) {
-		if (rv < 0) {
-			report(cf_error(cr));
-			cf->cf_nerrors++;
-			continue;
-		}
-		conf_stanza(cf, s, &tail, report);
-		stanza_free(s);
+	if (cf->cf_path == NULL || cf->cf_dir == NULL) {
+		conf_free(cf);
+		errno = ENOMEM;
+		return NULL;
 	}
-	cf_close(cr);
+	rv = cf_read(path, &rd, conf_stanza, cf);
+	if (rv == -1) {
+		e = errno;
+		conf_free(cf);
+		errno = e;
+		return NULL;
+	}
+	cf->cf_nerrors = rd.rd_nerrors;
 	return cf;
 }
 
@@ -307,8 +286,8 @@ conf_free(struct config *cf)
 		next = m->m_next;
 		match_free(m);
 	}
-	strv_free(cf->cf_index);
-	strv_free(cf->cf_dotallow);
+	cf_strv_free(cf->cf_index);
+	cf_strv_free(cf->cf_dotallow);
 	free(cf->cf_capture);
 	free(cf->cf_path);
 	free(cf->cf_dir);
@@ -361,6 +340,61 @@ same_file(const struct stat *a, const struct stat *b)
 	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* What htrc_get() answers when memory ran out. */
+static struct config htrc_nomem = { .cf_nerrors = 1, .cf_nomem = 1 };
+
+static void
+htrc_drop(struct htrc *h)
+{
+	if (h->h_cf) {
+		child_free_list(h->h_cf->cf_children);
+		h->h_cf->cf_children = NULL;
+		conf_free(h->h_cf);
+		h->h_cf = NULL;
+	}
+}
+
+/* A stand-in for a .htrc that is there but cannot be read: its rules
+ * cannot be applied, so the subtree is answered 500 rather than served
+ * without them. */
+static struct config *
+htrc_unreadable(const char *path, const char *dir)
+{
+	struct config *cf;
+
+	log_errno(LOG_ERR, "%s", path);
+	if ((cf = calloc(1, sizeof(*cf))) == NULL)
+		return NULL;
+	cf->cf_path = strdup(path);
+	cf->cf_dir = strdup(dir);
+	cf->cf_htrc = 1;
+	cf->cf_nerrors = 1;
+	if (cf->cf_path == NULL || cf->cf_dir == NULL) {
+		conf_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
+static struct htrc *
+htrc_find(const char *dir)
+{
+	struct htrc *h;
+
+	for (h = htrcs; h; h = h->h_next)
+		if (!strcmp(h->h_dir, dir))
+			return h;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if ((h->h_dir = strdup(dir)) == NULL) {
+		free(h);
+		return NULL;
+	}
+	h->h_next = htrcs;
+	htrcs = h;
+	return h;
+}
+
 struct config *
 htrc_get(const char *dir)
 {
@@ -370,46 +404,30 @@ htrc_get(const char *dir)
 	char path[4096];
 	time_t now = time(NULL);
 
-	for (h = htrcs; h; h = h->h_next)
-		if (!strcmp(h->h_dir, dir))
-			break;
-	if (h && h->h_checked == now)
+	if ((h = htrc_find(dir)) == NULL)
+		return &htrc_nomem;
+	if (h->h_checked == now)
 		return h->h_cf;
-	if (h == NULL) {
-		h = xcalloc(1, sizeof(*h));
-		h->h_dir = xstrdup(dir);
-		h->h_next = htrcs;
-		htrcs = h;
-	}
-	h->h_checked = now;
 	if ((size_t)snprintf(path, sizeof(path), "%s/.htrc", dir) >=
 	    sizeof(path) || stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
-		if (h->h_cf) {
-			child_free_list(h->h_cf->cf_children);
-			h->h_cf->cf_children = NULL;
-			conf_free(h->h_cf);
-			h->h_cf = NULL;
-		}
+		h->h_checked = now;
+		htrc_drop(h);
 		return NULL;
 	}
-	if (h->h_cf && same_file(&st, &h->h_st))
+	if (h->h_cf && same_file(&st, &h->h_st)) {
+		h->h_checked = now;
 		return h->h_cf;
-	if ((ncf = conf_read(path, dir, 1, NULL)) == NULL) {
-		/* There but unreadable: its rules cannot be applied, so the
-		 * subtree is answered 500 rather than served without them. */
-		log_errno(LOG_ERR, "%s", path);
-		ncf = xcalloc(1, sizeof(*ncf));
-		ncf->cf_path = xstrdup(path);
-		ncf->cf_dir = xstrdup(dir);
-		ncf->cf_htrc = 1;
-		ncf->cf_nerrors = 1;
 	}
+	if ((ncf = conf_read(path, dir, 1, NULL)) == NULL &&
+	    (errno == ENOMEM || (ncf = htrc_unreadable(path, dir)) == NULL))
+		return &htrc_nomem;
 	if (h->h_cf) {
 		child_adopt(h->h_cf->cf_children, ncf->cf_children);
 		conf_free(h->h_cf);
 	}
 	h->h_cf = ncf;
 	h->h_st = st;
+	h->h_checked = now;
 	return ncf;
 }
 

@@ -44,6 +44,7 @@ struct config {
 	char		 *cf_capture;	/* capture HANDLER */
 	int		  cf_capdot;	/* capture flag D */
 	int		  cf_nerrors;	/* the file had errors (logged) */
+	int		  cf_nomem;	/* htrc_get(): could not be read, ENOMEM */
 	/* .htrc cache bookkeeping */
 	struct stat	  cf_st;
 	time_t		  cf_checked;
@@ -52,8 +53,8 @@ struct config {
 /*
  * Read a configuration file.  Errors are reported through `report`
  * ("file:line: what", one call each) and counted in cf_nerrors; the
- * stanzas that were fine are kept.  NULL only if the file cannot be
- * opened (errno set).  dir: what pathname/local rules are relative to.
+ * stanzas that were fine are kept.  NULL with errno if the file cannot
+ * be opened or memory ran out (ENOMEM).  dir: what pathname/local rules are relative to.
  */
 struct config	*conf_read(const char *path, const char *dir, int htrc,
 		    void (*report)(const char *msg));
@@ -64,7 +65,8 @@ void		 conf_free(struct config *cf);
 void		 conf_reload(const char *name, struct config **cfp);
 
 /* The .htrc of directory `dir` (absolute), read or re-read as needed;
- * NULL if there is none. */
+ * NULL if there is none.  If memory ran out, a shared stand-in with
+ * cf_nerrors and cf_nomem set (tried again on the next call). */
 struct config	*htrc_get(const char *dir);
 /* Check every .htrc below dir (for -t); returns the number of errors. */
 int		 htrc_check_tree(const char *dir);

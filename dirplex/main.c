@@ -8,26 +8,18 @@
  * Children are reaped from the loop, so none is left a zombie.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cf.h"
-#include "child.h"
 #include "dirplex.h"
+#include "handler.h"
 #include "log.h"
-#include "loop.h"
 #include "req.h"
 
-static struct loop *loop;
-static struct watch inwatch, sigwatch;
-static int sigfd = -1;
 static const char *extra;	/* -c CONFIG, or NULL */
 static int noglobal;		/* -N */
 
@@ -70,43 +62,34 @@ load(const char *name, int required, int check)
 static void
 serve_one(struct req *r, int fd, void *arg)
 {
+	(void)arg;
 	serve(r, fd);
 	close(fd);
 	req_free(r);
 }
 
+/* SIGHUP: read the -c and global files again (.htrc files are read
+ * again whenever they change). */
 static void
-input_event(struct watch *w, uint32_t ev)
+reload(void *arg)
 {
-	int rv;
-
-	if ((rv = req_serve(0, 64, serve_one, NULL)) < 0)
-		log_die_errno(1, "standard input is not a request socket");
-	if (rv > 0)
-		loop_stop(loop);
+	(void)arg;
+	if (!noglobal)
+		conf_reload("dirplex.rc", &cf_global);
+	if (extra)
+		conf_reload(extra, &cf_extra);
 }
 
-static void
-signal_event(struct watch *w, uint32_t ev)
-{
-	struct signalfd_siginfo si;
-
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo != SIGHUP)
-			continue;
-		if (!noglobal)
-			conf_reload("dirplex.rc", &cf_global);
-		if (extra)
-			conf_reload(extra, &cf_extra);
-	}
-	child_reap();
-}
+static const struct handler dirplex_handler = {
+	.h_request = serve_one,
+	.h_reload = reload,
+	.h_batch = 64,
+};
 
 int
 main(int argc, char **argv)
 {
 	char real[PATH_MAX];
-	sigset_t mask;
 	int c, check = 0, errors;
 
 	log_init(argv[0]);
@@ -157,22 +140,5 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", log_progname());
 		return 0;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if ((loop = loop_new()) == NULL ||
-	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		log_die_errno(1, "epoll");
-	child_set_loop(loop);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	watch_init(&inwatch, 0, input_event, NULL);
-	watch_init(&sigwatch, sigfd, signal_event, NULL);
-	if (loop_watch(loop, &inwatch, EPOLLIN) == -1 ||
-	    loop_watch(loop, &sigwatch, EPOLLIN) == -1)
-		log_die_errno(1, "epoll");
-	if (loop_run(loop) == -1)
-		log_die_errno(1, "epoll_wait");
-	return 0;
+	return handler_run(&dirplex_handler, NULL);
 }

@@ -36,6 +36,7 @@ struct walk {
 	struct config	*w_chain[CHAIN_MAX];	/* .htrc files, nearest last */
 	size_t		 w_n;
 	int		 w_broken;		/* a .htrc had errors */
+	int		 w_nomem;		/* one could not be read: ENOMEM */
 };
 
 /* The i-th configuration by distance (0 = nearest), or NULL. */
@@ -65,6 +66,8 @@ walk_enter(struct walk *w, const char *dir)
 	}
 	if (cf->cf_nerrors)
 		w->w_broken = 1;
+	if (cf->cf_nomem)
+		w->w_nomem = 1;
 	w->w_chain[w->w_n++] = cf;
 }
 
@@ -209,10 +212,12 @@ static void
 pass_named(const struct walk *w, const char *name, struct req *r, int fd)
 {
 	struct child *ch;
+	char who[LOG_WHO_MAX];
 
 	if ((ch = find_handler(w, name)) == NULL) {
 		if (strcmp(name, ".notfound")) {
-			log_msg(LOG_ERR, "no handler named \"%s\"", name);
+			log_msg(LOG_ERR, "%s: no handler named \"%s\"",
+			    req_describe(r, who, sizeof(who)), name);
 			http_error(fd, 500, "Server configuration error.");
 		} else
 			http_error(fd, 404, "The requested resource was not "
@@ -220,7 +225,8 @@ pass_named(const struct walk *w, const char *name, struct req *r, int fd)
 		return;
 	}
 	if (child_handle(ch, r, fd) == -1) {
-		log_errno(LOG_ERR, "handler %s", name);
+		log_errno(LOG_ERR, "%s: handler %s",
+		    req_describe(r, who, sizeof(who)), name);
 		http_error(fd, errno == ENOENT ? 500 : 503,
 		    "The handler is not available.");
 	}
@@ -230,7 +236,7 @@ static void
 apply_match(const struct walk *w, const struct config *cf,
     const struct match *m, struct req *r, int fd)
 {
-	char **s;
+	char **s, who[LOG_WHO_MAX];
 
 	for (s = m->m_set; s && *s; s += 2)
 		if (req_set_header(r, s[0], s[1]) == -1)
@@ -240,12 +246,23 @@ apply_match(const struct walk *w, const struct config *cf,
 		return;
 	}
 	if (child_spawn(m->m_fork, cf->cf_dir, r, fd) == -1) {
-		log_errno(LOG_ERR, "fork %s", m->m_fork[0]);
+		log_errno(LOG_ERR, "%s: fork %s",
+		    req_describe(r, who, sizeof(who)), m->m_fork[0]);
 		http_error(fd, 500, "The handler could not be started.");
 	}
 	return;
 nomem:
 	http_error(fd, 503, "Out of memory.");
+}
+
+/* A .htrc on the way could not be used. */
+static void
+broken(const struct walk *w, int fd)
+{
+	if (w->w_nomem)
+		http_error(fd, 503, "Out of memory.");
+	else
+		http_error(fd, 500, "Server configuration error.");
 }
 
 /*
@@ -264,7 +281,7 @@ not_found(const struct walk *w, const char *dir, const char *name,
 	char *path;
 
 	if (w->w_broken) {
-		http_error(fd, 500, "Server configuration error.");
+		broken(w, fd);
 		return;
 	}
 	if ((path = path_join(dir, name)) == NULL) {
@@ -312,7 +329,7 @@ dispatch(const struct walk *w, enum mkind k, const char *path,
 	const char *name = strrchr(path, '/') + 1;
 
 	if (w->w_broken) {
-		http_error(fd, 500, "Server configuration error.");
+		broken(w, fd);
 		return;
 	}
 	if ((m = find_match(w, k, path, name, &cf)) == NULL) {

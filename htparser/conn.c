@@ -4,6 +4,8 @@
  * state's two directions; struct conn is in conn.h).
  *
  * State table (c_state):
+ *   PROXY   on a "proxy" port, reading the PROXY header (proxyhdr.c)
+ *           -> HEAD (valid header), closed (anything else, timeout)
  *   HEAD    reading a request head; idle when c_in is empty
  *           -> WAIT (complete head, root socket busy), REQ (dispatched),
  *              FINAL (error answered), closed (EOF, idle timeout)
@@ -24,9 +26,15 @@
  * that there is no room for.  Connections are freed through
  * loop_defer(), never while an event of the current batch may still
  * refer to them.
+ *
+ * Shutdown (conn_shutdown_all): idle keep-alive connections close; every
+ * other one gets to finish its request, including connections accepted
+ * whose first request has not arrived yet, and the root socket stays
+ * open until none of them can send another request (shutdown_check).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +59,26 @@ char conn_iobuf[64 * 1024];
 static void	conn_close(struct conn *c);
 
 /* Helpers. */
+
+void
+conn_log(struct conn *c, int prio, const char *fmt, ...)
+{
+	char host[sizeof(c->c_peer.sun.sun_path) + 8], where[160], msg[512];
+	unsigned port;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	addr_str(&c->c_peer, host, sizeof(host), &port);
+	if (c->c_peer.sa.sa_family == AF_UNIX)
+		snprintf(where, sizeof(where), "%s", host);
+	else
+		snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%u" :
+		    "%s:%u", host, port);
+	log_msg(prio, "%s%s%s: %s", where, c->c_what ? " " : "",
+	    c->c_what ? c->c_what : "", msg);
+}
 
 /* Our end of a fresh socketpair: its only status flag is O_RDWR. */
 int
@@ -302,7 +330,7 @@ enter_head(struct conn *c)
 		conn_timer(c, c->c_nreqs ? T_IDLE : T_HEAD);
 	} else
 		conn_timer(c, T_HEAD);
-	if (srv.s_stopping && c->c_in.b_len == 0)
+	if (srv.s_stopping && c->c_in.b_len == 0 && c->c_nreqs > 0)
 		conn_abort(c);
 }
 
@@ -313,6 +341,7 @@ conn_update(struct conn *c)
 	uint32_t ce = 0, he = 0, de = 0;
 
 	switch (c->c_state) {
+	case CS_PROXY:
 	case CS_HEAD:
 		ce = EPOLLIN;
 		break;
@@ -377,6 +406,25 @@ req_timer(struct conn *c)
 		conn_timer(c, T_HANDLER);
 }
 
+/*
+ * Shutting down: once no connection can send another request (none is
+ * reading a PROXY header or a request head, none waits for the root
+ * socket), the root socket closes and the root handler sees its end.
+ */
+static void
+shutdown_check(void)
+{
+	struct conn *c;
+
+	if (!srv.s_stopping || srv.s_rootfd < 0)
+		return;
+	for (c = srv.s_conns; c; c = c->c_next)
+		if (c->c_state == CS_PROXY || c->c_state == CS_HEAD ||
+		    c->c_state == CS_WAIT)
+			return;
+	root_close();
+}
+
 void
 conn_run(struct conn *c)
 {
@@ -384,6 +432,9 @@ conn_run(struct conn *c)
 
 	do {
 		switch (c->c_state) {
+		case CS_PROXY:
+			prog = step_proxy(c);
+			break;
 		case CS_HEAD:
 			prog = step_head(c);
 			break;
@@ -408,6 +459,8 @@ conn_run(struct conn *c)
 	if (any && (c->c_state == CS_REQ || c->c_state == CS_DUPLEX))
 		req_timer(c);
 	conn_update(c);
+	if (srv.s_stopping)
+		shutdown_check();
 }
 
 /* A client that shut down its side while its request is being served
@@ -465,6 +518,13 @@ conn_timeout(struct timer *t)
 
 	switch (c->c_tkind) {
 	case T_HEAD:
+		if (c->c_state == CS_PROXY) {
+			if (c->c_in.b_len > 0)
+				conn_log(c, LOG_WARNING, "PROXY header: "
+				    "incomplete after the time limit");
+			conn_abort(c);
+			return;
+		}
 		if (c->c_in.b_len > 0) {
 			conn_fail(c, 408, "The request head took too long.");
 			break;
@@ -479,7 +539,7 @@ conn_timeout(struct timer *t)
 		conn_fail(c, 408, "The request body stalled.");
 		break;
 	case T_HANDLER:
-		log_msg(LOG_WARNING, "handler timed out");
+		conn_log(c, LOG_WARNING, "handler timed out");
 		conn_fail(c, 504, "The handler did not answer in time.");
 		break;
 	default:
@@ -501,6 +561,7 @@ conn_free(void *arg)
 	buf_free(&c->c_out);
 	req_free(c->c_req);
 	free(c->c_ashv);
+	free(c->c_what);
 	free(c);
 }
 
@@ -527,6 +588,8 @@ conn_close(struct conn *c)
 		log_msg(LOG_ERR, "cannot free a connection: leaked");
 	if (srv.s_stopping && srv.s_nconns == 0)
 		loop_stop(srv.s_loop);
+	else if (srv.s_stopping)
+		shutdown_check();
 }
 
 static const char overload_msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -566,14 +629,14 @@ accept_overload(struct listener *l)
 	srv.s_reservefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-void
-conn_accept(struct listener *l)
+int
+conn_accept(struct listener *l, int max)
 {
 	struct conn *c;
 	socklen_t sl;
-	int fd, one = 1, i;
+	int fd, one = 1, i, n = 0;
 
-	for (i = 0; i < 64 && !srv.s_stopping; i++) {
+	for (i = 0; i < max; i++) {
 		fd = accept4(l->l_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
@@ -581,8 +644,9 @@ conn_accept(struct listener *l)
 			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_errno(LOG_WARNING, "accept");
-			return;
+			return n;
 		}
+		n++;
 		if (srv.s_nconns >= srv.s_maxconns) {
 			/* Keep descriptors for the requests of the
 			 * connections there are. */
@@ -614,9 +678,15 @@ conn_accept(struct listener *l)
 		srv.s_conns = c;
 		srv.s_nconns++;
 		c->c_crd = c->c_cwr = 1;
+		c->c_https = l->l_https;
 		enter_head(c);
+		/* The head timer runs from here: on a proxy port it covers
+		 * the PROXY header and the first request head together. */
+		if (l->l_proxy)
+			c->c_state = CS_PROXY;
 		conn_run(c);
 	}
+	return n;
 }
 
 void
@@ -627,14 +697,14 @@ conn_shutdown_all(void)
 	for (c = srv.s_conns; c; c = next) {
 		next = c->c_next;
 		c->c_close = 1;
-		if (c->c_state == CS_HEAD)
+		/* Idle between requests: the client will see the close
+		 * before it sends again, or retry as HTTP lets it. */
+		if (c->c_state == CS_HEAD && c->c_nreqs > 0 &&
+		    c->c_in.b_len == 0)
 			conn_abort(c);
-		else if (c->c_state == CS_WAIT) {
-			wait_remove(c);
-			conn_fail(c, 503, "The server is shutting down.");
-			conn_run(c);
-		}
 	}
 	if (srv.s_nconns == 0)
 		loop_stop(srv.s_loop);
+	else
+		shutdown_check();
 }

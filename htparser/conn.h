@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "buf.h"
 #include "http.h"
@@ -24,14 +25,19 @@ struct options {
 struct listener {
 	struct watch	 l_watch;
 	int		 l_fd;
+	unsigned	 l_proxy:1;	/* PROXY header required first */
+	unsigned	 l_https:1;	/* clients spoke TLS to our peer */
+	unsigned	 l_passed:1;	/* not ours: passed by our parent */
 	struct listener	*l_next;
 };
 
-/* A socket address small enough to keep per connection. */
+/* A socket address kept per connection: the peer and the local end,
+ * or what a PROXY header says they are. */
 union addr {
 	struct sockaddr		sa;
 	struct sockaddr_in	sin;
 	struct sockaddr_in6	sin6;
+	struct sockaddr_un	sun;
 };
 
 struct conn;
@@ -60,24 +66,31 @@ void	 opt_default(struct options *o);
 
 /* listen.c */
 /* Bind the sockets of one port specification: 0 done, 1 help printed,
- * -1 bad specification, -2 could not listen (both logged). */
+ * -1 bad specification, -2 could not listen (both logged).  NULL: every
+ * socket passed by socket activation (LISTEN_FDS), as plain ports. */
 int	 portspec_open(const char *spec);
+/* Stop listening (the first shutdown signal): connections already
+ * queued on our own sockets are accepted and served first. */
+void	 listeners_close(void);
 
 /* conn.c */
-void	 conn_accept(struct listener *l);
+/* Accept up to `max` connections from l; how many were accepted. */
+int	 conn_accept(struct listener *l, int max);
 void	 conn_root_writable(void);	/* retry waiting dispatches */
 void	 conn_shutdown_all(void);	/* graceful stop: finish in-flight */
 
 /* main.c: ask for EPOLLOUT on the root socket while requests wait. */
 void	 root_update(void);
+/* main.c: close the root socket (at shutdown, see conn.c). */
+void	 root_close(void);
 
 /*
  * The connection state machine, shared by conn.c (the connection: its
  * states, timers, client I/O), request.c (request heads, dispatch to
  * the root handler, request bodies) and resp.c (responses and duplex).
  */
-enum cstate { CS_HEAD, CS_WAIT, CS_REQ, CS_DUPLEX, CS_FINAL, CS_LINGER,
-    CS_DEAD };
+enum cstate { CS_PROXY, CS_HEAD, CS_WAIT, CS_REQ, CS_DUPLEX, CS_FINAL,
+    CS_LINGER, CS_DEAD };
 enum bodymode { BM_NONE, BM_LENGTH, BM_CHUNKED, BM_CLOSE };
 enum rstate { RS_HEAD, RS_BODY, RS_DONE };
 enum tkind { T_NONE, T_HEAD, T_IDLE, T_BODY, T_HANDLER, T_SEND, T_LINGER };
@@ -102,6 +115,9 @@ struct conn {
 	union addr	 c_peer, c_local;
 	char		*c_ashv;	/* X-Ash-* values, made at the first
 					 * request (see add_ash_headers) */
+	char		*c_what;	/* "METHOD URL" of the request, for
+					 * log lines */
+	unsigned	 c_https:1;	/* X-Ash-Protocol is https */
 	struct buf	 c_in;		/* from the client */
 	struct buf	 c_up;		/* decoded body, to the handler */
 	struct buf	 c_hbuf;	/* response head from the handler */
@@ -128,6 +144,10 @@ extern char	 conn_iobuf[64 * 1024];
 
 /* conn.c */
 int	 set_nonblock(int fd);
+/* Log a line about this connection: "ADDR:PORT METHOD URL: message"
+ * (without METHOD URL before the first request). */
+void	 conn_log(struct conn *c, int prio, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	 conn_timer(struct conn *c, enum tkind k);
 void	 conn_abort(struct conn *c);
 void	 conn_fail(struct conn *c, int status, const char *msg);
@@ -136,7 +156,13 @@ int	 read_client(struct conn *c, size_t max);
 void	 conn_run(struct conn *c);
 void	 handler_event(struct watch *w, uint32_t ev);
 void	 enter_head(struct conn *c);
+/* proxyhdr.c */
+int	 step_proxy(struct conn *c);
 /* request.c */
+/* Printable address and port; IPv4-mapped IPv6 shown as IPv4, a Unix
+ * socket as "unix:PATH". */
+void	 addr_str(const union addr *a, char *host, size_t hcap,
+	    unsigned *port);
 void	 wait_remove(struct conn *c);
 int	 step_head(struct conn *c);
 int	 step_upload(struct conn *c);

@@ -43,9 +43,13 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: htparser [-hSf] [-u USER] [-r ROOT] "
 	    "[-p PIDFILE] [-o NAME=VALUE]...\n"
-	    "                PORTSPEC... -- ROOT [ARGS...]\n"
-	    "PORTSPEC: plain[:port=PORT][,local=ADDR]   (plain:help for "
-	    "details)\n"
+	    "                [PORTSPEC...] -- ROOT [ARGS...]\n"
+	    "PORTSPEC: plain[:port=PORT][,local=ADDR][,proxy][,https]"
+	    "[,reuseport]\n"
+	    "          fd[:fd=N|name=NAME][,proxy][,https]  (plain:help, "
+	    "fd:help)\n"
+	    "          none: the sockets of socket activation (LISTEN_FDS)"
+	    "\n"
 	    "-o limits and timeouts (seconds): max-line, max-head, "
 	    "max-headers, max-body,\n"
 	    "   timeout-head, timeout-body, timeout-idle, timeout-handler, "
@@ -267,23 +271,23 @@ set_conn_limit(void)
 static void
 begin_shutdown(const char *why)
 {
-	struct listener *l;
-
 	if (srv.s_stopping)
 		return;
 	log_msg(LOG_INFO, "shutting down: %s", why);
-	srv.s_stopping = 1;
 	pidfile_mark();
-	for (l = srv.s_listeners; l; l = l->l_next) {
-		loop_unwatch(srv.s_loop, &l->l_watch);
-		close(l->l_fd);
-	}
+	listeners_close();
+	srv.s_stopping = 1;
+	conn_shutdown_all();
+}
+
+void
+root_close(void)
+{
 	if (srv.s_rootfd >= 0) {
 		loop_unwatch(srv.s_loop, &srv.s_rootwatch);
 		close(srv.s_rootfd);
 		srv.s_rootfd = -1;
 	}
-	conn_shutdown_all();
 }
 
 static void
@@ -313,6 +317,7 @@ root_event(struct watch *w, uint32_t ev)
 		while (srv.s_waiting)
 			conn_root_writable();
 		begin_shutdown("root handler gone");
+		root_close();
 		return;
 	}
 	if (ev & EPOLLOUT)
@@ -434,6 +439,10 @@ main(int argc, char **argv)
 	}
 	for (i = optind; i < argc && strcmp(argv[i], "--"); i++)
 		;
+	/* No PORTSPEC: getopt() took the "--" (socket activation). */
+	if (i == argc && optind > 1 && !strcmp(argv[optind - 1], "--") &&
+	    argv[optind - 1] != optarg)
+		i = optind - 1;
 	for (c = optind; c < i; c++) {
 		/* Help first, before anything is bound. */
 		const char *p = strchr(argv[c], ':');
@@ -444,7 +453,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (i == optind || i >= argc - 1) {
+	if (i >= argc - 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -458,6 +467,8 @@ main(int argc, char **argv)
 			return rv == -1 ? 2 : 1;
 		nports++;
 	}
+	if (nports == 0 && (rv = portspec_open(NULL)) < 0)
+		return rv == -1 ? 2 : 1;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

@@ -23,12 +23,12 @@
 #include "log.h"
 #include "req.h"
 
-/* Printable address and port of a socket address; IPv4-mapped IPv6
- * addresses are shown as IPv4. */
-static void
+/* Printable address and port of a socket address (conn.h). */
+void
 addr_str(const union addr *a, char *host, size_t hcap, unsigned *port)
 {
 	struct in_addr v4;
+	size_t i, n;
 
 	if (a->sa.sa_family == AF_INET6) {
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr)) {
@@ -41,6 +41,16 @@ addr_str(const union addr *a, char *host, size_t hcap, unsigned *port)
 	} else if (a->sa.sa_family == AF_INET) {
 		inet_ntop(AF_INET, &a->sin.sin_addr, host, (socklen_t)hcap);
 		*port = ntohs(a->sin.sin_port);
+	} else if (a->sa.sa_family == AF_UNIX) {
+		/* The path as far as it is printable: it may come from a
+		 * PROXY header, and goes into headers and logs. */
+		n = strnlen(a->sun.sun_path, sizeof(a->sun.sun_path));
+		for (i = 0; i < n; i++)
+			if ((unsigned char)a->sun.sun_path[i] <= 0x20 ||
+			    (unsigned char)a->sun.sun_path[i] >= 0x7f)
+				break;
+		snprintf(host, hcap, "unix:%.*s", (int)i, a->sun.sun_path);
+		*port = 0;
 	} else {
 		snprintf(host, hcap, "unknown");
 		*port = 0;
@@ -60,8 +70,10 @@ add_ash_headers(struct conn *c, struct req *r)
 	static const char *names[] = { "X-Ash-Address", "X-Ash-Port",
 	    "X-Ash-Server-Address", "X-Ash-Server-Port", "X-Ash-Protocol",
 	    "X-Ash-Connection-ID" };
-	static const char fmt[] = "%s%c%u%c%s%c%u%chttp%c%llu";
-	char host[INET6_ADDRSTRLEN], shost[INET6_ADDRSTRLEN];
+	static const char fmt[] = "%s%c%u%c%s%c%u%c%s%c%llu";
+	char host[sizeof(c->c_peer.sun.sun_path) + 8];
+	char shost[sizeof(c->c_peer.sun.sun_path) + 8];
+	const char *proto = c->c_https ? "https" : "http";
 	const char *v;
 	unsigned port, sport;
 	size_t i;
@@ -72,11 +84,11 @@ add_ash_headers(struct conn *c, struct req *r)
 		addr_str(&c->c_peer, host, sizeof(host), &port);
 		addr_str(&c->c_local, shost, sizeof(shost), &sport);
 		n = snprintf(NULL, 0, fmt, host, 0, port, 0, shost, 0, sport,
-		    0, 0, c->c_id);
+		    0, proto, 0, c->c_id);
 		if (n < 0 || (c->c_ashv = malloc((size_t)n + 1)) == NULL)
 			return -1;
 		snprintf(c->c_ashv, (size_t)n + 1, fmt, host, 0, port, 0,
-		    shost, 0, sport, 0, 0, c->c_id);
+		    shost, 0, sport, 0, proto, 0, c->c_id);
 	}
 	v = c->c_ashv;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -97,7 +109,7 @@ dispatch(struct conn *c)
 	if (c->c_hfd < 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sp) == -1) {
-			log_errno(LOG_ERR, "socketpair");
+			conn_log(c, LOG_ERR, "socketpair: %s", strerror(errno));
 			conn_fail(c, 503, "Out of resources.");
 			return -1;
 		}
@@ -124,7 +136,8 @@ dispatch(struct conn *c)
 			conn_fail(c, 431, "The request head is too large.");
 			return -1;
 		}
-		log_errno(LOG_ERR, "cannot pass request to the root handler");
+		conn_log(c, LOG_ERR, "cannot pass the request to the root "
+		    "handler: %s", strerror(errno));
 		conn_fail(c, 503, "The root handler is not available.");
 		return -1;
 	}
@@ -194,6 +207,20 @@ conn_root_writable(void)
 	root_update();
 }
 
+/* "METHOD URL" for log lines, the URL cut short (logs escape the rest
+ * of what a client may send). */
+static void
+set_what(struct conn *c, const struct req *r)
+{
+	size_t n = strlen(r->r_method) + strlen(r->r_url) + 2;
+
+	free(c->c_what);
+	if (n > 300)
+		n = 300;
+	if ((c->c_what = malloc(n)) != NULL)
+		snprintf(c->c_what, n, "%s %s", r->r_method, r->r_url);
+}
+
 /* Set up the request's body and pass it on.  0, or -1 if answered. */
 static int
 start_request(struct conn *c, struct req *r)
@@ -203,6 +230,7 @@ start_request(struct conn *c, struct req *r)
 
 	c->c_req = r;
 	c->c_nreqs++;
+	set_what(c, r);
 	c->c_http11 = !strcmp(r->r_version, "HTTP/1.1");
 	c->c_ishead = !strcmp(r->r_method, "HEAD");
 	if ((st = http_req_framing(r, &f)) != 0) {

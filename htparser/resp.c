@@ -239,8 +239,8 @@ end_body(struct conn *c)
 	if (c->c_rmode == BM_LENGTH && c->c_rleft > 0) {
 		/* Truncated by the handler: the client must not take
 		 * what follows as the next response. */
-		log_msg(LOG_WARNING, "handler ended its response %lld bytes "
-		    "short", c->c_rleft);
+		conn_log(c, LOG_WARNING, "handler ended its response %lld "
+		    "bytes short", c->c_rleft);
 		c->c_close = 1;
 	}
 	return 0;
@@ -263,13 +263,14 @@ step_resphead(struct conn *c)
 	if ((n = read_handler(c, conn_iobuf, room)) < 0) {
 		if (!c->c_hrd)
 			return 0;
-		log_errno(LOG_WARNING, "reading from handler");
+		conn_log(c, LOG_WARNING, "reading from the handler: %s",
+		    strerror(errno));
 		conn_fail(c, 502, "The handler failed.");
 		return -1;
 	}
 	if (n == 0) {
-		log_msg(LOG_WARNING, "handler closed the response socket "
-		    "without a complete response head");
+		conn_log(c, LOG_WARNING, "handler closed without a "
+		    "complete response head");
 		conn_fail(c, 502, "The handler sent no valid response.");
 		return -1;
 	}
@@ -283,13 +284,15 @@ step_resphead(struct conn *c)
 	if (hl == 0)
 		return 1;
 	if (hl < 0) {
-		log_msg(LOG_WARNING, "handler sent a malformed response head");
+		conn_log(c, LOG_WARNING, "handler sent a malformed response "
+		    "head");
 		conn_fail(c, 502, "The handler sent an invalid response.");
 		return -1;
 	}
 	if (start_response(c, &rp) == -1) {
 		http_resp_free(&rp);
-		log_msg(LOG_WARNING, "handler sent an unusable response head");
+		conn_log(c, LOG_WARNING, "handler sent an unusable response "
+		    "head");
 		conn_fail(c, 502, "The handler sent an invalid response.");
 		return -1;
 	}

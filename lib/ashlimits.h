@@ -24,6 +24,11 @@
 /* Longest chunk-size line (size, extensions, CRLF) in a chunked body. */
 #define ASH_CHUNKLINE_MAX	1024
 
+/* Longest PROXY protocol version 2 header htparser takes (the 16-byte
+ * fixed part, addresses and TLVs); version 1 lines are at most 107
+ * bytes by the protocol.  Real senders stay well under 1 KiB. */
+#define ASH_PROXY_MAX		4096
+
 /* Largest response head a handler may write before the body. */
 #define ASH_RESPHEAD_MAX	(64 * 1024)
 
@@ -40,5 +45,18 @@
 /* Configuration files: longest line and deepest include nesting. */
 #define ASH_CFLINE_MAX		(64 * 1024)
 #define ASH_CFINCLUDE_DEPTH	16
+
+/* htls: most entries one listing shows (the rest are counted). */
+#define ASH_LISTING_MAX		100000
+
+/* htextauth: longest decoded "user:password" of a Basic credential;
+ * idle time after which a cached credential is forgotten (seconds); most
+ * credentials cached; time the authentication command may take
+ * (seconds); most bytes of its message kept. */
+#define ASH_AUTH_MAX		1024
+#define ASH_AUTH_CACHE_TTL	(30 * 60)
+#define ASH_AUTH_CACHE_MAX	4096
+#define ASH_AUTH_TIMEOUT	30
+#define ASH_AUTH_MSG_MAX	1024
 
 #endif

@@ -30,7 +30,9 @@
  * lines) is handled by the reader and never returned: every FILE is a
  * glob(3) pattern, relative to the directory of the including file, and
  * the files it names are read in place, in sorted order, one pattern
- * after the other.  A pattern with metacharacters (* ? [) that matches
+ * after the other.  A plain name (no '/', no metacharacters) that
+ * names nothing beside the including file is looked for as cf_find()
+ * does, so that a .htrc can "include listing.rc" from etc/ashd.  A pattern with metacharacters (* ? [) that matches
  * nothing is fine and matched directories are skipped; a plain name
  * that cannot be read is an error.  Includes nest up to
  * ASH_CFINCLUDE_DEPTH levels; including a file that is being read
@@ -126,5 +128,40 @@ int		 cf_path_add_exedir(void);
  * that it was searched for, and that ./NAME is how to give a file in
  * the current directory.  New string, NULL on ENOMEM. */
 char		*cf_notfound_msg(const char *name);
+
+/*
+ * Reading a program's own configuration: every stanza of a file handed
+ * to the program's parser, each error reported as "file:line: what"
+ * and counted.  Nothing here dies: a failed allocation is counted (and
+ * reported once) in rd_nomem, so that a file read while serving (a
+ * .htrc) fails the request, not the process.
+ */
+struct cfread {
+	void	(*rd_report)(const char *msg);	/* NULL: logged (LOG_ERR) */
+	int	  rd_nerrors;	/* errors reported, rd_nomem included */
+	int	  rd_nomem;	/* memory ran out: the reading is incomplete */
+};
+
+/* Read every stanza of the file at path, calling stanza(rd, s, arg) for
+ * each (s is freed afterwards).  0, or -1 with errno if the file cannot
+ * be opened or memory ran out (ENOMEM; rd_nomem also set). */
+int		 cf_read(const char *path, struct cfread *rd,
+		    void (*stanza)(struct cfread *rd, const struct stanza *s,
+		    void *arg), void *arg);
+/* Report "file:line: message" for line l of s (NULL: the start line)
+ * and count it. */
+void		 cf_err(struct cfread *rd, const struct stanza *s,
+		    const struct cfline *l, const char *fmt, ...)
+		    __attribute__((format(printf, 4, 5)));
+/* Note a failed allocation: reported once, counted. */
+void		 cf_nomem(struct cfread *rd);
+
+/* NULL-terminated string vectors, as configurations keep word lists.
+ * cf_strv_dup: a deep copy, NULL on ENOMEM.  cf_set_add: append the
+ * pair name, value to *setp (a name, value, ... NULL list, or NULL);
+ * 0, or -1 on ENOMEM leaving *setp as it was. */
+char		**cf_strv_dup(char *const *v);
+void		 cf_strv_free(char **v);
+int		 cf_set_add(char ***setp, const char *name, const char *value);
 
 #endif

@@ -369,6 +369,7 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 		{ "REMOTE_ADDR", "X-Ash-Address" },
 		{ "REMOTE_PORT", "X-Ash-Port" },
 		{ "REMOTE_USER", "X-Ash-Remote-User" },
+		{ "AUTH_TYPE", "X-Ash-Auth-Type" },
 		{ "CONTENT_TYPE", "Content-Type" },
 	};
 	const char *q, *v;

@@ -12,6 +12,7 @@
  *   SERVER_ADDR, SERVER_PORT   X-Ash-Server-Address, X-Ash-Server-Port
  *   REMOTE_ADDR, REMOTE_PORT   X-Ash-Address, X-Ash-Port
  *   REMOTE_USER        X-Ash-Remote-User, when present
+ *   AUTH_TYPE          X-Ash-Auth-Type, when present (htextauth: Basic)
  *   REQUEST_METHOD, REQUEST_URI (raw), QUERY_STRING (raw, "" if none)
  *   SCRIPT_NAME, PATH_INFO     the URL path split where the rest string
  *                      begins; decoded; PATH_INFO only when not empty;

@@ -193,6 +193,35 @@ child_parse(const struct stanza *s, char **errp)
 	return ch;
 }
 
+void
+child_conf(struct cfread *rd, const struct stanza *s, struct child **list)
+{
+	struct child *ch;
+	char *err;
+
+	if ((ch = child_parse(s, &err)) == NULL) {
+		if (err == NULL) {
+			cf_nomem(rd);
+			return;
+		}
+		if (rd->rd_report)
+			rd->rd_report(err);
+		else
+			log_msg(LOG_ERR, "%s", err);
+		free(err);
+		rd->rd_nerrors++;
+		return;
+	}
+	if (child_find(*list, ch->ch_name)) {
+		cf_err(rd, s, NULL, "handler \"%s\" is defined twice",
+		    ch->ch_name);
+		child_free(ch);
+		return;
+	}
+	ch->ch_next = *list;
+	*list = ch;
+}
+
 static void
 child_link(struct child *ch)
 {
@@ -244,12 +273,13 @@ child_closefrom(int keep)
 }
 
 /*
- * The new process: fd on standard input (and output if `both`), chdir,
- * a clean slate, exec.  Failures are written to errfd as an errno.
+ * The new process: fd on standard input (and output if `both`), the
+ * child's ch_setup, chdir, a clean slate, exec.  Failures are written
+ * to errfd as an errno.
  */
 static void __attribute__((noreturn))
-child_exec(char *const argv[], const char *dir, int fd, int both,
-    char **envp, int errfd)
+child_exec(const struct child *ch, char *const argv[], const char *dir,
+    int fd, int both, char **envp, int errfd)
 {
 	sigset_t none;
 	int e;
@@ -264,6 +294,8 @@ child_exec(char *const argv[], const char *dir, int fd, int both,
 	if (fd < 3 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		goto fail;
 	if (dup2(fd, 0) == -1 || (both && dup2(fd, 1) == -1))
+		goto fail;
+	if (ch != NULL && ch->ch_setup != NULL && ch->ch_setup(ch) == -1)
 		goto fail;
 	if (dir != NULL && chdir(dir) == -1)
 		goto fail;
@@ -280,8 +312,8 @@ fail:
 
 /* Fork and exec; the pid once exec succeeded, or -1 with its errno. */
 static pid_t
-child_fork(char *const argv[], const char *dir, int fd, int both,
-    char **envp)
+child_fork(const struct child *ch, char *const argv[], const char *dir,
+    int fd, int both, char **envp)
 {
 	ssize_t n;
 	pid_t pid;
@@ -297,7 +329,7 @@ child_fork(char *const argv[], const char *dir, int fd, int both,
 		return -1;
 	}
 	if (pid == 0)
-		child_exec(argv, dir, fd, both, envp, p[1]);
+		child_exec(ch, argv, dir, fd, both, envp, p[1]);
 	close(p[1]);
 	do
 		n = read(p[0], &e, sizeof(e));
@@ -325,7 +357,7 @@ child_start(struct child *ch)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	pid = child_fork(ch->ch_argv, ch->ch_dir, sv[1], 0, NULL);
+	pid = child_fork(ch, ch->ch_argv, ch->ch_dir, sv[1], 0, NULL);
 	e = errno;
 	close(sv[1]);
 	if (pid == -1) {
@@ -601,7 +633,7 @@ child_spawn(char *const argv[], const char *dir, const struct req *r,
 	av[n + 2] = r->r_rest;
 	if ((envp = child_env(r, &own)) == NULL)
 		goto fail;
-	pid = child_fork(av, dir, fd, 1, envp);
+	pid = child_fork(NULL, av, dir, fd, 1, envp);
 fail:
 	e = errno;
 	free(av);
@@ -633,24 +665,32 @@ child_exited(pid_t pid)
 }
 
 int
-child_reap(void)
+child_reaped(pid_t pid, int status)
 {
 	struct child *ch;
+
+	if ((ch = child_bypid(pid)) == NULL)
+		return 0;
+	if (WIFSIGNALED(status))
+		log_msg(LOG_WARNING, "child %s: killed by signal %d",
+		    ch->ch_name, WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		log_msg(LOG_WARNING, "child %s: exited with status %d",
+		    ch->ch_name, WEXITSTATUS(status));
+	child_stop(ch);
+	child_qfail(ch);
+	return 1;
+}
+
+int
+child_reap(void)
+{
 	pid_t pid;
 	int st, n = 0;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		n++;
-		if ((ch = child_bypid(pid)) == NULL)
-			continue;
-		if (WIFSIGNALED(st))
-			log_msg(LOG_WARNING, "child %s: killed by signal %d",
-			    ch->ch_name, WTERMSIG(st));
-		else if (WEXITSTATUS(st) != 0)
-			log_msg(LOG_WARNING, "child %s: exited with status %d",
-			    ch->ch_name, WEXITSTATUS(st));
-		child_stop(ch);
-		child_qfail(ch);
+		child_reaped(pid, st);
 	}
 	return n;
 }

@@ -37,6 +37,7 @@
 
 #include "loop.h"
 
+struct cfread;
 struct req;
 struct stanza;
 struct chq;
@@ -54,6 +55,14 @@ struct child {
 	char		 *ch_dir;	/* working directory, NULL: inherit */
 	pid_t		  ch_pid;	/* persistent: the process, or 0 */
 	int		  ch_fd;	/* persistent: our end, or -1 */
+	/*
+	 * Persistent, optional: run in the new process after its socket
+	 * is on standard input and before the chdir to ch_dir and the
+	 * exec (to change credentials, say); -1 with errno stops the
+	 * start, and child_start() fails with that errno.
+	 */
+	int		(*ch_setup)(const struct child *ch);
+	void		 *ch_arg;	/* for ch_setup */
 	/* Internal: the list of running persistent children. */
 	struct child	 *ch_rnext;
 	struct child	 *ch_rprev;
@@ -75,6 +84,13 @@ int		 child_is_stanza(const struct stanza *s);
  * (free() it), or *errp NULL and errno ENOMEM.
  */
 struct child	*child_parse(const struct stanza *s, char **errp);
+/*
+ * A child/fchild stanza of a program's configuration (lib/cf's
+ * cf_read()) pushed onto *list; a bad stanza, a name the list already
+ * has, or a failed allocation is reported and counted in rd instead.
+ */
+void		 child_conf(struct cfread *rd, const struct stanza *s,
+		    struct child **list);
 /* A child made by hand; argv (NULL-terminated, argv[0] the program)
  * and dir (may be NULL) are copied. */
 struct child	*child_new(const char *name, enum child_type type,
@@ -128,8 +144,12 @@ pid_t		 child_spawn(char *const argv[], const char *dir,
 /* Note that pid has exited: if it is a running persistent child, mark it
  * dead (child_stop()).  Returns 1 if it was one, else 0. */
 int		 child_exited(pid_t pid);
+/* pid exited with status (waitpid()): if it is a running persistent
+ * child, log a failure, mark it dead and answer what waited for it with
+ * 503.  Returns 1 if it was one, else 0. */
+int		 child_reaped(pid_t pid, int status);
 /* Reap every exited child process without blocking (waitpid(-1)),
- * calling child_exited() for each.  Returns how many were reaped. */
+ * calling child_reaped() for each.  Returns how many were reaped. */
 int		 child_reap(void);
 
 /*

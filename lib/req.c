@@ -6,6 +6,7 @@
  * On any allocation failure the request is left unchanged.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,6 +88,24 @@ req_header(const struct req *r, const char *name)
 		if (!strcasecmp(r->r_hdrs[i].h_name, name))
 			return r->r_hdrs[i].h_value;
 	return NULL;
+}
+
+const char *
+req_describe(const struct req *r, char *buf, size_t cap)
+{
+	const char *a = req_header(r, "X-Ash-Address");
+	const char *p = req_header(r, "X-Ash-Port");
+	int e = errno, v6 = a && strchr(a, ':') && strncmp(a, "unix:", 5);
+
+	if (a && p && strncmp(a, "unix:", 5))
+		snprintf(buf, cap, "%s%s%s:%s %s %s", v6 ? "[" : "", a,
+		    v6 ? "]" : "", p, r->r_method, r->r_url);
+	else if (a)
+		snprintf(buf, cap, "%s %s %s", a, r->r_method, r->r_url);
+	else
+		snprintf(buf, cap, "%s %s", r->r_method, r->r_url);
+	errno = e;
+	return buf;
 }
 
 int

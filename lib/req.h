@@ -49,6 +49,16 @@ size_t		 req_remove_header(struct req *r, const char *name);
 /* Remove every header whose name starts with `prefix` (any case). */
 size_t		 req_remove_prefix(struct req *r, const char *prefix);
 int		 req_set_rest(struct req *r, const char *rest);
+/*
+ * Who and what a request is, for log lines: "ADDRESS:PORT METHOD URL",
+ * the client from the X-Ash-Address and X-Ash-Port headers htparser
+ * adds (an IPv6 address in brackets; "METHOD URL" alone without them),
+ * written to buf (cap bytes, the URL cut short to fit).  Returns buf;
+ * errno is left as it was.
+ */
+const char	*req_describe(const struct req *r, char *buf, size_t cap);
+/* A size for that buffer: room for the client and a URL of 200 bytes. */
+#define LOG_WHO_MAX	320
 
 /*
  * The request a transient handler was started for: method, URL and

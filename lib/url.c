@@ -86,7 +86,7 @@ url_initial_rest(const char *url)
 }
 
 int
-url_encode_path(struct buf *b, const char *s)
+url_encode(struct buf *b, const char *s, const char *keep)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p;
@@ -94,7 +94,7 @@ url_encode_path(struct buf *b, const char *s)
 
 	for (p = (const unsigned char *)s; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("/-._~!$&'()*+,;=:@", *p)) {
+		    (*p >= '0' && *p <= '9') || strchr(keep, *p)) {
 			if (buf_appendc(b, (char)*p) == -1)
 				return -1;
 			continue;
@@ -106,4 +106,10 @@ url_encode_path(struct buf *b, const char *s)
 			return -1;
 	}
 	return 0;
+}
+
+int
+url_encode_path(struct buf *b, const char *s)
+{
+	return url_encode(b, s, "/-._~!$&'()*+,;=:@");
 }

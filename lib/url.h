@@ -27,5 +27,8 @@ char	*url_initial_rest(const char *url);
  * (for Location headers); appends to b. */
 struct buf;
 int	url_encode_path(struct buf *b, const char *s);
+/* Percent-encode every byte of s but letters, digits and those in
+ * `keep` (url_encode(b, s, "-._~"): a path segment, '/' included). */
+int	url_encode(struct buf *b, const char *s, const char *keep);
 
 #endif

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,52 +19,6 @@
 #include "child.h"
 #include "log.h"
 #include "patplex.h"
-
-/* Report "file:line: ..." for line l of s (NULL: the start line). */
-static void
-conf_err(struct config *cf, void (*report)(const char *),
-    const struct stanza *s, const struct cfline *l, const char *fmt, ...)
-{
-	char msg[1024], *e;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if ((e = stanza_error(s, l, "%s", msg)) == NULL)
-		log_die(1, "out of memory");
-	report(e);
-	free(e);
-	cf->cf_nerrors++;
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Append name/value to a NULL-terminated pair list. */
-static char **
-set_add(char **set, const char *name, const char *value)
-{
-	size_t n = 0;
-
-	if (set)
-		for (; set[n]; n++)
-			;
-	set = xrealloc(set, (n + 3) * sizeof(*set));
-	set[n] = xstrdup(name);
-	set[n + 1] = xstrdup(value);
-	set[n + 2] = NULL;
-	return set;
-}
 
 /* An HTTP token (RFC 9110 5.6.2), as header names are. */
 static int
@@ -106,15 +59,14 @@ pattern_free(struct pattern *p)
 		free(p->p_tmpl[i].t_text);
 	free(p->p_tmpl);
 	free(p->p_handler);
-	strv_free(p->p_set);
+	cf_strv_free(p->p_set);
 	free(p->p_file);
 	free(p);
 }
 
 /* What parse_match keeps track of beyond the pattern itself. */
 struct mparse {
-	struct config		 *mp_cf;
-	void			(*mp_report)(const char *);
+	struct cfread		 *mp_rd;
 	const struct stanza	 *mp_s;
 	struct pattern		 *mp_p;
 	int			  mp_bad;
@@ -126,8 +78,7 @@ struct mparse {
 };
 
 #define MERR(mp, l, ...) do {						\
-	conf_err((mp)->mp_cf, (mp)->mp_report, (mp)->mp_s, (l),	\
-	    __VA_ARGS__);						\
+	cf_err((mp)->mp_rd, (mp)->mp_s, (l), __VA_ARGS__);		\
 	(mp)->mp_bad = 1;						\
 } while (0)
 
@@ -355,7 +306,8 @@ parse_mline(struct mparse *mp, const struct cfline *l)
 		else {
 			snprintf(hdr, sizeof(hdr), "%s%s", w[0] == 'x' ?
 			    "X-Ash-" : "", l->cl_argv[1]);
-			p->p_set = set_add(p->p_set, hdr, l->cl_argv[2]);
+			if (cf_set_add(&p->p_set, hdr, l->cl_argv[2]) == -1)
+				log_die(1, "out of memory");
 		}
 	} else if (!strcmp(w, "restpat"))
 		parse_restpat(mp, l);
@@ -405,15 +357,13 @@ check_groups(struct mparse *mp)
 }
 
 static struct pattern *
-parse_match(struct config *cf, const struct stanza *s,
-    void (*report)(const char *))
+parse_match(struct cfread *rd, const struct stanza *s)
 {
 	struct mparse mp;
 	size_t i;
 
 	memset(&mp, 0, sizeof(mp));
-	mp.mp_cf = cf;
-	mp.mp_report = report;
+	mp.mp_rd = rd;
 	mp.mp_s = s;
 	mp.mp_maxgroup = -1;
 	mp.mp_p = xcalloc(1, sizeof(*mp.mp_p));
@@ -439,67 +389,44 @@ parse_match(struct config *cf, const struct stanza *s,
 	return mp.mp_p;
 }
 
-/* One stanza into cf; errors reported. */
+/* One stanza into cf (cf_read()'s callback); errors reported. */
 static void
-conf_stanza(struct config *cf, const struct stanza *s,
-    struct pattern ***tail, void (*report)(const char *))
+conf_stanza(struct cfread *rd, const struct stanza *s, void *arg)
 {
+	struct config *cf = arg;
 	const char *w = s->s_lines[0].cl_argv[0];
-	struct pattern *p;
-	struct child *ch;
-	char *err;
+	struct pattern *p, **tail;
 
-	if (child_is_stanza(s)) {
-		if ((ch = child_parse(s, &err)) == NULL) {
-			if (err == NULL)
-				log_die(1, "out of memory");
-			report(err);
-			free(err);
-			cf->cf_nerrors++;
-			return;
-		}
-		if (child_find(cf->cf_children, ch->ch_name)) {
-			conf_err(cf, report, s, NULL, "handler \"%s\" is "
-			    "defined twice", ch->ch_name);
-			child_free(ch);
-			return;
-		}
-		ch->ch_next = cf->cf_children;
-		cf->cf_children = ch;
-	} else if (!strcmp(w, "match")) {
-		if ((p = parse_match(cf, s, report)) != NULL) {
+	if (child_is_stanza(s))
+		child_conf(rd, s, &cf->cf_children);
+	else if (!strcmp(w, "match")) {
+		if ((p = parse_match(rd, s)) != NULL) {
+			for (tail = &cf->cf_patterns; *tail;
+			    tail = &(*tail)->p_next)
+				;
+			*tail = p;
 			cf->cf_npatterns++;
-			**tail = p;
-			*tail = &p->p_next;
 		}
 	} else
-		conf_err(cf, report, s, NULL, "unknown directive \"%s\"", w);
+		cf_err(rd, s, NULL, "unknown directive \"%s\"", w);
 }
 
 struct config *
 conf_read(const char *path, void (*report)(const char *))
 {
-	struct cfreader *cr;
+	struct cfread rd = { report, 0, 0 };
 	struct config *cf;
-	struct stanza *s;
-	struct pattern **tail;
-	int rv;
+	int e;
 
-	if ((cr = cf_open(path)) == NULL)
-		return NULL;
 	cf = xcalloc(1, sizeof(*cf));
 	cf->cf_path = xstrdup(path);
-	tail = &cf->cf_patterns;
-	while ((rv = cf_next(cr, &s)) != 0) {
-		if (rv < 0) {
-			report(cf_error(cr));
-			cf->cf_nerrors++;
-			continue;
-		}
-		conf_stanza(cf, s, &tail, report);
-		stanza_free(s);
+	if (cf_read(path, &rd, conf_stanza, cf) == -1) {
+		e = errno;
+		conf_free(cf);
+		errno = e;
+		return NULL;
 	}
-	cf_close(cr);
+	cf->cf_nerrors = rd.rd_nerrors;
 	return cf;
 }
 

@@ -5,33 +5,25 @@
  *
  * main() reads the arguments and the configuration, CONFIGFILE and the
  * global patplex.rc (-t stops there), then serves request datagrams
- * from standard input until end-of-file.  SIGCHLD and SIGHUP arrive
- * through a signalfd in the same loop, so a reload happens between two
- * requests, never during one: the new ruleset is built completely
- * before it replaces the old one, and a configuration with errors
- * leaves the old one in force.  Persistent children of the old ruleset
- * that the new one still names keep running (ruleset_adopt()).
+ * from standard input with lib/handler's loop.  A reload (SIGHUP)
+ * happens between two requests, never during one: the new ruleset is
+ * built completely before it replaces the old one, and a configuration
+ * with errors leaves the old one in force.  Persistent children of the
+ * old ruleset that the new one still names keep running
+ * (ruleset_adopt()).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cf.h"
-#include "child.h"
+#include "handler.h"
 #include "log.h"
-#include "loop.h"
 #include "patplex.h"
 #include "req.h"
 
-static struct loop *loop;
-static struct watch inwatch, sigwatch;
-static int sigfd = -1;
 static struct ruleset *rules;
 static const char *cfname;	/* CONFIGFILE as given */
 static int noglobal;
@@ -113,7 +105,7 @@ load(void (*report)(const char *))
 
 /* SIGHUP: switch to a fresh reading of the files, if it is sound. */
 static void
-reload(void)
+reload(void *arg)
 {
 	struct ruleset *n;
 
@@ -128,6 +120,7 @@ reload(void)
 		ruleset_free(n);
 		return;
 	}
+	(void)arg;
 	ruleset_adopt(rules, n);
 	ruleset_free(rules);
 	rules = n;
@@ -137,40 +130,21 @@ reload(void)
 static void
 serve_one(struct req *r, int fd, void *arg)
 {
+	(void)arg;
 	serve(rules, r, fd);
 	close(fd);
 	req_free(r);
 }
 
-static void
-input_event(struct watch *w, uint32_t ev)
-{
-	int rv;
-
-	if ((rv = req_serve(0, 64, serve_one, NULL)) < 0)
-		log_die_errno(1, "standard input is not a request socket");
-	if (rv > 0)
-		loop_stop(loop);
-}
-
-static void
-signal_event(struct watch *w, uint32_t ev)
-{
-	struct signalfd_siginfo si;
-	int hup = 0;
-
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		if (si.ssi_signo == SIGHUP)
-			hup = 1;
-	child_reap();
-	if (hup)
-		reload();
-}
+static const struct handler patplex_handler = {
+	.h_request = serve_one,
+	.h_reload = reload,
+	.h_batch = 64,
+};
 
 int
 main(int argc, char **argv)
 {
-	sigset_t mask;
 	int c, check = 0;
 
 	log_init(argv[0]);
@@ -211,22 +185,5 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", log_progname());
 		return 0;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if ((loop = loop_new()) == NULL ||
-	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		log_die_errno(1, "epoll");
-	child_set_loop(loop);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	watch_init(&inwatch, 0, input_event, NULL);
-	watch_init(&sigwatch, sigfd, signal_event, NULL);
-	if (loop_watch(loop, &inwatch, EPOLLIN) == -1 ||
-	    loop_watch(loop, &sigwatch, EPOLLIN) == -1)
-		log_die_errno(1, "epoll");
-	if (loop_run(loop) == -1)
-		log_die_errno(1, "epoll_wait");
-	return 0;
+	return handler_run(&patplex_handler, NULL);
 }

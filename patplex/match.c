@@ -248,15 +248,18 @@ pass_on(const struct ruleset *rs, const struct pattern *p, struct req *r,
     int fd)
 {
 	struct child *ch;
+	char who[LOG_WHO_MAX];
 
 	if ((ch = ruleset_child(rs, p->p_handler)) == NULL) {
 		/* ruleset_new() refuses this; kept for safety. */
-		log_msg(LOG_ERR, "no handler named \"%s\"", p->p_handler);
+		log_msg(LOG_ERR, "%s: no handler named \"%s\"",
+		    req_describe(r, who, sizeof(who)), p->p_handler);
 		http_error(fd, 500, "Server configuration error.");
 		return;
 	}
 	if (child_handle(ch, r, fd) == -1) {
-		log_errno(LOG_ERR, "handler %s", p->p_handler);
+		log_errno(LOG_ERR, "%s: handler %s",
+		    req_describe(r, who, sizeof(who)), p->p_handler);
 		http_error(fd, errno == ENOENT ? 500 : 503,
 		    "The handler is not available.");
 	}

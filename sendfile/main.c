@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cf.h"
+#include "handler.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -44,8 +45,6 @@ struct xfer {
 
 static struct sfopts opts;
 static struct loop *loop;
-static struct watch inwatch;
-static int ninflight, ineof;
 
 static void
 usage(FILE *out)
@@ -88,17 +87,16 @@ xfer_done(struct xfer *x)
 	close(x->x_sock);
 	reply_free(&x->x_rp);
 	free(x);
-	if (--ninflight == 0 && ineof)
-		loop_stop(loop);
+	handler_release();
 }
 
 static void
 xfer_event(struct watch *w, uint32_t ev)
 {
 	struct xfer *x = w->w_arg;
-	int rv;
 
-	if ((rv = xfer_push(x)) != 0)
+	(void)ev;
+	if (xfer_push(x) != 0)
 		xfer_done(x);
 }
 
@@ -106,7 +104,6 @@ static void
 serve_one(struct req *r, int sock)
 {
 	struct xfer *x;
-	int rv;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		http_error(sock, 503, "Out of memory.");
@@ -114,7 +111,7 @@ serve_one(struct req *r, int sock)
 		return;
 	}
 	x->x_sock = sock;
-	ninflight++;
+	handler_hold();
 	if (serve_plan(r, &opts, &x->x_rp) == -1) {
 		http_error(sock, 500, "Out of memory.");
 		xfer_done(x);
@@ -124,7 +121,7 @@ serve_one(struct req *r, int sock)
 	/* The socket is htparser's fresh socketpair end: no other flags. */
 	fcntl(sock, F_SETFL, O_NONBLOCK);
 	watch_init(&x->x_watch, sock, xfer_event, x);
-	if ((rv = xfer_push(x)) != 0 ||
+	if (xfer_push(x) != 0 ||
 	    loop_watch(loop, &x->x_watch, EPOLLOUT) == -1)
 		xfer_done(x);
 }
@@ -132,39 +129,14 @@ serve_one(struct req *r, int sock)
 static void
 start_one(struct req *r, int fd, void *arg)
 {
+	(void)arg;
 	serve_one(r, fd);
 	req_free(r);
 }
 
-static void
-input_event(struct watch *w, uint32_t ev)
-{
-	int rv;
-
-	/* A bounded batch per event keeps transfers moving under load. */
-	if ((rv = req_serve(0, 32, start_one, NULL)) < 0)
-		log_die_errno(1, "reading requests");
-	if (rv > 0) {
-		ineof = 1;
-		loop_unwatch(loop, &inwatch);
-		if (ninflight == 0)
-			loop_stop(loop);
-	}
-}
-
-static int
-persistent(void)
-{
-	if ((loop = loop_new()) == NULL)
-		log_die_errno(1, "epoll");
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	watch_init(&inwatch, 0, input_event, NULL);
-	if (loop_watch(loop, &inwatch, EPOLLIN) == -1)
-		log_die_errno(1, "epoll");
-	if (loop_run(loop) == -1)
-		log_die_errno(1, "epoll_wait");
-	return 0;
-}
+static const struct handler sendfile_handler = {
+	.h_request = start_one,
+};
 
 /* The transient convention: rebuild the request from argv and env. */
 static int
@@ -197,9 +169,8 @@ transient(char **args)
 int
 main(int argc, char **argv)
 {
-	socklen_t sl = sizeof(int);
 	char *mt;
-	int c, type = 0;
+	int c;
 
 	log_init(argv[0]);
 	if (log_want_version(argc, argv))
@@ -227,13 +198,14 @@ main(int argc, char **argv)
 			log_errno(LOG_WARNING, "%s", mt);
 		free(mt);
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &sl) == 0 &&
-	    type == SOCK_SEQPACKET)
-		return persistent();
+	if (handler_persistent()) {
+		loop = handler_loop();
+		return handler_run(&sendfile_handler, NULL);
+	}
 	if (argc - optind != 3) {
 		usage(stderr);
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN);
 	return transient(argv + optind);
 }

@@ -805,6 +805,25 @@ print(len(r.read()))
 	    fail "the private socket directory is left"
 }
 
+@test "SIGTERM: callfcgi finishes the requests in progress, then exits" {
+	start_resp
+	expect /app.fcgi 200
+	local cf code
+	cf=$(callfcgi_pid)
+	curl -sS -m 20 -o "$TEST_TMP/slow.body" -w '%{http_code}' \
+	    "http://127.0.0.1:$PORT/app.fcgi?sleep=1000" >"$TEST_TMP/slow.code" &
+	local client=$!
+	wait_count 2 grep '^begin ' "$APP_LOG"
+	kill -TERM "$cf"
+	sleep 0.2
+	proc_alive "$cf" || fail "callfcgi exited with a request in progress"
+	wait "$client" || fail "the request in progress failed"
+	code=$(cat "$TEST_TMP/slow.code")
+	assert_equal "$code" 200
+	assert_match "$(cat "$TEST_TMP/slow.body")" '^ok .*query=sleep=1000'
+	gone "$cf"
+}
+
 @test "launching mode: address + PROGRAM starts it on that socket, leaves it running, and a later callfcgi uses it" {
 	local sock=$TEST_TMP/l.sock app cf
 	start_resp -u "$sock"

@@ -1012,6 +1012,10 @@ arg:/tail"
 	expect /a.nofork 500
 	expect_file /a.txt "$SITE/a.txt"
 	grep -q nosuch "$SERVER_LOG" || fail "nothing logged about nosuch"
+	# Each line names the client and the request.
+	run cat "$SERVER_LOG"
+	assert_match "$output" 'dirplex: 127\.0\.0\.1:[0-9]+ GET /a\.nohandler: no handler named "nosuch"'
+	assert_match "$output" 'dirplex: 127\.0\.0\.1:[0-9]+ GET /a\.nofork: fork '
 }
 
 # ---------------------------------------------------------------------

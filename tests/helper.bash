@@ -684,7 +684,8 @@ assert_status() {
 use_build_path() {
 	local d
 	PATH="$ASHD_SRCDIR/tests:$PATH"
-	for d in htparser dirplex sendfile patplex callcgi callfcgi; do
+	for d in htparser dirplex sendfile patplex callcgi callfcgi htls \
+	    userplex htextauth; do
 		[ -d "$ASHD_BUILDDIR/$d" ] && PATH="$ASHD_BUILDDIR/$d:$PATH"
 	done
 	[ -n "${ASHD_VALGRIND:-}" ] && PATH="$ASHD_VALGRIND/bin:$PATH"

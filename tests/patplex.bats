@@ -652,10 +652,11 @@ hup() {
 	no_zombies "$pid"
 }
 
-@test "a handler program that does not exist gives 500" {
+@test "a handler program that does not exist gives 500, and the log names the client and the request" {
 	start_rc "fchild none" "    exec $TEST_TMP/does-not-exist" \
 	    "match" "    all" "    handler none"
-	expect /x 500
+	expect '/x?y=1' 500
+	assert_match "$(cat "$SERVER_LOG")" 'patplex: 127\.0\.0\.1:[0-9]+ GET /x\?y=1: handler none: '
 }
 
 # ---------------------------------------------------------------------
@@ -690,8 +691,9 @@ reload_rc() {
 	gone=$(child_with "$pid" gone)
 	[ -n "$keep" ] && [ -n "$gone" ] || fail "children not found"
 	# A request in flight in "gone" survives its removal.
+	local i
 	rawhttp -t 5 -s "GET /gone/slow?sleep=700 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/slow" &
-	local slow=$! i
+	local slow=$!
 	# In flight once echo-handler has forked a child to serve it.
 	for ((i = 0; i < 250; i++)); do
 		[ -n "$(children_of "$gone")" ] && break
@@ -707,7 +709,6 @@ reload_rc() {
 	wait "$slow"
 	assert_contains "$(cat "$TEST_TMP/slow")" "HTTP/1.1 200"
 	# The removed child was told to go (end-of-file) and is reaped.
-	local i
 	for ((i = 0; i < 100; i++)); do
 		proc_alive "$gone" || break
 		sleep 0.02

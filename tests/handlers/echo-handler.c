@@ -25,6 +25,10 @@
  *	header=N:V	add the (percent-decoded) header "N: V"; may repeat
  *	duplex		answer 101 with X-Ash-Switch: duplex and a second fd,
  *			then echo everything read from it in upper case
+ *	whoami		add who the handler runs as: "uid R E S", "gid R E S",
+ *			"groups G...", "cwd DIR", "session-leader yes|no",
+ *			"env NAME=VALUE|unset" for HOME SHELL USER LOGNAME
+ *			ASHD_USESYSLOG, "fd N TARGET" for 1 and 2
  * For HEAD requests the body is written anyway: dropping it is
  * htparser's job.
  */
@@ -59,6 +63,7 @@ struct opts {
 	int		 o_partial;
 	int		 o_noread;
 	int		 o_lf;
+	int		 o_whoami;
 	int		 o_duplex;
 	long long	 o_size;	/* -1: not given */
 	long long	 o_sleep_ms;
@@ -147,6 +152,8 @@ opts_param(struct opts *o, char *name, char *val)
 		o->o_noread = 1;
 	else if (strcmp(name, "lf") == 0)
 		o->o_lf = 1;
+	else if (strcmp(name, "whoami") == 0)
+		o->o_whoami = 1;
 	else if (strcmp(name, "duplex") == 0)
 		o->o_duplex = 1;
 	else if (strcmp(name, "status") == 0) {
@@ -243,6 +250,41 @@ describe(struct buf *b, const struct req *r, long long bodylen)
 			return -1;
 	return buf_printf(b, "body-length %lld\nsighup %d\n", bodylen,
 	    (int)nsighup);
+}
+
+/* Who this process is (the whoami parameter). */
+static int
+whoami(struct buf *b)
+{
+	static const char *vars[] = { "HOME", "SHELL", "USER", "LOGNAME",
+	    "ASHD_USESYSLOG" };
+	gid_t g[256];
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+	char cwd[4096], path[64], target[4096];
+	ssize_t k;
+	int n, i;
+
+	if (getresuid(&r, &e, &s) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    (n = getgroups(256, g)) == -1 || getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	buf_printf(b, "uid %d %d %d\ngid %d %d %d\ngroups", (int)r, (int)e,
+	    (int)s, (int)rg, (int)eg, (int)sg);
+	for (i = 0; i < n; i++)
+		buf_printf(b, " %d", (int)g[i]);
+	buf_printf(b, "\ncwd %s\nsession-leader %s\n", cwd,
+	    getsid(0) == getpid() || getsid(0) == getppid() ? "yes" : "no");
+	for (i = 0; i < (int)(sizeof(vars) / sizeof(vars[0])); i++)
+		buf_printf(b, "env %s=%s\n", vars[i], getenv(vars[i]) ?
+		    getenv(vars[i]) : "unset");
+	for (i = 1; i <= 2; i++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
+		if ((k = readlink(path, target, sizeof(target) - 1)) < 0)
+			k = 0;
+		target[k] = '\0';
+		buf_printf(b, "fd %d %s\n", i, target);
+	}
+	return 0;
 }
 
 /* Write `size` bytes of the repeating pattern; IO_CHUNK is a multiple
@@ -362,6 +404,8 @@ serve(struct req *r, int fd)
 	    o.o_status == 304);
 	if (hasbody && o.o_size < 0 && !o.o_echo &&
 	    describe(&body, r, bodylen) < 0)
+		goto fail;
+	if (hasbody && o.o_whoami && whoami(&body) < 0)
 		goto fail;
 	outlen = o.o_size >= 0 ? o.o_size : (long long)body.b_len;
 	if (head_format(&head, &o, outlen, hasbody) < 0)

@@ -527,6 +527,24 @@ test_find(void)
 	is_str(got, want, "cf_find: $HOME still wins over it");
 }
 
+/* A plain include name not beside the includer is searched for. */
+static void
+test_include_search(void)
+{
+	char home[2048];
+
+	snprintf(home, sizeof(home), "%s/ihome", tmpdir);
+	setenv("HOME", home, 1);
+	put("ihome/.ashd/etc/shared.rc", "from-search\n");
+	put("ihome/.ashd/etc/near.rc", "from-search-near\n");
+	put("inc/near.rc", "beside\n");
+	put("inc/top", "include shared.rc\ninclude near.rc\n");
+	check_file(__LINE__, "inc/top", "1:from-search\n1:beside\n");
+	put("inc/top2", "include absent.rc\n");
+	check_file(__LINE__, "inc/top2", "!inc/top2:1: include "
+	    "inc/absent.rc: No such file or directory\n");
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -562,6 +580,7 @@ main(int argc, char **argv)
 	test_depth();
 	test_api();
 	test_find();
+	test_include_search();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
 }

@@ -97,6 +97,9 @@ handler(void)
 		buf_printf(&b, "pid=%d\n%s %s %s rest=%s x=%s\nbody=%s\n",
 		    (int)getpid(), r->r_method, r->r_url, r->r_version,
 		    r->r_rest, req_header(r, "X-Test"), body);
+		if (getenv("TEST_CHILD_SETUP"))
+			buf_printf(&b, "setup=%s\n",
+			    getenv("TEST_CHILD_SETUP"));
 		buf_printf(&b, "cwd=%s\nfds=", getcwd(cwd, sizeof(cwd)));
 		stray_fds(&b, fd);
 		buf_appendc(&b, '\n');
@@ -454,6 +457,42 @@ test_persistent(void)
 	test_reload(list, ph, other, p3, po);
 }
 
+/* ch_setup hooks: one that refuses, one that leaves a mark. */
+static int
+setup_refuse(const struct child *ch)
+{
+	(void)ch;
+	errno = EACCES;
+	return -1;
+}
+
+static int
+setup_mark(const struct child *ch)
+{
+	return setenv("TEST_CHILD_SETUP", ch->ch_arg, 1);
+}
+
+static void
+test_setup(void)
+{
+	char *argv[] = { self, "--persistent", NULL };
+	struct child *ch;
+	char *out;
+	int e;
+
+	ch = child_new("s", CHILD_PERSISTENT, argv, NULL);
+	ch->ch_setup = setup_refuse;
+	ok(child_start(ch) == -1 && errno == EACCES && ch->ch_fd == -1 &&
+	    ch->ch_pid == 0, "ch_setup: its failure fails the start");
+	ch->ch_setup = setup_mark;
+	ch->ch_arg = "marked";
+	out = ask(ch, "/s", "s", "", &e);
+	ok(out != NULL && strstr(out, "setup=marked\n") != NULL,
+	    "ch_setup: runs in the new process before exec");
+	free(out);
+	child_free(ch);
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -489,6 +528,7 @@ main(int argc, char **argv)
 	test_parse();
 	test_transient();
 	test_persistent();
+	test_setup();
 	close(20);
 	if (chdir("/") == -1)
 		die("/");

@@ -722,6 +722,46 @@ test_serve(void)
 	is_int(count_fds(), before, "serve: nothing leaked");
 }
 
+/* req_describe(): the client and the request, for log lines. */
+static void
+test_describe(void)
+{
+	static const struct {
+		int		 line;
+		const char	*addr, *port, *url;
+		size_t		 cap;
+		const char	*want;
+	} rows[] = {
+		{ __LINE__, "192.0.2.7", "4711", "/x?y", 320,
+		    "192.0.2.7:4711 GET /x?y" },
+		{ __LINE__, "2001:db8::1", "80", "/", 320,
+		    "[2001:db8::1]:80 GET /" },
+		{ __LINE__, "unix:/run/c", "0", "/u", 320, "unix:/run/c GET /u" },
+		{ __LINE__, NULL, NULL, "/n", 320, "GET /n" },
+		{ __LINE__, "192.0.2.7", NULL, "/p", 320, "192.0.2.7 GET /p" },
+		{ __LINE__, "192.0.2.7", "4711", "/long/url", 24,
+		    "192.0.2.7:4711 GET /lon" },
+	};
+	char buf[LOG_WHO_MAX];
+	struct req *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		r = req_new("GET", rows[i].url, "HTTP/1.1", "");
+		if (r == NULL)
+			die("req_new");
+		if (rows[i].addr)
+			req_add_header(r, "X-Ash-Address", rows[i].addr);
+		if (rows[i].port)
+			req_add_header(r, "X-Ash-Port", rows[i].port);
+		errno = EPIPE;
+		is_str_at(rows[i].line, req_describe(r, buf, rows[i].cap),
+		    rows[i].want, "req_describe");
+		ok_at(rows[i].line, errno == EPIPE, "errno kept");
+		req_free(r);
+	}
+}
+
 int
 main(void)
 {
@@ -738,6 +778,7 @@ main(void)
 	test_fdpass();
 	test_fd_stream();
 	test_serve();
+	test_describe();
 	is_int(count_fds(), before, "no descriptor left open at the end");
 	return tap_done();
 }

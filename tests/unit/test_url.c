@@ -218,6 +218,10 @@ test_encode_path(void)
 	buf_appends(&b, "Location: ");
 	url_encode_path(&b, "/x y");
 	is_str(b.b_data, "Location: /x%20y", "url_encode_path appends");
+	buf_clear(&b);
+	url_encode(&b, "a/b c%:~.\n\xe9", "-._~");
+	is_str(b.b_data, "a%2Fb%20c%25%3A~.%0A%E9",
+	    "url_encode keeps letters, digits and the given set only");
 
 	/* Every byte survives encode + decode, and the encoding is plain
 	 * printable ASCII without space, '?', '#' or '%' other than escapes. */
