@@ -9,7 +9,7 @@
  *   HEAD   the script runs; its output is collected until the end of
  *          its CGI header block -> BODY (HTTP head sent), or 500
  *   BODY   the script's output is relayed to the socket as it comes,
- *          never more than JOB_BUFMAX ahead of the client -> DONE at
+ *          never more than ASH_CGI_BUF_MAX ahead of the client -> DONE at
  *          EOF, or once the body its Content-Length announced is sent
  *   DONE   the response is complete and the socket shut down and
  *          closed; the job lingers only until the script's stdout and
@@ -33,15 +33,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "buf.h"
 #include "callcgi.h"
 #include "cgi.h"
 #include "http.h"
 #include "log.h"
 #include "req.h"
-
-#define JOB_BUFMAX	(64 * 1024)
-#define JOB_HEADMAX	(64 * 1024)
 
 enum jstate { J_SPOOL, J_HEAD, J_BODY, J_DONE };
 
@@ -209,7 +207,7 @@ job_head(struct job *j)
 	int n;
 
 	n = cgi_parse_head(j->j_in.b_data, j->j_in.b_len, &rp, &why);
-	if (n == 0 && j->j_in.b_len < JOB_HEADMAX)
+	if (n == 0 && j->j_in.b_len < ASH_CGI_HEAD_MAX)
 		return 0;
 	if (n <= 0) {
 		log_msg(LOG_ERR, "%s: %s", j->j_name, n == 0 ? "header block "
@@ -507,7 +505,7 @@ job_update(struct job *j)
 	if (j->j_sock >= 0)
 		loop_watch(jloop, &j->j_sw, se);
 	if (j->j_out >= 0)
-		loop_watch(jloop, &j->j_ow, j->j_in.b_len < JOB_BUFMAX ||
+		loop_watch(jloop, &j->j_ow, j->j_in.b_len < ASH_CGI_BUF_MAX ||
 		    j->j_state == J_DONE ? EPOLLIN : 0);
 }
 

@@ -20,12 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "callcgi.h"
 #include "log.h"
 #include "loop.h"
 #include "req.h"
 
-#define DEFAULT_TIMEOUT	300	/* seconds */
 #define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 
 static struct loop *loop;
@@ -105,7 +105,7 @@ main(int argc, char **argv)
 	log_init(argv[0]);
 	if (log_want_version(argc, argv))
 		return log_version();
-	cgiopt.co_timeout = DEFAULT_TIMEOUT * 1000;
+	cgiopt.co_timeout = ASH_CGI_TIMEOUT * 1000;
 	while ((c = getopt(argc, argv, "+hVcp:P:t:")) != -1) {
 		switch (c) {
 		case 'h':

@@ -3,10 +3,10 @@
  * runs itself.
  *
  * Backends are tried in the order given; one that refuses a connection
- * is marked down for DOWN_MS and skipped meanwhile, so requests fail
+ * is marked down for ASH_FCGI_DOWN_MS and skipped meanwhile, so requests fail
  * over to the next.  Application processes (-n copies of PROGRAM) are
  * restarted when they exit: at once after a normal exit, after
- * RESTART_MS if they failed within that time of starting (a program
+ * ASH_FCGI_RESTART_MS if they failed within that time of starting (a program
  * that dies at once does not spin).
  */
 #include <errno.h>
@@ -21,11 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "callfcgi.h"
+#include "child.h"
 #include "log.h"
 
-#define DOWN_MS		1000
-#define RESTART_MS	1000
 
 struct backend *backends;
 
@@ -119,8 +119,8 @@ backend_down(struct backend *b, const char *why)
 	if (!backend_up(b))
 		return;
 	log_msg(LOG_WARNING, "backend %s: %s; trying others for %d ms",
-	    b->b_name, why, DOWN_MS);
-	b->b_downuntil = loop_now() + DOWN_MS;
+	    b->b_name, why, ASH_FCGI_DOWN_MS);
+	b->b_downuntil = loop_now() + ASH_FCGI_DOWN_MS;
 }
 
 int
@@ -152,30 +152,19 @@ backend_listen(struct backend *b)
 	return fd;
 }
 
-/* Start process i of the pool. */
+/* Start process i of the pool; a failure is retried after ASH_FCGI_RESTART_MS. */
 static void
 proc_spawn(int i)
 {
-	sigset_t none;
+	struct child_run how = CHILD_RUN_INIT;
 	pid_t pid;
-	int fd;
 
-	if ((pid = fork()) == -1) {
-		log_errno(LOG_ERR, "fork");
-		loop_timer(loop, &procs[i].p_timer, RESTART_MS);
-		return;
-	}
-	if (pid == 0) {
-		fd = proclisten >= 0 ? proclisten : open("/dev/null", O_RDONLY);
-		if (fd < 0 || dup2(fd, 0) == -1)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setpgid(0, 0);
-		execvp(opt.o_argv[0], opt.o_argv);
+	how.cr_in = proclisten;
+	how.cr_pgrp = 1;
+	if ((pid = child_run(opt.o_argv, &how)) == -1) {
 		log_errno(LOG_ERR, "%s", opt.o_argv[0]);
-		_exit(127);
+		loop_timer(loop, &procs[i].p_timer, ASH_FCGI_RESTART_MS);
+		return;
 	}
 	procs[i].p_pid = pid;
 	procs[i].p_started = loop_now();
@@ -239,8 +228,8 @@ procs_reaped(pid_t pid, int status)
 		/* A normal exit (php-cgi after PHP_FCGI_MAX_REQUESTS) is
 		 * replaced at once; a crash right after start waits. */
 		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
-		    loop_now() - procs[i].p_started < RESTART_MS)
-			loop_timer(loop, &procs[i].p_timer, RESTART_MS);
+		    loop_now() - procs[i].p_started < ASH_FCGI_RESTART_MS)
+			loop_timer(loop, &procs[i].p_timer, ASH_FCGI_RESTART_MS);
 		else
 			proc_spawn(i);
 		return;

@@ -5,7 +5,8 @@
  *              lib/handler's loop (freq_start(), one hold each)
  *   backend.c  backend addresses (failover, down marks) and the
  *              application processes callfcgi starts and supervises
- *   fconn.c    FastCGI connections and the requests running on them
+ *   conn.c     FastCGI connections (fconn.h: their meeting with requests)
+ *   request.c  the requests running on them
  */
 #ifndef CALLFCGI_H
 #define CALLFCGI_H
@@ -64,7 +65,7 @@ int	 procs_running(void);
 /* A listening socket at b's address (launching / anonymous mode). */
 int	 backend_listen(struct backend *b);
 
-/* fconn.c */
+/* request.c */
 void	 freq_start(struct req *r, int sock);	/* takes both over */
 void	 freq_retry_waiting(void);	/* a backend may be up again */
 

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "callfcgi.h"
 #include "handler.h"
 #include "log.h"
@@ -132,7 +133,7 @@ main(int argc, char **argv)
 	opt.o_retries = -1;
 	opt.o_nprocs = 1;
 	opt.o_maxconns = 0;
-	opt.o_timeout = 60 * 1000;
+	opt.o_timeout = ASH_FCGI_TIMEOUT * 1000;
 	opt.o_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
 	while ((c = getopt(argc, argv, "+VhN:i:u:t:n:m:T:")) != -1) {
 		switch (c) {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "buf.h"
 #include "child.h"
 #include "dirplex.h"
@@ -30,10 +31,9 @@
 char		*rootdir;
 struct config	*cf_extra, *cf_global;
 
-#define CHAIN_MAX	64
 
 struct walk {
-	struct config	*w_chain[CHAIN_MAX];	/* .htrc files, nearest last */
+	struct config	*w_chain[ASH_HTRC_CHAIN_MAX];	/* .htrc files, nearest last */
 	size_t		 w_n;
 	int		 w_broken;		/* a .htrc had errors */
 	int		 w_nomem;		/* one could not be read: ENOMEM */
@@ -60,7 +60,7 @@ walk_enter(struct walk *w, const char *dir)
 
 	if ((cf = htrc_get(dir)) == NULL)
 		return;
-	if (w->w_n == CHAIN_MAX) {
+	if (w->w_n == ASH_HTRC_CHAIN_MAX) {
 		w->w_broken = 1;
 		return;
 	}

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "ashlimits.h"
 #include "buf.h"
 #include "http.h"
 #include "loop.h"
@@ -95,9 +96,6 @@ enum bodymode { BM_NONE, BM_LENGTH, BM_CHUNKED, BM_CLOSE };
 enum rstate { RS_HEAD, RS_BODY, RS_DONE };
 enum tkind { T_NONE, T_HEAD, T_IDLE, T_BODY, T_HANDLER, T_SEND, T_LINGER };
 
-#define LINGER_MS	2000
-#define LINGER_MAX	(1024 * 1024)
-
 struct conn {
 	struct conn	*c_next, *c_prev;	/* srv.s_conns */
 	struct conn	*c_wnext;		/* srv.s_waiting */
@@ -171,7 +169,4 @@ int	 step_resphead(struct conn *c);
 int	 step_respbody(struct conn *c);
 int	 step_duplex(struct conn *c);
 void	 splice_end(struct conn *c);
-/* Bodies at least this long go handler -> client by splice(2). */
-#define SPLICE_MIN	(64 * 1024)
-
 #endif

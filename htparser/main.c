@@ -28,6 +28,7 @@
 #include "cf.h"
 #include "conn.h"
 #include "ashlimits.h"
+#include "child.h"
 #include "log.h"
 
 struct server srv;
@@ -135,33 +136,15 @@ opt_set(struct options *o, const char *arg)
 static void
 start_root(char **argv, const sigset_t *oldmask)
 {
-	int sp[2], ep[2], e = 0;
-	ssize_t n;
+	struct child_run how = CHILD_RUN_INIT;
+	int sp[2];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
-	    pipe2(ep, O_CLOEXEC) == -1)
+	(void)oldmask;	/* child_run() gives it an empty mask */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		log_die_errno(1, "socketpair");
-	if ((rootpid = fork()) == -1)
-		log_die_errno(1, "fork");
-	if (rootpid == 0) {
-		if (dup2(sp[1], 0) == -1)
-			_exit(127);
-		signal(SIGPIPE, SIG_DFL);
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		execvp(argv[0], argv);
-		e = errno;
-		(void)!write(ep[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(ep[1]);
-	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(rootpid, NULL, 0);
-		errno = e;
+	how.cr_in = sp[1];
+	if ((rootpid = child_run(argv, &how)) == -1)
 		log_die_errno(1, "cannot start the root handler %s", argv[0]);
-	}
 	close(sp[1]);
 	srv.s_rootfd = sp[0];
 	if (fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK) == -1)

@@ -59,4 +59,55 @@
 #define ASH_AUTH_TIMEOUT	30
 #define ASH_AUTH_MSG_MAX	1024
 
+/* htparser: descriptors (see set_conn_limit() in htparser/main.c):
+ * the soft limit wanted, those kept free, most requests in flight. */
+#define FD_WANT			65536
+#define FD_SPARE		32
+#define FD_ACTIVE		1024
+/* htparser: how long and how much a closing connection drains. */
+#define LINGER_MS		2000
+#define LINGER_MAX		(1024 * 1024)
+/* htparser: bodies at least this long go handler -> client by splice(2). */
+#define SPLICE_MIN		(64 * 1024)
+
+/* Persistent handlers (lib/handler): request datagrams read per wake-up
+ * by default; lib/loop: events taken per epoll_wait(2). */
+#define ASH_HANDLER_BATCH	32
+#define ASH_LOOP_BATCH		64
+/* lib/child: most requests one persistent child may have waiting in
+ * its queue (child_set_loop()). */
+#define ASH_CHILD_QUEUE_MAX	1024
+
+/* dirplex: most .htrc files on one path. */
+#define ASH_HTRC_CHAIN_MAX	64
+
+/* sendfile: largest piece handed to sendfile(2) at once, so that one
+ * big file does not starve the other transfers; bodies up to
+ * ASH_SENDFILE_INLINE_MAX go out with the head in one write. */
+#define ASH_SENDFILE_STEP	(1024 * 1024)
+#define ASH_SENDFILE_INLINE_MAX	(16 * 1024)
+/* sendfile: entries of the cache of precompressed siblings. */
+#define ASH_SENDFILE_SIBCACHE	512
+
+/* callcgi: default -t, seconds; output buffered for the client, and the
+ * largest CGI header block a script may write. */
+#define ASH_CGI_TIMEOUT		300
+#define ASH_CGI_BUF_MAX		(64 * 1024)
+#define ASH_CGI_HEAD_MAX	(64 * 1024)
+
+/* callfcgi: output buffered per request for its client, and per
+ * connection for the application; the largest CGI header block; requests
+ * per multiplexed connection when the application does not say; how
+ * often waiting requests try again, how long a refusing backend is
+ * skipped, and how soon a copy of PROGRAM that died at once is started
+ * again (all ms). */
+#define ASH_FCGI_TIMEOUT	60	/* default -T, seconds */
+#define ASH_FCGI_QBUF_MAX	(64 * 1024)
+#define ASH_FCGI_CBUF_MAX	(64 * 1024)
+#define ASH_FCGI_HEAD_MAX	(64 * 1024)
+#define ASH_FCGI_MPX_DEFAULT	16
+#define ASH_FCGI_RETRY_MS	1000
+#define ASH_FCGI_DOWN_MS	1000
+#define ASH_FCGI_RESTART_MS	1000
+
 #endif

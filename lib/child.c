@@ -7,7 +7,10 @@
  * process closes every descriptor >= 3 before exec, so no child holds
  * another's socket (which would keep it from seeing end-of-file).
  *
- * A new process reports a failed chdir/exec back through a close-on-exec
+ * Every process is started by child_run(): with posix_spawn(3), which
+ * reports a failed chdir or exec as its result, or, when something must
+ * run in the new process first (ch_setup), with fork and exec, the new
+ * process reporting a failed setup, chdir or exec through a close-on-exec
  * pipe, so the caller learns that a program is missing at once and can
  * answer the client itself.
  */
@@ -21,10 +24,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "buf.h"
 #include "cf.h"
 #include "fdpass.h"
@@ -273,35 +278,42 @@ child_closefrom(int keep)
 }
 
 /*
- * The new process: fd on standard input (and output if `both`), the
- * child's ch_setup, chdir, a clean slate, exec.  Failures are written
- * to errfd as an errno.
+ * The new process of the fork path: descriptors 0-2 as `how` says,
+ * its setup hook, chdir, a clean slate, exec.  Failures are written to
+ * errfd as an errno.
  */
 static void __attribute__((noreturn))
-child_exec(const struct child *ch, char *const argv[], const char *dir,
-    int fd, int both, char **envp, int errfd)
+child_exec(char *const argv[], const struct child_run *how, int errfd)
 {
+	int src[3] = { how->cr_in, how->cr_out, how->cr_err }, i, e;
 	sigset_t none;
-	int e;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	/* Out of the way of 0 and 1 first, so dup2() cannot clobber them. */
+	/* Out of the way of 0-2 first, so a dup2() cannot clobber them. */
 	if (errfd < 3 && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) == -1)
 		_exit(127);
-	if (fd < 3 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
+	for (i = 0; i < 3; i++)
+		if (src[i] >= 0 && src[i] < 3 &&
+		    (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) == -1)
+			goto fail;
+	if (src[0] < 0 && (src[0] = open("/dev/null", O_RDONLY |
+	    O_CLOEXEC)) == -1)
 		goto fail;
-	if (dup2(fd, 0) == -1 || (both && dup2(fd, 1) == -1))
+	for (i = 0; i < 3; i++)
+		if (src[i] >= 0 && dup2(src[i], i) == -1)
+			goto fail;
+	if (how->cr_setup != NULL && how->cr_setup(how->cr_arg) == -1)
 		goto fail;
-	if (ch != NULL && ch->ch_setup != NULL && ch->ch_setup(ch) == -1)
-		goto fail;
-	if (dir != NULL && chdir(dir) == -1)
+	if (how->cr_dir != NULL && chdir(how->cr_dir) == -1)
 		goto fail;
 	child_closefrom(errfd);
-	if (envp != NULL)
-		environ = envp;
+	if (how->cr_envp != NULL)
+		environ = how->cr_envp;
+	if (how->cr_pgrp)
+		setpgid(0, 0);
 	execvp(argv[0], argv);
 fail:
 	e = errno;
@@ -310,10 +322,10 @@ fail:
 	_exit(127);
 }
 
-/* Fork and exec; the pid once exec succeeded, or -1 with its errno. */
+/* Fork and exec (for a setup hook); the pid once exec succeeded, or -1
+ * with its errno, reported through a close-on-exec pipe. */
 static pid_t
-child_fork(const struct child *ch, char *const argv[], const char *dir,
-    int fd, int both, char **envp)
+child_fork(char *const argv[], const struct child_run *how)
 {
 	ssize_t n;
 	pid_t pid;
@@ -329,7 +341,7 @@ child_fork(const struct child *ch, char *const argv[], const char *dir,
 		return -1;
 	}
 	if (pid == 0)
-		child_exec(ch, argv, dir, fd, both, envp, p[1]);
+		child_exec(argv, how, p[1]);
 	close(p[1]);
 	do
 		n = read(p[0], &e, sizeof(e));
@@ -343,9 +355,114 @@ child_fork(const struct child *ch, char *const argv[], const char *dir,
 	return -1;
 }
 
+/*
+ * Make fd usable as a posix_spawn dup2 source: one below 3 could be
+ * overwritten by an earlier dup2 of the same spawn, and a dup2 onto
+ * itself would leave it close-on-exec, so such an fd is copied above 2
+ * first (*tmp: the copy to close afterwards).
+ */
+static int
+child_srcfd(int fd, int *tmp)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	if ((*tmp = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		return -2;
+	return *tmp;
+}
+
+static int
+child_actions(posix_spawn_file_actions_t *fa, const struct child_run *how,
+    int tmp[3])
+{
+	int src[3] = { how->cr_in, how->cr_out, how->cr_err }, i, rc = 0;
+
+	for (i = 0; i < 3; i++)
+		if ((src[i] = child_srcfd(src[i], &tmp[i])) == -2)
+			return errno;
+	if (src[0] < 0)
+		rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null",
+		    O_RDONLY, 0);
+	for (i = 0; i < 3 && rc == 0; i++)
+		if (src[i] >= 0)
+			rc = posix_spawn_file_actions_adddup2(fa, src[i], i);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+	if (rc == 0 && how->cr_dir != NULL)
+		rc = posix_spawn_file_actions_addchdir_np(fa, how->cr_dir);
+	return rc;
+}
+
+/* The usual path: posix_spawn(3), which reports a failed chdir or exec
+ * as its result. */
+static pid_t
+child_spawnp(char *const argv[], const struct child_run *how)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, def;
+	pid_t pid = -1;
+	int tmp[3] = { -1, -1, -1 }, rc, i;
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		errno = rc;
+		return -1;
+	}
+	if ((rc = posix_spawnattr_init(&sa)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		errno = rc;
+		return -1;
+	}
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGCHLD);
+	if (how->cr_pgrp)
+		flags |= POSIX_SPAWN_SETPGROUP;
+	if ((rc = posix_spawnattr_setsigmask(&sa, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&sa, &def)) == 0 &&
+	    (rc = posix_spawnattr_setpgroup(&sa, 0)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&sa, flags)) == 0 &&
+	    (rc = child_actions(&fa, how, tmp)) == 0)
+		rc = (strchr(argv[0], '/') ? posix_spawn : posix_spawnp)(&pid,
+		    argv[0], &fa, &sa, argv, how->cr_envp ? how->cr_envp :
+		    environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	for (i = 0; i < 3; i++)
+		if (tmp[i] >= 0)
+			close(tmp[i]);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return pid;
+}
+
+pid_t
+child_run(char *const argv[], const struct child_run *how)
+{
+	if (argv[0] == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return how->cr_setup ? child_fork(argv, how) : child_spawnp(argv, how);
+}
+
+/* child_run()'s hook for a child's ch_setup. */
+static int
+child_setup(void *arg)
+{
+	const struct child *ch = arg;
+
+	return ch->ch_setup(ch);
+}
+
 int
 child_start(struct child *ch)
 {
+	struct child_run how = CHILD_RUN_INIT;
 	pid_t pid;
 	int sv[2], e;
 
@@ -357,7 +474,13 @@ child_start(struct child *ch)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	pid = child_fork(ch, ch->ch_argv, ch->ch_dir, sv[1], 0, NULL);
+	how.cr_in = sv[1];
+	how.cr_dir = ch->ch_dir;
+	if (ch->ch_setup != NULL) {
+		how.cr_setup = child_setup;
+		how.cr_arg = ch;
+	}
+	pid = child_run(ch->ch_argv, &how);
 	e = errno;
 	close(sv[1]);
 	if (pid == -1) {
@@ -427,7 +550,7 @@ child_enqueue(struct child *ch, const struct req *r, int fd)
 {
 	struct chq *q;
 
-	if (ch->ch_nq >= CHILD_QUEUE_MAX) {
+	if (ch->ch_nq >= ASH_CHILD_QUEUE_MAX) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -614,6 +737,7 @@ pid_t
 child_spawn(char *const argv[], const char *dir, const struct req *r,
     int fd)
 {
+	struct child_run how = CHILD_RUN_INIT;
 	char **av = NULL, **envp = NULL;
 	size_t n, own = 0;
 	pid_t pid = -1;
@@ -633,7 +757,10 @@ child_spawn(char *const argv[], const char *dir, const struct req *r,
 	av[n + 2] = r->r_rest;
 	if ((envp = child_env(r, &own)) == NULL)
 		goto fail;
-	pid = child_fork(NULL, av, dir, fd, 1, envp);
+	how.cr_in = how.cr_out = fd;
+	how.cr_dir = dir;
+	how.cr_envp = envp;
+	pid = child_run(av, &how);
 fail:
 	e = errno;
 	free(av);

@@ -73,8 +73,6 @@ struct child {
 	struct watch	  ch_watch;
 };
 
-/* Most requests one persistent child may have waiting in its queue. */
-#define CHILD_QUEUE_MAX	1024
 
 /* Is s a "child" or "fchild" stanza? */
 int		 child_is_stanza(const struct stanza *s);
@@ -113,7 +111,7 @@ void		 child_stop(struct child *ch);
  * child (its response socket duplicated), sent as soon as the socket
  * is writable, so that one slow child never stalls the program.  If
  * the child dies with requests waiting, or is freed, each waiting
- * client gets 503.  A queue longer than CHILD_QUEUE_MAX makes
+ * client gets 503.  A queue longer than ASH_CHILD_QUEUE_MAX makes
  * child_handle() fail with EAGAIN.  Without a loop, sends block.
  */
 void		 child_set_loop(struct loop *l);
@@ -140,6 +138,33 @@ int		 child_handle(struct child *ch, const struct req *r, int fd);
  */
 pid_t		 child_spawn(char *const argv[], const char *dir,
 		    const struct req *r, int fd);
+
+/* How child_run() starts a program. */
+struct child_run {
+	int		  cr_in;	/* fd for standard input, -1: /dev/null */
+	int		  cr_out;	/* fd for standard output, -1: ours */
+	int		  cr_err;	/* fd for standard error, -1: ours */
+	const char	 *cr_dir;	/* working directory, NULL: ours */
+	char		**cr_envp;	/* environment, NULL: ours */
+	int		  cr_pgrp;	/* in a process group of its own */
+	/* Optional: run in the new process after its descriptors are in
+	 * place, before the chdir and the exec; -1 with errno fails the
+	 * start with that errno.  Without it, posix_spawn(3) is used. */
+	int		(*cr_setup)(void *arg);
+	void		 *cr_arg;
+};
+#define CHILD_RUN_INIT	{ -1, -1, -1, NULL, NULL, 0, NULL, NULL }
+
+/*
+ * The one way the project starts a process: argv[0] (looked up in
+ * $PATH unless it holds a '/', then relative to cr_dir) with arguments
+ * argv, descriptors 0-2 as `how` says and no others, an empty signal
+ * mask, SIGPIPE and SIGCHLD at their defaults.  Returns the pid once
+ * the program runs, or -1 with errno saying why it could not be started
+ * (ENOENT for a missing program or directory, EACCES, what cr_setup
+ * said, ...).  Start from CHILD_RUN_INIT.
+ */
+pid_t		 child_run(char *const argv[], const struct child_run *how);
 
 /* Note that pid has exited: if it is a running persistent child, mark it
  * dead (child_stop()).  Returns 1 if it was one, else 0. */

@@ -20,8 +20,8 @@
  */
 #include <string.h>
 
-#include "http.h"
 #include "ashlimits.h"
+#include "chunk.h"
 
 enum {
 	CD_SIZE, CD_BWS, CD_EXT, CD_SIZE_LF, CD_DATA, CD_DATA_CR, CD_DATA_LF,

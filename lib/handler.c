@@ -17,13 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "child.h"
 #include "handler.h"
 #include "log.h"
 #include "loop.h"
 #include "req.h"
 
-#define HANDLER_BATCH	32
 
 static struct loop		*hloop;
 static struct watch		 inwatch, sigwatch;
@@ -148,7 +148,7 @@ input_event(struct watch *w, uint32_t ev)
 
 	(void)w;
 	(void)ev;
-	rv = req_serve(0, H->h_batch > 0 ? H->h_batch : HANDLER_BATCH,
+	rv = req_serve(0, H->h_batch > 0 ? H->h_batch : ASH_HANDLER_BATCH,
 	    H->h_request, harg);
 	if (rv < 0) {
 		log_errno(LOG_ERR, "standard input is not a request socket");

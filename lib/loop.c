@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "loop.h"
 
-#define LOOP_BATCH	64
 
 struct deferred {
 	void	(*d_fn)(void *);
@@ -249,7 +249,7 @@ run_timers(struct loop *l)
 int
 loop_run(struct loop *l)
 {
-	struct epoll_event evs[LOOP_BATCH];
+	struct epoll_event evs[ASH_LOOP_BATCH];
 	struct watch *w;
 	uint64_t now;
 	int i, n, timeout;
@@ -265,7 +265,7 @@ loop_run(struct loop *l)
 			timeout = l->l_heap[0]->t_when <= now ? 0 :
 			    (int)(l->l_heap[0]->t_when - now);
 		}
-		n = epoll_wait(l->l_epfd, evs, LOOP_BATCH, timeout);
+		n = epoll_wait(l->l_epfd, evs, ASH_LOOP_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "cf.h"
 #include "handler.h"
 #include "http.h"
@@ -30,11 +31,6 @@
 #include "req.h"
 #include "serve.h"
 
-/* Largest piece handed to sendfile(2) at once, so that one big file
- * does not starve the other transfers. */
-#define SEND_STEP	(1024 * 1024)
-/* Bodies up to this size are sent with the head in one write. */
-#define INLINE_MAX	(16 * 1024)
 
 struct xfer {
 	struct watch	 x_watch;
@@ -69,7 +65,7 @@ xfer_push(struct xfer *x)
 		x->x_headoff += (size_t)n;
 	}
 	while (rp->rp_len > 0) {
-		step = rp->rp_len > SEND_STEP ? SEND_STEP : (size_t)rp->rp_len;
+		step = rp->rp_len > ASH_SENDFILE_STEP ? ASH_SENDFILE_STEP : (size_t)rp->rp_len;
 		n = sendfile(x->x_sock, rp->rp_fd, &rp->rp_off, step);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -117,7 +113,7 @@ serve_one(struct req *r, int sock)
 		xfer_done(x);
 		return;
 	}
-	reply_inline(&x->x_rp, INLINE_MAX);
+	reply_inline(&x->x_rp, ASH_SENDFILE_INLINE_MAX);
 	/* The socket is htparser's fresh socketpair end: no other flags. */
 	fcntl(sock, F_SETFL, O_NONBLOCK);
 	watch_init(&x->x_watch, sock, xfer_event, x);
@@ -154,8 +150,8 @@ transient(char **args)
 	if (write_all(1, rp.rp_head.b_data, rp.rp_head.b_len) == -1)
 		return 1;
 	while (rp.rp_len > 0) {
-		n = sendfile(1, rp.rp_fd, &rp.rp_off, rp.rp_len > SEND_STEP ?
-		    SEND_STEP : (size_t)rp.rp_len);
+		n = sendfile(1, rp.rp_fd, &rp.rp_off, rp.rp_len > ASH_SENDFILE_STEP ?
+		    ASH_SENDFILE_STEP : (size_t)rp.rp_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "http.h"
 #include "log.h"
 #include "mime.h"
@@ -156,10 +157,9 @@ range_parse(const char *v, off_t size, off_t *off, off_t *len)
 /*
  * Which precompressed siblings a file has (bit i for sibs[i]), looked
  * up at most once a second per file: a direct-mapped cache keyed by the
- * path saves two stat(2) calls on most requests.
+ * path (ASH_SENDFILE_SIBCACHE entries) saves two stat(2) calls on most
+ * requests.
  */
-#define SIBCACHE_SIZE	512
-
 static const struct {
 	const char *suffix, *coding;
 } sibs[] = { { ".br", "br" }, { ".gz", "gzip" } };
@@ -171,7 +171,7 @@ siblings(const char *path)
 		char		*path;
 		time_t		 checked;
 		unsigned	 have;
-	} cache[SIBCACHE_SIZE];
+	} cache[ASH_SENDFILE_SIBCACHE];
 	char alt[PATH_MAX];
 	struct stat ast;
 	unsigned h = 2166136261u, have = 0;
@@ -181,7 +181,7 @@ siblings(const char *path)
 
 	for (p = path; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	h %= SIBCACHE_SIZE;
+	h %= ASH_SENDFILE_SIBCACHE;
 	if (cache[h].path && cache[h].checked == now &&
 	    !strcmp(cache[h].path, path))
 		return cache[h].have;

@@ -1,0 +1,363 @@
+/*
+ * conn.c: FastCGI connections to the backends.
+ *
+ * A connection is CONNECTING until its socket is writable, then READY.
+ * It carries one request at a time, or up to b_maxreqs when the
+ * application said FCGI_MPXS_CONNS=1 (asked with GET_VALUES on the
+ * first connection to a backend); kept-alive connections are reused.
+ * Records are decoded here and handed to their request (request.c).
+ * Backpressure: a connection is not read while one of its requests has
+ * more than ASH_FCGI_QBUF_MAX bytes waiting for its client.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ashlimits.h"
+#include "fconn.h"
+#include "log.h"
+#include "req.h"
+
+static char iobuf[65536];
+
+static void
+conn_free(void *arg)
+{
+	struct fconn *c = arg;
+
+	fcgi_dec_free(&c->c_dec);
+	buf_free(&c->c_out);
+	free(c);
+}
+
+/* Close c; its requests end (502 if nothing was sent for them), or
+ * go back to waiting when nothing of theirs is lost. */
+void
+conn_close(struct fconn *c, const char *why)
+{
+	struct backend *b = c->c_be;
+	struct fconn **pp;
+	struct freq *q;
+
+	for (pp = &b->b_conns; *pp; pp = &(*pp)->c_next)
+		if (*pp == c) {
+			*pp = c->c_next;
+			break;
+		}
+	b->b_nconns--;
+	loop_unwatch(loop, &c->c_w);
+	close(c->c_fd);
+	c->c_fd = -1;
+	while ((q = c->c_reqs) != NULL) {
+		c->c_reqs = q->q_cnext;
+		q->q_conn = NULL;
+		q->q_cnext = NULL;
+		if (c->c_state == C_CONNECTING)
+			q->q_tries--;	/* never reached the application */
+		if (!q->q_gotrec && !q->q_stdin_sent && !q->q_aborted &&
+		    q->q_tries < 3) {
+			/* Nothing lost (a kept-alive connection the
+			 * application had closed): try again. */
+			if (q->q_spool >= 0)
+				lseek(q->q_spool, 0, SEEK_SET);
+			q->q_stdin_done = 0;
+			q->q_state = Q_WAIT;
+			freq_dispatch(q);
+			continue;
+		}
+		if (!q->q_headdone && !q->q_aborted)
+			log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
+			    b->b_name, why);
+		freq_end(q, 502, "The application failed.");
+	}
+	c->c_nreqs = 0;
+	loop_defer(loop, conn_free, c);
+}
+
+static void
+conn_values(struct fconn *c, const struct fcgi_rec *rec)
+{
+	struct backend *b = c->c_be;
+	struct fcgi_nv nv;
+	size_t off = 0;
+	char val[32];
+
+	while (fcgi_next_nv(rec->fr_content, rec->fr_len, &off, &nv) == 1) {
+		if (nv.nv_valuelen >= sizeof(val))
+			continue;
+		memcpy(val, nv.nv_value, nv.nv_valuelen);
+		val[nv.nv_valuelen] = '\0';
+		if (nv.nv_namelen == 15 &&
+		    !memcmp(nv.nv_name, FCGI_MPXS_CONNS, 15))
+			b->b_mpx = atoi(val) > 0;
+		else if (nv.nv_namelen == 13 &&
+		    !memcmp(nv.nv_name, FCGI_MAX_REQS, 13) && atoi(val) > 0)
+			b->b_maxreqs = atoi(val);
+		else if (nv.nv_namelen == 14 &&
+		    !memcmp(nv.nv_name, FCGI_MAX_CONNS, 14) && atoi(val) > 0)
+			b->b_maxconns = atoi(val);
+	}
+	b->b_known = 1;
+}
+
+static void
+conn_record(struct fconn *c, const struct fcgi_rec *rec)
+{
+	struct freq *q;
+
+	if (rec->fr_id == FCGI_NULL_REQUEST_ID) {
+		if (rec->fr_type == FCGI_GET_VALUES_RESULT)
+			conn_values(c, rec);
+		return;
+	}
+	for (q = c->c_reqs; q; q = q->q_cnext)
+		if (q->q_id == rec->fr_id)
+			break;
+	if (q == NULL)
+		return;		/* late records of an ended request */
+	q->q_gotrec = 1;
+	loop_timer(loop, &q->q_timer, opt.o_timeout);
+	switch (rec->fr_type) {
+	case FCGI_STDOUT:
+		if (freq_stdout(q, rec->fr_content, rec->fr_len) == -1) {
+			freq_answer(q, 500, "Out of memory.");
+			freq_close_sock(q);
+			q->q_aborted = 1;
+		}
+		if (freq_flush(q) == 0)
+			freq_update(q);
+		break;
+	case FCGI_STDERR:
+		freq_stderr(q, rec->fr_content, rec->fr_len);
+		break;
+	case FCGI_END_REQUEST:
+		/* No answer to GET_VALUES before a request ended: it
+		 * will not come; go on with the defaults. */
+		c->c_be->b_known = 1;
+		freq_endrequest(q, rec);
+		break;
+	}
+}
+
+/* Does one of c's requests have too much waiting for its client? */
+int
+conn_blocked(const struct fconn *c)
+{
+	const struct freq *q;
+
+	for (q = c->c_reqs; q; q = q->q_cnext)
+		if (q->q_out.b_len >= ASH_FCGI_QBUF_MAX)
+			return 1;
+	return 0;
+}
+
+static void
+conn_read(struct fconn *c)
+{
+	struct fcgi_rec rec;
+	size_t off = 0, used;
+	ssize_t n;
+	int rv;
+
+	n = recv(c->c_fd, iobuf, sizeof(iobuf), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c, n == 0 ? "connection closed" : strerror(errno));
+		return;
+	}
+	while (off < (size_t)n) {
+		rv = fcgi_dec_feed(&c->c_dec, iobuf + off, (size_t)n - off,
+		    &used, &rec);
+		off += used;
+		if (rv < 0) {
+			conn_close(c, fcgi_dec_error(&c->c_dec));
+			return;
+		}
+		if (rv == 0)
+			break;
+		conn_record(c, &rec);
+		if (c->c_fd < 0)
+			return;		/* closed while handling it */
+	}
+}
+
+static void
+conn_event(struct watch *w, uint32_t ev)
+{
+	struct fconn *c = w->w_arg;
+	struct freq *q, *next;
+	socklen_t sl = sizeof(int);
+	ssize_t n;
+	int err = 0;
+
+	if (c->c_state == C_CONNECTING) {
+		if (getsockopt(c->c_fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
+			err = errno;
+		if (err) {
+			backend_down(c->c_be, strerror(err));
+			conn_close(c, strerror(err));
+			return;
+		}
+		c->c_state = C_READY;
+	}
+	if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !conn_blocked(c)) {
+		conn_read(c);
+		if (c->c_fd < 0)
+			return;
+	}
+	while (c->c_out.b_len > 0) {
+		n = send(c->c_fd, c->c_out.b_data, c->c_out.b_len,
+		    MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			conn_close(c, strerror(errno));
+			return;
+		}
+		buf_consume(&c->c_out, (size_t)n);
+	}
+	for (q = c->c_reqs; q; q = next) {
+		next = q->q_cnext;
+		if (!q->q_stdin_done)
+			freq_pump_stdin(q);
+		if (c->c_fd < 0)
+			return;
+	}
+	conn_update(c);
+}
+
+void
+conn_update(struct fconn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->c_fd < 0)
+		return;
+	if (c->c_state == C_CONNECTING || c->c_out.b_len > 0)
+		ev |= EPOLLOUT;
+	if (c->c_state == C_READY && !conn_blocked(c))
+		ev |= EPOLLIN;
+	if (loop_watch(loop, &c->c_w, ev) == -1)
+		conn_close(c, "epoll failed");
+}
+
+static struct fconn *
+conn_new(struct backend *b)
+{
+	static const char *const names[] = {
+		FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS
+	};
+	struct fconn *c;
+	int fd;
+
+	if ((fd = backend_connect(b)) == -1) {
+		backend_down(b, strerror(errno));
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto nomem;
+	c->c_be = b;
+	c->c_fd = fd;
+	c->c_state = C_CONNECTING;
+	fcgi_dec_init(&c->c_dec);
+	watch_init(&c->c_w, fd, conn_event, c);
+	if (!b->b_known && fcgi_encode_get_values(&c->c_out, names, 3) == -1) {
+		conn_free(c);
+		goto nomem;
+	}
+	c->c_next = b->b_conns;
+	b->b_conns = c;
+	b->b_nconns++;
+	return c;
+nomem:
+	close(fd);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* A connection of b that can take a request now, or NULL (errno
+ * ENOMEM if one could not be made for want of memory). */
+struct fconn *
+conn_for(struct backend *b)
+{
+	struct fconn *c;
+	int maxreqs = b->b_mpx ? (b->b_maxreqs ? b->b_maxreqs :
+	    ASH_FCGI_MPX_DEFAULT) : 1;
+
+	int maxconns;
+
+	for (c = b->b_conns; c; c = c->c_next)
+		if (c->c_nreqs < maxreqs)
+			return c;
+	/*
+	 * Until the application said how many connections it takes, one:
+	 * a single-process one (php-cgi -b) would never accept a second
+	 * while the first is kept alive.  Then what it said (times the
+	 * processes of our pool, which each answer for themselves), else
+	 * the pool's size or 16; -m caps it.
+	 */
+	if (!b->b_known)
+		maxconns = 1;
+	else if (b->b_maxconns > 0)
+		maxconns = b->b_maxconns * (opt.o_argv ? opt.o_nprocs : 1);
+	else
+		maxconns = opt.o_argv ? opt.o_nprocs : 16;
+	if (opt.o_maxconns > 0 && opt.o_maxconns < maxconns)
+		maxconns = opt.o_maxconns;
+	if (b->b_nconns >= maxconns)
+		return NULL;
+	return conn_new(b);
+}
+
+static unsigned
+conn_id(struct fconn *c)
+{
+	struct freq *q;
+
+	for (;;) {
+		c->c_nextid = c->c_nextid % FCGI_MAX_ID + 1;
+		for (q = c->c_reqs; q; q = q->q_cnext)
+			if (q->q_id == c->c_nextid)
+				break;
+		if (q == NULL)
+			return c->c_nextid;
+	}
+}
+
+/* Start q on c. */
+void
+conn_attach(struct fconn *c, struct freq *q)
+{
+	size_t off;
+
+	q->q_conn = c;
+	q->q_id = conn_id(c);
+	q->q_cnext = c->c_reqs;
+	c->c_reqs = q;
+	c->c_nreqs++;
+	q->q_state = Q_RUN;
+	q->q_tries++;
+	off = c->c_out.b_len;
+	/* The request id is in bytes 2-3 of every record header. */
+	if (buf_append(&c->c_out, q->q_params.b_data,
+	    q->q_params.b_len) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	for (; off + FCGI_HEADER_LEN <= c->c_out.b_len;) {
+		unsigned char *h = (unsigned char *)c->c_out.b_data + off;
+		size_t clen = (size_t)h[4] << 8 | h[5];
+
+		h[2] = (unsigned char)(q->q_id >> 8);
+		h[3] = (unsigned char)q->q_id;
+		off += FCGI_HEADER_LEN + clen + h[6];
+	}
+	loop_timer(loop, &q->q_timer, opt.o_timeout);
+	freq_pump_stdin(q);
+}
+
