@@ -520,7 +520,7 @@ cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp)
 		if (*fdp < 0 && (*fdp = open(tmpdir, O_TMPFILE | O_RDWR |
 		    O_CLOEXEC, 0600)) == -1)
 			return -1;
-		if (write_all(*fdp, buf, (size_t)n) == -1)
+		if (http_write_all(*fdp, buf, (size_t)n) == -1)
 			return -1;
 		*lenp += n;
 	}

@@ -751,13 +751,33 @@ http_error(int fd, int status, const char *msg)
 		buf_free(&b);
 		return -1;
 	}
-	rv = write_all(fd, b.b_data, b.b_len);
+	rv = http_write_all(fd, b.b_data, b.b_len);
 	buf_free(&b);
 	return rv;
 }
 
 int
-write_all(int fd, const void *buf, size_t len)
+http_reply(int fd, int status, const char *ctype, const char *extra,
+    const void *body, size_t len)
+{
+	struct buf b = BUF_INIT;
+	int rv = -1;
+
+	if (buf_printf(&b, "HTTP/1.1 %d %s\r\n", status,
+	    http_reason(status)) == -1 ||
+	    (ctype && buf_printf(&b, "Content-Type: %s\r\n", ctype) == -1) ||
+	    buf_printf(&b, "Content-Length: %zu\r\n%s\r\n", len,
+	    extra ? extra : "") == -1 ||
+	    buf_append(&b, body, len) == -1)
+		goto done;
+	rv = http_write_all(fd, b.b_data, b.b_len);
+done:
+	buf_free(&b);
+	return rv;
+}
+
+int
+http_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	ssize_t n;

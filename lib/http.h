@@ -90,8 +90,20 @@ int	http_error_format(struct buf *b, int status, const char *msg,
 	    const char *extra);
 int	http_error(int fd, int status, const char *msg);
 
+/*
+ * A complete response with a body: status line, Content-Type `ctype`
+ * (NULL: none), Content-Length, optional extra header lines (each
+ * "Name: value\r\n", may be NULL), then body[0..len).  Written to fd
+ * blocking (EINTR retried); 0 / -1 with errno.
+ */
+int	http_reply(int fd, int status, const char *ctype, const char *extra,
+	    const void *body, size_t len);
+
 /* Write all of buf to fd, retrying on EINTR and short writes. */
-int	write_all(int fd, const void *buf, size_t len);
+int	http_write_all(int fd, const void *buf, size_t len);
+#ifdef ASHD_INTERNAL
+#define write_all	http_write_all	/* the tree's older name */
+#endif
 
 /* Case-insensitive token-list membership: does the comma-separated
  * header value `list` contain `token`? */

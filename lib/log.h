@@ -32,11 +32,15 @@ void	log_die(int status, const char *fmt, ...)
 void	log_die_errno(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 
-/* Allocation helpers for start-up and configuration paths, where
+#ifdef ASHD_INTERNAL
+/* Inside the project's tree only (not part of the installed API):
+ * allocation helpers for start-up and configuration paths, where
  * running out of memory is fatal (exit status 1). */
+#include <stddef.h>
 void	*xmalloc(size_t n);
 void	*xcalloc(size_t n, size_t m);
 void	*xrealloc(void *p, size_t n);
 char	*xstrdup(const char *s);
+#endif
 
 #endif
