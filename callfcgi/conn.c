@@ -34,14 +34,17 @@ conn_free(void *arg)
 	free(c);
 }
 
-/* Close c; its requests end (502 if nothing was sent for them), or
- * go back to waiting when nothing of theirs is lost. */
+/* Close c; its requests end (502 if nothing was sent for them, 503 if
+ * memory ran out), or go back to waiting when nothing of theirs is
+ * lost. */
 void
 conn_close(struct fconn *c, const char *why)
 {
 	struct backend *b = c->c_be;
 	struct fconn **pp;
 	struct freq *q;
+	int nomem = !strcmp(why, "out of memory") ||
+	    !strcmp(why, strerror(ENOMEM));
 
 	for (pp = &b->b_conns; *pp; pp = &(*pp)->c_next)
 		if (*pp == c) {
@@ -72,7 +75,10 @@ conn_close(struct fconn *c, const char *why)
 		if (!q->q_headdone && !q->q_aborted)
 			log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
 			    b->b_name, why);
-		freq_end(q, 502, "The application failed.");
+		if (nomem)
+			freq_end(q, 503, "Out of memory.");
+		else
+			freq_end(q, 502, "The application failed.");
 	}
 	c->c_nreqs = 0;
 	loop_defer(loop, conn_free, c);

@@ -208,6 +208,12 @@ freq_stdout(struct freq *q, const char *data, size_t len)
 	n = cgi_parse_head(q->q_head.b_data, q->q_head.b_len, &rp, &why);
 	if (n == 0 && q->q_head.b_len < ASH_FCGI_HEAD_MAX)
 		return 0;
+	if (n < 0 && why == NULL && errno == ENOMEM) {
+		freq_answer(q, 503, "Out of memory.");
+		q->q_aborted = 1;	/* discard the rest */
+		freq_close_sock(q);
+		return 0;
+	}
 	if (n <= 0) {
 		log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
 		    q->q_conn->c_be->b_name, n == 0 ? "response head too large" :

@@ -741,19 +741,60 @@ done:
 	return rv;
 }
 
+/* Append s to the fixed buffer b (room n, used *lp) HTML-escaped, as
+ * much as fits. */
+static void
+html_escape_into(char *b, size_t n, size_t *lp, const char *s)
+{
+	const char *e;
+	size_t el;
+
+	for (; *s; s++) {
+		e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ?
+		    "&amp;" : *s == '"' ? "&quot;" : NULL;
+		el = e ? strlen(e) : 1;
+		if (*lp + el >= n)
+			return;
+		memcpy(b + *lp, e ? e : s, el);
+		*lp += el;
+	}
+}
+
+/*
+ * The same page as http_error_format(), made without allocating: an
+ * error page is what a request gets when memory has run out.  A very
+ * long msg is cut.
+ */
 int
 http_error(int fd, int status, const char *msg)
 {
-	struct buf b = BUF_INIT;
-	int rv;
+	const char *reason = http_reason(status);
+	char body[1024], out[1024 + 256];
+	size_t bl = 0;
+	int n;
 
-	if (http_error_format(&b, status, msg, NULL) == -1) {
-		buf_free(&b);
+	n = snprintf(body, sizeof(body), "<!DOCTYPE html>\n<html><head>"
+	    "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n", status,
+	    reason, status, reason);
+	if (n < 0 || (size_t)n >= sizeof(body) - 64)
 		return -1;
+	bl = (size_t)n;
+	if (msg && *msg) {
+		memcpy(body + bl, "<p>", 3);
+		bl += 3;
+		html_escape_into(body, sizeof(body) - 32, &bl, msg);
+		memcpy(body + bl, "</p>\n", 5);
+		bl += 5;
 	}
-	rv = http_write_all(fd, b.b_data, b.b_len);
-	buf_free(&b);
-	return rv;
+	memcpy(body + bl, "</body></html>\n", 15);
+	bl += 15;
+	n = snprintf(out, sizeof(out) - bl, "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "text/html; charset=utf-8\r\nContent-Length: %zu\r\n\r\n",
+	    status, reason, bl);
+	if (n < 0 || (size_t)n >= sizeof(out) - bl)
+		return -1;
+	memcpy(out + n, body, bl);
+	return http_write_all(fd, out, (size_t)n + bl);
 }
 
 int

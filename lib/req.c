@@ -19,6 +19,7 @@
 #include "ashlimits.h"
 #include <stdint.h>
 
+#include "http.h"
 #include "req.h"
 
 struct req *
@@ -339,7 +340,10 @@ req_recv(int sock, int *fdp)
 	}
 	if ((r = req_decode(data, (size_t)got)) == NULL) {
 		err = errno;
-		close(fd);
+		if (err == ENOMEM)
+			*fdp = fd;	/* for the caller to answer 503 */
+		else
+			close(fd);
 		errno = err;
 		return NULL;
 	}
@@ -360,6 +364,12 @@ req_serve(int sock, int batch, void (*fn)(struct req *, int, void *),
 				return 0;
 			if (errno == EBADMSG || errno == EMSGSIZE) {
 				log_errno(LOG_WARNING, "bad request datagram");
+				continue;
+			}
+			if (errno == ENOMEM && fd >= 0) {
+				/* That request fails, not the handler. */
+				http_error(fd, 503, "Out of memory.");
+				close(fd);
 				continue;
 			}
 			return errno != 0 ? -1 : 1;

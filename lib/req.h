@@ -92,7 +92,9 @@ int		 req_send(int sock, const struct req *r, int fd);
  * socket (close-on-exec) in *fdp.  Returns NULL with errno 0 at
  * end-of-file, or with errno set on error: EBADMSG for a malformed
  * datagram or one without exactly one fd (any fds received are closed),
- * EMSGSIZE for one over ASH_DGRAM_MAX, EAGAIN on a non-blocking socket.
+ * EMSGSIZE for one over ASH_DGRAM_MAX, EAGAIN on a non-blocking socket,
+ * ENOMEM if it could not be decoded for want of memory: then *fdp is
+ * the response socket, for the caller to answer (503) and close.
  * It receives into one buffer of the process (not thread-safe).
  */
 struct req	*req_recv(int sock, int *fdp);
@@ -100,7 +102,8 @@ struct req	*req_recv(int sock, int *fdp);
  * The input loop of every persistent handler: receive up to `batch`
  * requests from the non-blocking socket `sock` and hand each to
  * fn(r, fd, arg), which takes both over.  Malformed datagrams are
- * logged and skipped.  Returns 0 when the socket has nothing more for
+ * logged and skipped; one that cannot be decoded for want of memory is
+ * answered 503.  Returns 0 when the socket has nothing more for
  * now (or the batch is done), 1 at end-of-file, -1 with errno on an
  * error that will not go away (sock is not a request socket).
  */

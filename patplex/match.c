@@ -105,7 +105,7 @@ rule_match(const struct pattern *p, size_t i, const struct req *r,
 	const char *subj;
 	char *dec = NULL;
 	size_t n, nm = 0;
-	int sub = (int)i == p->p_sub;
+	int sub = (int)i == p->p_sub, rc;
 
 	if (ru->ru_type == R_ALL)
 		return 1;
@@ -124,9 +124,13 @@ rule_match(const struct pattern *p, size_t i, const struct req *r,
 		nm = NGROUPS;
 	else if (ru->ru_type == R_POINT)
 		nm = 1;
-	if (regexec(&ru->ru_re, subj, nm, m, 0) != 0) {
+	/* glibc's regexec() says REG_NOMATCH also when memory ran out:
+	 * errno tells. */
+	errno = 0;
+	if ((rc = regexec(&ru->ru_re, subj, nm, m, 0)) != 0) {
+		rc = rc == REG_ESPACE || errno == ENOMEM ? -1 : 0;
 		free(dec);
-		return 0;
+		return rc;
 	}
 	if (ru->ru_type == R_POINT)
 		c->c_cut = dec ? raw_offset(r->r_rest, (size_t)m[0].rm_eo) :
