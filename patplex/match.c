@@ -296,8 +296,8 @@ find_match(struct ruleset *rs, const struct req *r, unsigned long serial,
 	return NULL;
 }
 
-void
-serve(struct ruleset *rs, struct req *r, int fd)
+int
+ruleset_route(struct ruleset *rs, struct req *r, const struct pattern **pp)
 {
 	static unsigned long serial;
 	const struct pattern *p;
@@ -308,24 +308,36 @@ serve(struct ruleset *rs, struct req *r, int fd)
 	cap_clear(&c);
 	serial++;
 	for (;;) {
-		if ((p = find_match(rs, r, serial, &c, &nomem)) == NULL) {
-			if (nomem)
-				http_error(fd, 503, "Out of memory.");
-			else
-				http_error(fd, 404, "The requested resource "
-				    "was not found.");
-			break;
-		}
+		if ((p = find_match(rs, r, serial, &c, &nomem)) == NULL)
+			return nomem ? 503 : 404;
 		status = apply(p, r, &c);
 		cap_clear(&c);
-		if (status != 0) {
-			http_error(fd, status, status == 414 ? "The rewritten "
-			    "request is too long." : "Out of memory.");
-			break;
-		}
+		if (status != 0)
+			return status;
 		if (p->p_handler != NULL) {
-			pass_on(rs, p, r, fd);
-			break;
+			*pp = p;
+			return 0;
 		}
+	}
+}
+
+void
+serve(struct ruleset *rs, struct req *r, int fd)
+{
+	const struct pattern *p;
+
+	switch (ruleset_route(rs, r, &p)) {
+	case 0:
+		pass_on(rs, p, r, fd);
+		break;
+	case 404:
+		http_error(fd, 404, "The requested resource was not found.");
+		break;
+	case 414:
+		http_error(fd, 414, "The rewritten request is too long.");
+		break;
+	default:
+		http_error(fd, 503, "Out of memory.");
+		break;
 	}
 }

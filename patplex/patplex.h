@@ -99,7 +99,13 @@ void		 ruleset_adopt(struct ruleset *old, struct ruleset *new);
 /* The child called `name`: CONFIGFILE first, then the global file. */
 struct child	*ruleset_child(const struct ruleset *rs, const char *name);
 
-/* match.c: route request r with response socket fd (not closed). */
+/* match.c: the stanza that takes r, after every rewrite (restpat,
+ * point, set, reparse) has been applied to r: 0 with *pp set, or the
+ * status to answer (404 no match, 414 rewritten too long, 503 out of
+ * memory). */
+int		 ruleset_route(struct ruleset *rs, struct req *r,
+		    const struct pattern **pp);
+/* Route request r with response socket fd (not closed). */
 void		 serve(struct ruleset *rs, struct req *r, int fd);
 
 #endif
