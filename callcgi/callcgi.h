@@ -19,16 +19,14 @@ struct cgiopts {
 	uint64_t	 co_timeout;	/* -t, milliseconds */
 	const char	*co_path;	/* PATH given to scripts */
 	const char	*co_tmpdir;	/* where bodies without a length go */
-	int		 co_onejob;	/* transient: stop the loop when done */
 };
 
 extern struct cgiopts cgiopt;
 
-/* Serve request r (taken over) answering on sock (taken over). */
+/* Serve request r (taken over) answering on sock (taken over); each
+ * job is held (handler_hold()) until it is over. */
 void	job_start(struct loop *l, struct req *r, int sock);
 /* A child process has been reaped. */
 void	job_reaped(pid_t pid);
-/* Requests still being served. */
-int	job_count(void);
 
 #endif

@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,8 @@
 #include "buf.h"
 #include "callcgi.h"
 #include "cgi.h"
+#include "child.h"
+#include "handler.h"
 #include "http.h"
 #include "log.h"
 #include "req.h"
@@ -146,8 +147,7 @@ job_finish(struct job *j)
 	buf_free(&j->j_in);
 	buf_free(&j->j_errline);
 	free(j);
-	if (jobs == NULL && cgiopt.co_onejob)
-		loop_stop(jloop);
+	handler_release();
 }
 
 /* Log the script's stderr line by line, prefixed with its name. */
@@ -359,9 +359,7 @@ job_envp(const struct job *j)
 static int
 job_spawn(struct job *j, int in)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t sa;
-	sigset_t none, def;
+	struct child_run how = CHILD_RUN_INIT;
 	char **argv = NULL, **envp = NULL, *dir = NULL;
 	const char *path;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, nph;
@@ -377,31 +375,20 @@ job_spawn(struct job *j, int in)
 		e = errno;
 		goto fail;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&sa);
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGCHLD);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &def);
-	posix_spawnattr_setpgroup(&sa, 0);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_adddup2(&fa, in, 0);
-	posix_spawn_file_actions_adddup2(&fa, nph ? j->j_sock : out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	how.cr_in = in;
+	how.cr_out = nph ? j->j_sock : out[1];
+	how.cr_err = err[1];
+	how.cr_envp = envp;
+	how.cr_pgrp = 1;
 	if (cgiopt.co_chdir && j->j_script &&
 	    (dir = strdup(j->j_script)) != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, dirname(dir));
-	e = (strchr(path, '/') ? posix_spawn : posix_spawnp)(&j->j_pid, path,
-	    &fa, &sa, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
+		how.cr_dir = dirname(dir);
+	j->j_pid = child_run(argv, &how);
+	e = errno;
 	free(dir);
 	free(argv);
 	argv = NULL;
-	if (e != 0) {
+	if (j->j_pid == -1) {
 		j->j_pid = 0;
 		goto fail;
 	}
@@ -523,6 +510,7 @@ job_start(struct loop *l, struct req *r, int sock)
 		req_free(r);
 		return;
 	}
+	handler_hold();
 	j->j_req = r;
 	j->j_sock = sock;
 	j->j_out = j->j_err = j->j_spool = -1;
@@ -559,17 +547,6 @@ job_start(struct loop *l, struct req *r, int sock)
 	}
 	if (job_spawn(j, sock) == 0)
 		job_update(j);
-}
-
-int
-job_count(void)
-{
-	struct job *j;
-	int n = 0;
-
-	for (j = jobs; j; j = j->j_next)
-		n++;
-	return n;
 }
 
 void

@@ -3,25 +3,21 @@
  *
  * It runs under either handler convention and tells them apart from
  * its standard input: a SOCK_SEQPACKET socket means persistent (many
- * requests at once, each costing one process: the script, started with
- * posix_spawn), anything else transient (one request, METHOD URL REST
- * as the last arguments).  Either way the script is X-Ash-File, or
+ * requests at once on lib/handler's loop, each costing one process: the
+ * script, started by child_run()), anything else transient (one
+ * request, METHOD URL REST as the last arguments).  Either way the script is X-Ash-File, or
  * PROGRAM (-p) with that file as its argument.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ashlimits.h"
 #include "callcgi.h"
+#include "handler.h"
 #include "log.h"
 #include "loop.h"
 #include "req.h"
@@ -29,8 +25,6 @@
 #define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 
 static struct loop *loop;
-static struct watch inwatch, sigwatch;
-static int sigfd = -1, ineof;
 
 static void
 usage(FILE *out)
@@ -60,47 +54,50 @@ program_args(int argc, char **argv)
 static void
 start_one(struct req *r, int fd, void *arg)
 {
+	(void)arg;
 	job_start(loop, r, fd);
 }
 
 static void
-input_event(struct watch *w, uint32_t ev)
+reaped(pid_t pid, int status, void *arg)
 {
-	int rv;
-
-	if ((rv = req_serve(0, 32, start_one, NULL)) < 0)
-		log_die_errno(1, "reading requests");
-	if (rv > 0) {
-		/* End of input: finish what runs, then exit. */
-		ineof = 1;
-		loop_unwatch(loop, &inwatch);
-		cgiopt.co_onejob = 1;
-		if (job_count() == 0)
-			loop_stop(loop);
-	}
+	(void)status;
+	(void)arg;
+	job_reaped(pid);
 }
 
-static void
-signal_event(struct watch *w, uint32_t ev)
-{
-	struct signalfd_siginfo si;
-	pid_t pid;
+static const struct handler callcgi_handler = {
+	.h_request = start_one,
+	.h_reaped = reaped,
+};
 
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		;
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-		job_reaped(pid);
+/* The transient convention: the request from argv and the environment,
+ * the response socket on stdin/stdout. */
+static int
+transient(char **args)
+{
+	struct req *r;
+	int sock, null;
+
+	/* Keep one copy of the response socket, so that its end is seen
+	 * when the job closes it. */
+	if ((sock = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    (null = open("/dev/null", O_RDWR)) == -1 ||
+	    dup2(null, 0) == -1 || dup2(null, 1) == -1)
+		log_die_errno(1, "setting up");
+	close(null);
+	if ((r = req_from_env(args[0], args[1], args[2])) == NULL)
+		log_die(1, "out of memory");
+	return handler_run_one(&callcgi_handler, NULL, r, sock);
 }
 
 int
 main(int argc, char **argv)
 {
-	socklen_t sl = sizeof(int);
-	sigset_t mask;
 	const char *p;
 	char *end;
 	double secs;
-	int c, type = 0, persistent, sock;
+	int c, persistent;
 
 	log_init(argv[0]);
 	if (log_want_version(argc, argv))
@@ -144,45 +141,13 @@ main(int argc, char **argv)
 	}
 	cgiopt.co_path = (p = getenv("PATH")) ? p : DEFAULT_PATH;
 	cgiopt.co_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
-	persistent = getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &sl) == 0 &&
-	    type == SOCK_SEQPACKET;
+	persistent = handler_persistent();
 	if (!persistent && argc - optind != 3) {
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if ((loop = loop_new()) == NULL ||
-	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		log_die_errno(1, "epoll");
-	watch_init(&sigwatch, sigfd, signal_event, NULL);
-	if (loop_watch(loop, &sigwatch, EPOLLIN) == -1)
-		log_die_errno(1, "epoll");
-	if (persistent) {
-		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-		watch_init(&inwatch, 0, input_event, NULL);
-		if (loop_watch(loop, &inwatch, EPOLLIN) == -1)
-			log_die_errno(1, "epoll");
-	} else {
-		struct req *r;
-		int null;
-
-		/* Keep one copy of the response socket, so that its end is
-		 * seen when the job closes it. */
-		if ((sock = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1 ||
-		    (null = open("/dev/null", O_RDWR)) == -1 ||
-		    dup2(null, 0) == -1 || dup2(null, 1) == -1)
-			log_die_errno(1, "setting up");
-		close(null);
-		if ((r = req_from_env(argv[optind], argv[optind + 1],
-		    argv[optind + 2])) == NULL)
-			log_die(1, "out of memory");
-		cgiopt.co_onejob = 1;
-		job_start(loop, r, sock);
-	}
-	if (loop_run(loop) == -1)
-		log_die_errno(1, "epoll_wait");
-	return 0;
+	loop = handler_loop();
+	if (persistent)
+		return handler_run(&callcgi_handler, NULL);
+	return transient(argv + optind);
 }
