@@ -40,26 +40,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		n = env.ce_vars[i].cv_name;
 		CHECK(*n != '\0', "an empty name");
 		CHECK(strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-		    strlen(n), "bad name %s", n);
+			strlen(n),
+		    "bad name %s", n);
 		for (k = i + 1; k < env.ce_n; k++)
 			CHECK(strcmp(n, env.ce_vars[k].cv_name), "%s twice", n);
-		CHECK(strcmp(n, "HTTP_PROXY") && strcmp(n, "HTTP_CONTENT_LENGTH")
-		    && strcmp(n, "HTTP_CONTENT_TYPE") &&
-		    strncmp(n, "HTTP_X_ASH_", 11), "%s set", n);
+		CHECK(strcmp(n, "HTTP_PROXY") &&
+			strcmp(n, "HTTP_CONTENT_LENGTH") &&
+			strcmp(n, "HTTP_CONTENT_TYPE") &&
+			strncmp(n, "HTTP_X_ASH_", 11),
+		    "%s set", n);
 	}
 	CHECK(!strcmp(cgi_env_get(&env, "GATEWAY_INTERFACE"), "CGI/1.1"), "GI");
 	CHECK(!strcmp(cgi_env_get(&env, "REQUEST_METHOD"), r->r_method), "RM");
 	CHECK(!strcmp(cgi_env_get(&env, "REQUEST_URI"), r->r_url), "RU");
 	q = strchr(r->r_url, '?');
-	CHECK(!strcmp(cgi_env_get(&env, "QUERY_STRING"), q ? q + 1 : ""),
-	    "QS");
+	CHECK(!strcmp(cgi_env_get(&env, "QUERY_STRING"), q ? q + 1 : ""), "QS");
 	if ((envp = cgi_envp(&env)) != NULL) {
 		for (i = 0; envp[i] != NULL; i++) {
 			CHECK(i < env.ce_n, "more strings than variables");
 			n = env.ce_vars[i].cv_name;
 			CHECK(!strncmp(envp[i], n, strlen(n)) &&
-			    envp[i][strlen(n)] == '=' && !strcmp(envp[i] +
-			    strlen(n) + 1, env.ce_vars[i].cv_value), "%s", n);
+				envp[i][strlen(n)] == '=' &&
+				!strcmp(envp[i] + strlen(n) + 1,
+				    env.ce_vars[i].cv_value),
+			    "%s", n);
 		}
 		CHECK(i == env.ce_n, "fewer strings than variables");
 		cgi_envp_free(envp);

@@ -73,7 +73,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	check_etag(list, "\"x\"");
 	if (*etag && comma == NULL && strchr(etag, ' ') == NULL &&
 	    strchr(etag, '\t') == NULL && strncmp(etag, "W/", 2) != 0)
-		CHECK(etag_match(list, etag, 0), "%s not found in itself", etag);
+		CHECK(etag_match(list, etag, 0), "%s not found in itself",
+		    etag);
 	free(etag);
 	free(v);
 	free(in);

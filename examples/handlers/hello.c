@@ -26,9 +26,12 @@ name_of(const char *url, char *out, size_t cap)
 		if (strncmp(p + 1, "name=", 5) == 0)
 			break;
 	if (p != NULL)
-		for (p += 6; n + 1 < cap && (strchr("-_", *p) ||
-		    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9')) && *p != '\0'; p++)
+		for (p += 6; n + 1 < cap &&
+		     (strchr("-_", *p) || (*p >= 'a' && *p <= 'z') ||
+			 (*p >= 'A' && *p <= 'Z') ||
+			 (*p >= '0' && *p <= '9')) &&
+		     *p != '\0';
+		     p++)
 			out[n++] = *p;
 	if (n == 0)
 		n = (size_t)snprintf(out, cap, "world");
@@ -44,14 +47,15 @@ hello(struct req *r, int fd, void *arg)
 
 	(void)arg;
 	name_of(r->r_url, name, sizeof(name));
-	n = snprintf(body, sizeof(body), "Hello, %s!\nfrom: C\nmethod: %s\n"
-	    "rest: %s\nuser-agent: %s\n", name, r->r_method, r->r_rest,
-	    ua ? ua : "-");
+	n = snprintf(body, sizeof(body),
+	    "Hello, %s!\nfrom: C\nmethod: %s\n"
+	    "rest: %s\nuser-agent: %s\n",
+	    name, r->r_method, r->r_rest, ua ? ua : "-");
 	/* htparser leaves the body out of the response to a HEAD. */
 	if (n < 0 || (size_t)n >= sizeof(body))
 		http_error(fd, 500, "Too long.");
 	else if (http_reply(fd, 200, "text/plain; charset=utf-8", NULL, body,
-	    (size_t)n) == -1)
+		     (size_t)n) == -1)
 		log_errno(LOG_WARNING, "writing the response");
 	close(fd);
 	req_free(r);

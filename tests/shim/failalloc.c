@@ -25,16 +25,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-extern void	*__libc_malloc(size_t);
-extern void	*__libc_calloc(size_t, size_t);
-extern void	*__libc_realloc(void *, size_t);
-extern void	*__libc_memalign(size_t, size_t);
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
 
-static char	 ctl[4096], hit[4100];
-static long	 target = -1;	/* allocation to fail, -1: none */
-static int	 onward;	/* and every later one */
-static long	 count;		/* allocations since the last request */
-static ssize_t	(*real_recvmsg)(int, struct msghdr *, int);
+static char ctl[4096], hit[4100];
+static long target = -1; /* allocation to fail, -1: none */
+static int onward;	 /* and every later one */
+static long count;	 /* allocations since the last request */
+static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 
 __attribute__((constructor)) static void
 failalloc_init(void)
@@ -48,7 +48,7 @@ failalloc_init(void)
 	}
 	unsetenv("ASHD_FAILALLOC");
 	unsetenv("LD_PRELOAD");
-	real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))dlsym(RTLD_NEXT,
+	real_recvmsg = (ssize_t(*)(int, struct msghdr *, int))dlsym(RTLD_NEXT,
 	    "recvmsg");
 }
 

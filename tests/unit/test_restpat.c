@@ -23,12 +23,12 @@ report(const char *msg)
 }
 
 static const struct {
-	int		 line;
-	const char	*rules;		/* indented lines of one match */
-	const char	*rest;		/* the request's rest string */
-	const char	*host;		/* Host header, or NULL */
-	int		 status;	/* 0: routed; else 404/414/503; -1 bad */
-	const char	*want;		/* the rest string after routing */
+	int line;
+	const char *rules; /* indented lines of one match */
+	const char *rest;  /* the request's rest string */
+	const char *host;  /* Host header, or NULL */
+	int status;	   /* 0: routed; else 404/414/503; -1 bad */
+	const char *want;  /* the rest string after routing */
 } rows[] = {
 	{ __LINE__, "point ^a/", "a/b/c", NULL, 0, "b/c" },
 	{ __LINE__, "point ^a/(.*)$ s\n restpat x/$1", "a/b", NULL, 0, "x/b" },
@@ -40,8 +40,7 @@ static const struct {
 	    "h.example/a" },
 	{ __LINE__, "point ^\n restpat [${X-None}]", "a", NULL, 0, "[]" },
 	{ __LINE__, "point ^(a)?b s\n restpat <$1>", "b", NULL, 0, "<>" },
-	{ __LINE__, "point ^a.b qs\n restpat $0", "a%20b/c", NULL, 0,
-	    "a%20b" },
+	{ __LINE__, "point ^a.b qs\n restpat $0", "a%20b/c", NULL, 0, "a%20b" },
 	{ __LINE__, "point ^nomatch", "a", NULL, 404, NULL },
 	{ __LINE__, "point ^(a) s\n restpat $2", "a", NULL, -1, NULL },
 	{ __LINE__, "point ^a\n restpat $x", "a", NULL, -1, NULL },
@@ -95,15 +94,16 @@ main(void)
 			ruleset_free(rs);
 			continue;
 		}
-		if (!ok_at(rows[i].line, rs->rs_nerrors == 0, "row %d: accepted",
-		    rows[i].line)) {
+		if (!ok_at(rows[i].line, rs->rs_nerrors == 0,
+			"row %d: accepted", rows[i].line)) {
 			ruleset_free(rs);
 			continue;
 		}
 		snprintf(url, sizeof(url), "/p/%s", rows[i].rest);
-		if ((r = req_new("GET", url, "HTTP/1.1", rows[i].rest)) == NULL ||
-		    (rows[i].host && req_add_header(r, "Host",
-		    rows[i].host) == -1))
+		if ((r = req_new("GET", url, "HTTP/1.1", rows[i].rest)) ==
+			NULL ||
+		    (rows[i].host &&
+			req_add_header(r, "Host", rows[i].host) == -1))
 			abort();
 		st = ruleset_route(rs, r, &p);
 		is_int_at(rows[i].line, st, rows[i].status, "the status");

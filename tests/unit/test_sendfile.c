@@ -25,11 +25,11 @@ at_end(const char *s)
 }
 
 static const struct {
-	int		 line;
-	const char	*v;
-	off_t		 size;
-	int		 rv;
-	off_t		 off, len;
+	int line;
+	const char *v;
+	off_t size;
+	int rv;
+	off_t off, len;
 } ranges[] = {
 	{ __LINE__, "bytes=0-0", 10, 1, 0, 1 },
 	{ __LINE__, "bytes=0-9", 10, 1, 0, 10 },
@@ -62,9 +62,9 @@ static const struct {
 };
 
 static const struct {
-	int		 line;
-	const char	*list, *etag;
-	int		 weak, want;
+	int line;
+	const char *list, *etag;
+	int weak, want;
 } etags[] = {
 	{ __LINE__, "*", "\"a\"", 0, 1 },
 	{ __LINE__, "\"a\"", "\"a\"", 0, 1 },
@@ -97,8 +97,10 @@ main(void)
 		v = at_end(ranges[i].v);
 		off = len = -7;
 		rv = range_parse(v, ranges[i].size, &off, &len);
-		ok_at(ranges[i].line, rv == ranges[i].rv &&
-		    (rv != 1 || (off == ranges[i].off && len == ranges[i].len)),
+		ok_at(ranges[i].line,
+		    rv == ranges[i].rv &&
+			(rv != 1 ||
+			    (off == ranges[i].off && len == ranges[i].len)),
 		    "range_parse(\"%s\", %lld): %d %lld+%lld", ranges[i].v,
 		    (long long)ranges[i].size, rv, (long long)off,
 		    (long long)len);
@@ -107,9 +109,10 @@ main(void)
 	for (i = 0; i < sizeof(etags) / sizeof(etags[0]); i++) {
 		v = at_end(etags[i].list);
 		e = at_end(etags[i].etag);
-		ok_at(etags[i].line, etag_match(v, e, etags[i].weak) ==
-		    etags[i].want, "etag_match(%s, %s, %s)", etags[i].list,
-		    etags[i].etag, etags[i].weak ? "weak" : "strong");
+		ok_at(etags[i].line,
+		    etag_match(v, e, etags[i].weak) == etags[i].want,
+		    "etag_match(%s, %s, %s)", etags[i].list, etags[i].etag,
+		    etags[i].weak ? "weak" : "strong");
 		free(v);
 		free(e);
 	}
