@@ -118,23 +118,52 @@ can_connect(struct backend *b)
 	return 1;
 }
 
-int
-main(int argc, char **argv)
+/* A number option (-N, -n, -m); -1 if bad (logged). */
+static int
+opt_number(int c, const char *arg)
 {
-	const char *id = NULL, *p;
-	char *end, *path;
-	double secs;
+	char *end;
 	long v;
-	int c, fd, rv;
 
-	log_init(argv[0]);
-	if (log_want_version(argc, argv))
-		return log_version();
-	opt.o_retries = -1;
-	opt.o_nprocs = 1;
-	opt.o_maxconns = 0;
-	opt.o_timeout = ASH_FCGI_TIMEOUT * 1000;
-	opt.o_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
+	v = strtol(arg, &end, 10);
+	if (*end || v < (c == 'N' ? 0 : 1) || v > 4096) {
+		log_msg(LOG_ERR, "-%c %s: bad number", c, arg);
+		return -1;
+	}
+	if (c == 'N')
+		opt.o_retries = (int)v;
+	else if (c == 'n')
+		opt.o_nprocs = (int)v;
+	else
+		opt.o_maxconns = (int)v;
+	return 0;
+}
+
+/* -i ID: the socket $TMPDIR/callfcgi-UID-ID. */
+static int
+opt_id(const char *id)
+{
+	size_t n = strlen(opt.o_tmpdir) + strlen(id) + 32;
+	char *path;
+	int rv;
+
+	path = xmalloc(n);
+	snprintf(path, n, "%s/callfcgi-%ld-%s", opt.o_tmpdir, (long)getuid(),
+	    id);
+	rv = backend_add(path, 0);
+	free(path);
+	return rv;
+}
+
+/* Read the options into opt; -1 to go on, else main()'s status. */
+static int
+options(int argc, char **argv)
+{
+	const char *id = NULL;
+	char *end;
+	double secs;
+	int c;
+
 	while ((c = getopt(argc, argv, "+VhN:i:u:t:n:m:T:")) != -1) {
 		switch (c) {
 		case 'h':
@@ -145,17 +174,8 @@ main(int argc, char **argv)
 		case 'N':
 		case 'n':
 		case 'm':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < (c == 'N' ? 0 : 1) || v > 4096) {
-				log_msg(LOG_ERR, "-%c %s: bad number", c, optarg);
+			if (opt_number(c, optarg) == -1)
 				return 2;
-			}
-			if (c == 'N')
-				opt.o_retries = (int)v;
-			else if (c == 'n')
-				opt.o_nprocs = (int)v;
-			else
-				opt.o_maxconns = (int)v;
 			break;
 		case 'i':
 			id = optarg;
@@ -181,21 +201,21 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		opt.o_argv = argv + optind;
-	if (id) {
-		size_t n = strlen(opt.o_tmpdir) + strlen(id) + 32;
-
-		path = xmalloc(n);
-		snprintf(path, n, "%s/callfcgi-%ld-%s", opt.o_tmpdir,
-		    (long)getuid(), id);
-		if (backend_add(path, 0) == -1)
-			return 2;
-		free(path);
-	}
+	if (id && opt_id(id) == -1)
+		return 2;
 	if (backends == NULL && opt.o_argv == NULL) {
 		usage(stderr);
 		return 2;
 	}
-	loop = handler_loop();
+	return -1;
+}
+
+/* The mode's set-up: the anonymous socket, or PROGRAM started. */
+static void
+start_mode(void)
+{
+	int fd;
+
 	if (backends == NULL) {
 		anonymous = 1;
 		fd = anon_socket();
@@ -211,6 +231,26 @@ main(int argc, char **argv)
 		if (!can_connect(backends))
 			procs_start(-1);
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *p;
+	int rv;
+
+	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
+	opt.o_retries = -1;
+	opt.o_nprocs = 1;
+	opt.o_maxconns = 0;
+	opt.o_timeout = ASH_FCGI_TIMEOUT * 1000;
+	opt.o_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
+	if ((rv = options(argc, argv)) >= 0)
+		return rv;
+	loop = handler_loop();
+	start_mode();
 	rv = handler_run(&callfcgi_handler, NULL);
 	cleanup();
 	return rv;

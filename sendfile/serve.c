@@ -269,20 +269,16 @@ if_range_ok(const struct req *r, const char *etag, const char *lastmod)
 	return !strcmp(v, lastmod);
 }
 
-int
-serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
+/* The method checked and the file opened into rp->rp_fd (*pathp, *st):
+ * 1, or else serve_plan()'s result with an error planned. */
+static int
+plan_open(const struct req *r, const struct sfopts *o, struct reply *rp,
+    const char **pathp, struct stat *st)
 {
-	const char *path, *ctype, *enc = NULL, *rv;
-	char etag[96], lastmod[64], extra[128];
-	struct stat st;
-	int fd, vary = 0, head, cond, ranged = 0, err;
-	off_t off = 0, len;
+	const char *path;
+	int fd, err;
 
-	buf_init(&rp->rp_head, 0);
-	rp->rp_fd = -1;
-	rp->rp_off = rp->rp_len = 0;
-	head = !strcmp(r->r_method, "HEAD");
-	if (!head && strcmp(r->r_method, "GET"))
+	if (strcmp(r->r_method, "HEAD") && strcmp(r->r_method, "GET"))
 		return plan_error(rp, 405, "Only GET and HEAD are allowed.",
 		    "Allow: GET, HEAD\r\n");
 	if ((path = o->so_file) == NULL) {
@@ -295,7 +291,7 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 	}
 	/* O_NONBLOCK: a fifo put in the file's place must not stall. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
-	    fstat(fd, &st) == -1) {
+	    fstat(fd, st) == -1) {
 		err = errno;
 		if (fd >= 0)
 			close(fd);
@@ -305,8 +301,27 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 		    err == EACCES ? "Forbidden." : "Not found.", NULL);
 	}
 	rp->rp_fd = fd;
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return plan_error(rp, 404, "Not found.", NULL);
+	*pathp = path;
+	return 1;
+}
+
+int
+serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
+{
+	const char *path = NULL, *ctype, *enc = NULL, *rv;
+	char etag[96], lastmod[64], extra[128];
+	struct stat st;
+	int vary = 0, head, cond, ranged = 0, rv_open;
+	off_t off = 0, len;
+
+	buf_init(&rp->rp_head, 0);
+	rp->rp_fd = -1;
+	rp->rp_off = rp->rp_len = 0;
+	head = !strcmp(r->r_method, "HEAD");
+	if ((rv_open = plan_open(r, o, rp, &path, &st)) != 1)
+		return rv_open;
 	ctype = o->so_ctype ? o->so_ctype :
 	    (rv = req_header(r, "X-Ash-Content-Type")) ? rv : mime_type(path);
 	pick_encoding(r, path, &st, &rp->rp_fd, &enc, &vary);
