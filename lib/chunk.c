@@ -68,13 +68,111 @@ textbyte(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
+/* One byte of a size line or of the CRLF after data. */
+static int
+step_size(struct chunkdec *d, unsigned char c)
+{
+	int h;
+
+	switch (d->cd_state) {
+	case CD_SIZE:
+		if ((h = hexdigit(c)) >= 0) {
+			if (++d->cd_digits > 15)
+				return -400;
+			d->cd_left = d->cd_left * 16 + (unsigned)h;
+		} else if (d->cd_digits == 0)
+			return -400;
+		else if (c == ';')
+			d->cd_state = CD_EXT;
+		else if (c == '\r')
+			d->cd_state = CD_SIZE_LF;
+		else if (c == ' ' || c == '\t')
+			d->cd_state = CD_BWS;
+		else
+			return -400;
+		break;
+	case CD_BWS:
+		if (c == ';')
+			d->cd_state = CD_EXT;
+		else if (c != ' ' && c != '\t')
+			return -400;
+		break;
+	case CD_EXT:
+		if (c == '\r')
+			d->cd_state = CD_SIZE_LF;
+		else if (!textbyte(c))
+			return -400;
+		break;
+	case CD_SIZE_LF:
+		if (c != '\n')
+			return -400;
+		d->cd_linelen = 0;
+		d->cd_digits = 0;
+		d->cd_state = d->cd_left ? CD_DATA : CD_TRL;
+		break;
+	case CD_DATA_CR:
+		if (c != '\r')
+			return -400;
+		d->cd_state = CD_DATA_LF;
+		break;
+	case CD_DATA_LF:
+		if (c != '\n')
+			return -400;
+		d->cd_linelen = 0;
+		d->cd_state = CD_SIZE;
+		break;
+	}
+	return 0;
+}
+
+/* One byte of the trailer section. */
+static int
+step_trailer(struct chunkdec *d, unsigned char c)
+{
+	switch (d->cd_state) {
+	case CD_TRL:
+		if (c == '\r') {
+			d->cd_state = CD_END_LF;
+			break;
+		}
+		if (!tchar(c))
+			return -400;	/* obs-fold, or not a field */
+		d->cd_state = CD_TRL_NAME;
+		break;
+	case CD_TRL_NAME:
+		if (++d->cd_trailer > ASH_HEAD_MAX)
+			return -431;
+		if (c == ':')
+			d->cd_state = CD_TRL_LINE;
+		else if (!tchar(c))
+			return -400;	/* includes blanks before ':' */
+		break;
+	case CD_TRL_LINE:
+		if (++d->cd_trailer > ASH_HEAD_MAX)
+			return -431;
+		if (c == '\r')
+			d->cd_state = CD_TRL_LF;
+		else if (!textbyte(c))
+			return -400;
+		break;
+	case CD_TRL_LF:
+	case CD_END_LF:
+		if (c != '\n')
+			return -400;
+		d->cd_linelen = 0;
+		d->cd_state = d->cd_state == CD_END_LF ? CD_DONE : CD_TRL;
+		break;
+	}
+	return 0;
+}
+
 ssize_t
 chunk_feed(struct chunkdec *d, const char *in, size_t len,
     const char **datap, size_t *datalen)
 {
 	size_t i, n;
 	unsigned char c;
-	int h;
+	int rv;
 
 	*datap = NULL;
 	*datalen = 0;
@@ -94,86 +192,10 @@ chunk_feed(struct chunkdec *d, const char *in, size_t len,
 		if (++d->cd_linelen > ASH_CHUNKLINE_MAX &&
 		    d->cd_state < CD_TRL)
 			return -400;
-		switch (d->cd_state) {
-		case CD_SIZE:
-			if ((h = hexdigit(c)) >= 0) {
-				if (++d->cd_digits > 15)
-					return -400;
-				d->cd_left = d->cd_left * 16 + (unsigned)h;
-			} else if (d->cd_digits == 0)
-				return -400;
-			else if (c == ';')
-				d->cd_state = CD_EXT;
-			else if (c == '\r')
-				d->cd_state = CD_SIZE_LF;
-			else if (c == ' ' || c == '\t')
-				d->cd_state = CD_BWS;
-			else
-				return -400;
-			break;
-		case CD_BWS:
-			if (c == ';')
-				d->cd_state = CD_EXT;
-			else if (c != ' ' && c != '\t')
-				return -400;
-			break;
-		case CD_EXT:
-			if (c == '\r')
-				d->cd_state = CD_SIZE_LF;
-			else if (!textbyte(c))
-				return -400;
-			break;
-		case CD_SIZE_LF:
-			if (c != '\n')
-				return -400;
-			d->cd_linelen = 0;
-			d->cd_digits = 0;
-			d->cd_state = d->cd_left ? CD_DATA : CD_TRL;
-			break;
-		case CD_DATA_CR:
-			if (c != '\r')
-				return -400;
-			d->cd_state = CD_DATA_LF;
-			break;
-		case CD_DATA_LF:
-			if (c != '\n')
-				return -400;
-			d->cd_linelen = 0;
-			d->cd_state = CD_SIZE;
-			break;
-		case CD_TRL:
-			if (c == '\r') {
-				d->cd_state = CD_END_LF;
-				break;
-			}
-			if (!tchar(c))
-				return -400;	/* obs-fold, or not a field */
-			d->cd_state = CD_TRL_NAME;
-			break;
-		case CD_TRL_NAME:
-			if (++d->cd_trailer > ASH_HEAD_MAX)
-				return -431;
-			if (c == ':')
-				d->cd_state = CD_TRL_LINE;
-			else if (!tchar(c))
-				return -400;	/* includes blanks before ':' */
-			break;
-		case CD_TRL_LINE:
-			if (++d->cd_trailer > ASH_HEAD_MAX)
-				return -431;
-			if (c == '\r')
-				d->cd_state = CD_TRL_LF;
-			else if (!textbyte(c))
-				return -400;
-			break;
-		case CD_TRL_LF:
-		case CD_END_LF:
-			if (c != '\n')
-				return -400;
-			d->cd_linelen = 0;
-			d->cd_state = d->cd_state == CD_END_LF ? CD_DONE : CD_TRL;
-			break;
-		}
+		rv = d->cd_state < CD_TRL ? step_size(d, c) :
+		    step_trailer(d, c);
+		if (rv < 0)
+			return rv;
 	}
 	return (ssize_t)i;
 }
