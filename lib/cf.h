@@ -142,6 +142,9 @@ struct cfread {
 	int	  rd_nomem;	/* memory ran out: the reading is incomplete */
 };
 
+/* Did the reader stop for want of memory? */
+int		 cf_out_of_memory(const struct cfreader *cr);
+
 /* Read every stanza of the file at path, calling stanza(rd, s, arg) for
  * each (s is freed afterwards).  0, or -1 with errno if the file cannot
  * be opened or memory ran out (ENOMEM; rd_nomem also set). */
