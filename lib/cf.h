@@ -156,6 +156,8 @@ int		 cf_read(const char *path, struct cfread *rd,
 void		 cf_err(struct cfread *rd, const struct stanza *s,
 		    const struct cfline *l, const char *fmt, ...)
 		    __attribute__((format(printf, 4, 5)));
+/* Report a message already in that form, and count it. */
+void		 cf_report(struct cfread *rd, const char *msg);
 /* Note a failed allocation: reported once, counted. */
 void		 cf_nomem(struct cfread *rd);
 

@@ -15,15 +15,22 @@
 #include "log.h"
 
 void
+cf_report(struct cfread *rd, const char *msg)
+{
+	if (rd->rd_report)
+		rd->rd_report(msg);
+	else
+		log_msg(LOG_ERR, "%s", msg);
+	rd->rd_nerrors++;
+}
+
+void
 cf_nomem(struct cfread *rd)
 {
-	if (rd->rd_nomem++ == 0) {
-		if (rd->rd_report)
-			rd->rd_report("out of memory");
-		else
-			log_msg(LOG_ERR, "out of memory");
-	}
-	rd->rd_nerrors++;
+	if (rd->rd_nomem++ == 0)
+		cf_report(rd, "out of memory");
+	else
+		rd->rd_nerrors++;
 }
 
 void
@@ -45,12 +52,8 @@ cf_err(struct cfread *rd, const struct stanza *s, const struct cfline *l,
 		cf_nomem(rd);
 		return;
 	}
-	if (rd->rd_report)
-		rd->rd_report(e);
-	else
-		log_msg(LOG_ERR, "%s", e);
+	cf_report(rd, e);
 	free(e);
-	rd->rd_nerrors++;
 }
 
 int
@@ -71,13 +74,8 @@ cf_read(const char *path, struct cfread *rd,
 		if (rv < 0) {
 			if (cf_out_of_memory(cr))
 				cf_nomem(rd);
-			else {
-				if (rd->rd_report)
-					rd->rd_report(cf_error(cr));
-				else
-					log_msg(LOG_ERR, "%s", cf_error(cr));
-				rd->rd_nerrors++;
-			}
+			else
+				cf_report(rd, cf_error(cr));
 			continue;
 		}
 		stanza(rd, s, arg);

@@ -203,12 +203,8 @@ child_conf(struct cfread *rd, const struct stanza *s, struct child **list)
 			cf_nomem(rd);
 			return;
 		}
-		if (rd->rd_report)
-			rd->rd_report(err);
-		else
-			log_msg(LOG_ERR, "%s", err);
+		cf_report(rd, err);
 		free(err);
-		rd->rd_nerrors++;
 		return;
 	}
 	if (child_find(*list, ch->ch_name)) {
