@@ -22,6 +22,7 @@
 
 #include "ashlimits.h"
 #include "chunk.h"
+#include "url.h"
 
 enum {
 	CD_SIZE, CD_BWS, CD_EXT, CD_SIZE_LF, CD_DATA, CD_DATA_CR, CD_DATA_LF,
@@ -49,18 +50,6 @@ chunk_done(const struct chunkdec *d)
 	return d->cd_state == CD_DONE;
 }
 
-static int
-hexdigit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Bytes allowed in chunk extensions and trailer fields. */
 static int
 textbyte(unsigned char c)
@@ -76,7 +65,7 @@ step_size(struct chunkdec *d, unsigned char c)
 
 	switch (d->cd_state) {
 	case CD_SIZE:
-		if ((h = hexdigit(c)) >= 0) {
+		if ((h = url_hexval(c)) >= 0) {
 			if (++d->cd_digits > 15)
 				return -400;
 			d->cd_left = d->cd_left * 16 + (unsigned)h;

@@ -8,8 +8,8 @@
 #include "buf.h"
 #include "url.h"
 
-static int
-hexval(int c)
+int
+url_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -28,8 +28,8 @@ url_decode(const char *in, size_t len, char *out, int plus)
 
 	for (i = 0; i < len; i++) {
 		if (in[i] == '%' && len - i >= 3 &&
-		    (h = hexval((unsigned char)in[i + 1])) >= 0 &&
-		    (l = hexval((unsigned char)in[i + 2])) >= 0) {
+		    (h = url_hexval((unsigned char)in[i + 1])) >= 0 &&
+		    (l = url_hexval((unsigned char)in[i + 2])) >= 0) {
 			out[o++] = (char)(h * 16 + l);
 			i += 2;
 		} else if (plus && in[i] == '+')

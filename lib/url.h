@@ -31,4 +31,7 @@ int	url_encode_path(struct buf *b, const char *s);
  * `keep` (url_encode(b, s, "-._~"): a path segment, '/' included). */
 int	url_encode(struct buf *b, const char *s, const char *keep);
 
+/* The value of the hexadecimal digit c (either case), or -1. */
+int	url_hexval(int c);
+
 #endif
