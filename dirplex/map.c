@@ -410,12 +410,35 @@ try_capture(const struct walk *w, const char *dir, struct req *r, int fd)
 	return 1;
 }
 
+/* The path of elem in dir, or of the file its stem names (find_stem())
+ * if there is none; *st its stat (st_mode 0: nothing there).  NULL on
+ * ENOMEM. */
+static char *
+lookup(const char *dir, const char *elem, struct stat *st)
+{
+	char *path, *stem;
+
+	if ((path = path_join(dir, elem)) == NULL)
+		return NULL;
+	if (stat(path, st) == 0)
+		return path;
+	st->st_mode = 0;
+	if ((stem = find_stem(dir, elem)) != NULL) {
+		free(path);
+		path = path_join(dir, stem);
+		free(stem);
+		if (path != NULL && stat(path, st) == -1)
+			st->st_mode = 0;
+	}
+	return path;
+}
+
 void
 serve(struct req *r, int fd)
 {
 	struct walk w;
 	struct stat st;
-	char *dir, *elem = NULL, *next = NULL, *stem, *rest;
+	char *dir, *elem = NULL, *next = NULL, *rest;
 	const char *slash;
 	size_t el, dl;
 
@@ -455,20 +478,8 @@ serve(struct req *r, int fd)
 			goto done;
 		}
 		free(next);
-		if ((next = path_join(dir, elem)) == NULL)
+		if ((next = lookup(dir, elem, &st)) == NULL)
 			goto nomem;
-		if (stat(next, &st) == -1) {
-			st.st_mode = 0;
-			if ((stem = find_stem(dir, elem)) != NULL) {
-				free(next);
-				next = path_join(dir, stem);
-				free(stem);
-				if (next == NULL)
-					goto nomem;
-				if (stat(next, &st) == -1)
-					st.st_mode = 0;
-			}
-		}
 		if (S_ISDIR(st.st_mode)) {
 			if (slash == NULL) {
 				redirect_slash(r, fd);
