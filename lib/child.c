@@ -47,37 +47,6 @@ struct chq {
 static void	child_writable(struct watch *w, uint32_t ev);
 static void	child_qfail(struct child *ch);
 
-static void
-argv_free(char **av)
-{
-	size_t i;
-
-	if (av == NULL)
-		return;
-	for (i = 0; av[i] != NULL; i++)
-		free(av[i]);
-	free(av);
-}
-
-static char **
-argv_dup(char *const argv[])
-{
-	char **av;
-	size_t n, i;
-
-	for (n = 0; argv[n] != NULL; n++)
-		;
-	if ((av = calloc(n + 1, sizeof(*av))) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if ((av[i] = strdup(argv[i])) == NULL) {
-			argv_free(av);
-			return NULL;
-		}
-	}
-	return av;
-}
-
 struct child *
 child_new(const char *name, enum child_type type, char *const argv[],
     const char *dir)
@@ -94,7 +63,7 @@ child_new(const char *name, enum child_type type, char *const argv[],
 	ch->ch_fd = -1;
 	ch->ch_qtail = &ch->ch_qhead;
 	ch->ch_name = strdup(name);
-	ch->ch_argv = argv_dup(argv);
+	ch->ch_argv = cf_strv_dup(argv);
 	ch->ch_dir = dir ? strdup(dir) : NULL;
 	if (ch->ch_name == NULL || ch->ch_argv == NULL ||
 	    (dir != NULL && ch->ch_dir == NULL)) {
@@ -113,7 +82,7 @@ child_free(struct child *ch)
 	child_stop(ch);
 	child_qfail(ch);
 	free(ch->ch_name);
-	argv_free(ch->ch_argv);
+	cf_strv_free(ch->ch_argv);
 	free(ch->ch_dir);
 	free(ch);
 }
