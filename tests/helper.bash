@@ -684,9 +684,10 @@ assert_status() {
 use_build_path() {
 	local d
 	PATH="$ASHD_SRCDIR/tests:$PATH"
-	for d in htparser dirplex sendfile patplex callcgi callfcgi htls \
-	    userplex htextauth; do
-		[ -d "$ASHD_BUILDDIR/$d" ] && PATH="$ASHD_BUILDDIR/$d:$PATH"
+	# Every program of the build: DIR/DIR (htparser/htparser ...).
+	for d in "$ASHD_BUILDDIR"/*/; do
+		d=${d%/}
+		[ -f "$d/${d##*/}" ] && [ -x "$d/${d##*/}" ] && PATH="$d:$PATH"
 	done
 	[ -n "${ASHD_VALGRIND:-}" ] && PATH="$ASHD_VALGRIND/bin:$PATH"
 	export PATH
