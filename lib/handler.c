@@ -40,7 +40,8 @@ static int	status;		/* handler_run()'s result */
 static void
 done_check(void)
 {
-	if (stopped && held == 0)
+	if (stopped && held == 0 && (followed == NULL ||
+	    followed->ch_nq == 0))
 		loop_stop(hloop);
 }
 
@@ -85,6 +86,7 @@ follow_drained(struct child *ch)
 {
 	(void)ch;
 	handler_pause(0);
+	done_check();
 }
 
 void

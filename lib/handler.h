@@ -85,7 +85,8 @@ int		 handler_run_one(const struct handler *h, void *arg,
  * sender feels the child's pace instead of its requests being refused
  * once the queue is full.  Reading goes on when the queue is empty
  * (sets ch->ch_drained; a program that calls handler_pause() for
- * reasons of its own does not use this).
+ * reasons of its own does not use this).  A stopped handler returns
+ * only once the queue is empty, so that nothing it accepted is lost.
  */
 void		 handler_follow(struct child *ch);
 
