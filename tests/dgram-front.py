@@ -16,6 +16,14 @@ reads the response from it.  The steps run in order:
 
   send ADDR N [URL]  send N requests from ADDR ("-": no X-Ash-Address);
                      they are numbered from 1 in the order sent
+  say TEXT           print TEXT (a mark among the handler's log lines)
+  sync               print "sync" and wait for a line on standard input
+                     (the test changes something meanwhile)
+  warm               send one request for /warm from 198.51.100.1 and
+                     wait (up to
+                     10 s) for its answer, so that the handler and its
+                     children are up before what is measured; it is not
+                     numbered nor printed
   every MS           the next sends are MS milliseconds apart
   wait MS            sleep, reading responses meanwhile
   drop I [J]         close the client end of requests I..J (the client
@@ -183,7 +191,24 @@ def main(argv):
                 if f.gap:
                     f.pump(time.monotonic() + f.gap)
             continue
-        if op == "every":
+        if op == "say":
+            print(steps[i + 1])
+            sys.stdout.flush()
+            i += 2
+        elif op == "sync":
+            print("sync")
+            sys.stdout.flush()
+            sys.stdin.readline()
+            i += 1
+        elif op == "warm":
+            f.send("198.51.100.1", "/warm")
+            f.reqs[-1][5] = True
+            until = time.monotonic() + 10
+            while f.reqs[-1][4] is None and time.monotonic() < until:
+                f.pump(min(until, time.monotonic() + 0.05))
+            f.reqs.pop()
+            i += 1
+        elif op == "every":
             f.gap = int(steps[i + 1]) / 1000.0
             i += 2
         elif op == "wait":
