@@ -13,8 +13,8 @@
  * exits on its own.
  *
  * If the child exits, httimed stops the same way (ashd's page: "If the
- * child handler exits, httimed exits as well").  A pidfd tells at once;
- * without one (kernels before 5.3) the next request finds it gone.
+ * child handler exits, httimed exits as well"); lib/child tells when it
+ * reaps it (ch_exited).
  *
  *	state		event			next
  *	serving		request			serving, idle timer restarted
@@ -27,9 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ashlimits.h"
@@ -40,10 +38,7 @@
 #include "req.h"
 
 static struct child	*ch;
-static pid_t		 chpid;		/* the child httimed started */
 static struct timer	 idle;
-static struct watch	 pidwatch;
-static int		 pidfd = -1;
 static int		 closing;
 static long		 timeout = ASH_HTTIMED_TIMEOUT;
 
@@ -73,33 +68,18 @@ idle_fire(struct timer *t)
 }
 
 static void
-child_gone(void)
+child_gone(struct child *c)
 {
-	if (pidfd >= 0) {
-		loop_unwatch(handler_loop(), &pidwatch);
-		close(pidfd);
-		pidfd = -1;
-	}
 	if (!closing)
 		log_msg(LOG_WARNING, "child %s exited; exiting too",
-		    ch->ch_argv[0]);
+		    c->ch_argv[0]);
 	close_input();
-}
-
-static void
-pid_event(struct watch *w, uint32_t ev)
-{
-	(void)w;
-	(void)ev;
-	child_gone();
 }
 
 static void
 serve_one(struct req *r, int fd, void *arg)
 {
 	(void)arg;
-	if (!closing && ch->ch_pid != chpid)
-		child_gone();		/* reaped before any pidfd told */
 	if (!closing && loop_timer(handler_loop(), &idle,
 	    (uint64_t)timeout * 1000) == -1)
 		log_errno(LOG_ERR, "timer");
@@ -118,22 +98,6 @@ static const struct handler httimed_handler = {
 	.h_request = serve_one,
 	.h_stop = stop,
 };
-
-/* Watch the child's pid, if the kernel can. */
-static void
-watch_child(void)
-{
-#ifdef SYS_pidfd_open
-	pidfd = (int)syscall(SYS_pidfd_open, chpid, 0);
-	if (pidfd == -1)
-		return;
-	watch_init(&pidwatch, pidfd, pid_event, NULL);
-	if (loop_watch(handler_loop(), &pidwatch, EPOLLIN) == -1) {
-		close(pidfd);
-		pidfd = -1;
-	}
-#endif
-}
 
 int
 main(int argc, char **argv)
@@ -174,9 +138,8 @@ main(int argc, char **argv)
 		log_die_errno(1, "out of memory");
 	if (child_start(ch) == -1)
 		log_die_errno(1, "%s", argv[optind]);
-	chpid = ch->ch_pid;
+	ch->ch_exited = child_gone;
 	handler_follow(ch);
-	watch_child();
 	timer_init(&idle, idle_fire, NULL);
 	if (loop_timer(handler_loop(), &idle, (uint64_t)timeout * 1000) == -1)
 		log_die_errno(1, "timer");

@@ -707,6 +707,8 @@ child_reaped(pid_t pid, int status)
 		    ch->ch_name, WEXITSTATUS(status));
 	child_stop(ch);
 	child_qfail(ch);
+	if (ch->ch_exited != NULL)
+		ch->ch_exited(ch);
 	return 1;
 }
 

@@ -74,7 +74,10 @@ struct child {
 	 * child_set_loop()) and none waits any more: a relay that stopped
 	 * reading its input while they waited reads on. */
 	void		(*ch_drained)(struct child *ch);
-	void		 *ch_arg;	/* for ch_setup, ch_connect, ch_drained */
+	/* Optional: called by child_reaped() once the process has exited
+	 * and is marked dead (httimed ends with its child). */
+	void		(*ch_exited)(struct child *ch);
+	void		 *ch_arg;	/* for the hooks above */
 	/* Internal: the list of running persistent children. */
 	struct child	 *ch_rnext;
 	struct child	 *ch_rprev;

@@ -566,6 +566,38 @@ test_connect(void)
 	child_free(ch);
 }
 
+static struct child *exited_ch;
+static int exited_n;
+
+static void
+on_exited(struct child *ch)
+{
+	exited_ch = ch;
+	exited_n++;
+}
+
+/* ch_exited: called once when the reaped process was the child's. */
+static void
+test_exited(void)
+{
+	char *argv[] = { self, "--persistent", NULL };
+	struct child *ch;
+	pid_t pid;
+
+	if ((ch = child_new("x", CHILD_PERSISTENT, argv, NULL)) == NULL ||
+	    child_start(ch) == -1)
+		die("child_start");
+	ch->ch_exited = on_exited;
+	pid = ch->ch_pid;
+	kill(pid, SIGKILL);
+	while (exited_n == 0 && reap_some() > 0)
+		;		/* others of earlier tests may end first */
+	ok(exited_n == 1 && exited_ch == ch &&
+	    ch->ch_fd == -1 && ch->ch_pid == 0,
+	    "ch_exited: called once the child is reaped and marked dead");
+	child_free(ch);
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -603,6 +635,7 @@ main(int argc, char **argv)
 	test_persistent();
 	test_setup();
 	test_connect();
+	test_exited();
 	close(20);
 	if (chdir("/") == -1)
 		die("/");
