@@ -20,7 +20,9 @@
  *	serving		request			serving, idle timer restarted
  *	serving		idle timer, child died	closing: stdin shut down
  *	closing		queued request		closing (passed on)
- *	closing		end of input		stopped: child's socket closed
+ *	closing		end of input		stopped: once the requests
+ *						waiting for the child are
+ *						sent, its socket is closed
  */
 #include <errno.h>
 #include <limits.h>
@@ -91,7 +93,6 @@ stop(void *arg)
 {
 	(void)arg;
 	loop_untimer(handler_loop(), &idle);
-	child_stop(ch);
 }
 
 static const struct handler httimed_handler = {

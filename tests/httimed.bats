@@ -31,8 +31,12 @@ site() {
 	    "match" "	filename *.t" "	handler timed"
 	put "$SITE/x.t" "x"
 	start_site -N "$SITE"
-	DIRPLEX=$(children_named "$HTPARSER_PID" dirplex)
-	[ -n "$DIRPLEX" ] || fail "no dirplex under htparser"
+	for ((i = 0; i < 100; i++)); do
+		DIRPLEX=$(children_named "$HTPARSER_PID" dirplex)
+		[ -n "$DIRPLEX" ] && return 0
+		sleep 0.05
+	done
+	fail "no dirplex under htparser"
 }
 
 # timed_pid: the running httimed under dirplex (empty if none).
@@ -163,6 +167,28 @@ EOF
 	    "$HTTIMED" -t 60 "$ECHO_HANDLER"
 	assert_status 0
 	assert_match "$output" "1 - 200 .*2 - 200 .*exit 0 after"
+}
+
+@test "httimed: end of input while requests wait for a slow child: all are passed on, then it exits" {
+	cat >"$TEST_TMP/slow" <<'EOF'
+#!/usr/bin/env python3
+import socket, time
+time.sleep(1)
+s = socket.socket(fileno=0)
+while True:
+    msg, fds, _, _ = socket.recv_fds(s, 1 << 17, 4)
+    if not msg:
+        break
+    for fd in fds:
+        socket.socket(fileno=fd).sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+EOF
+	chmod 755 "$TEST_TMP/slow"
+	run python3 "$FRONT" send - 60 eof collect 10000 -- \
+	    "$HTTIMED" -t 60 "$TEST_TMP/slow"
+	assert_status 0
+	assert_contains "$output" "exit 0 after"
+	assert_equal "$(awk '$3 == 200' <<<"$output" | wc -l)" 60
 }
 
 @test "httimed: not on a request socket, it says so and exits 1" {

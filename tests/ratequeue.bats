@@ -340,11 +340,15 @@ subprocess.run(["python3", front] + steps + ["--", "sh", "-c",
     "-b", "5", logger], check=True)
 EOF
 	output=$(cat "$TEST_TMP/out")
-	# 300 pass, 128 wait (half of 256), 22 are refused for lack of room.
-	assert_equal "$(statuses | tr ' ' '\n' | sort | uniq -c | awk '{ print $1, $2 }')" \
-	    $'300 200\n22 503\n128 none'
+	# 300 pass; of the 150 others at most 128 wait (half of 256; a
+	# little less under valgrind, which keeps some descriptors for
+	# itself), the rest are refused for lack of room.
+	assert_equal "$(awk '$3 == 200' <<<"$output" | wc -l)" 300
+	waiting=$(awk '$3 == "none"' <<<"$output" | wc -l)
+	between "$waiting" 100 128
+	assert_equal "$(awk '$3 == 503' <<<"$output" | wc -l)" $((150 - waiting))
 	fds=$(sed -nE 's/^rss [0-9]+ fds ([0-9]+)$/\1/p' <<<"$output")
-	between "$fds" 128 160
+	between "$fds" "$waiting" $((waiting + 32))
 }
 
 @test "ratequeue: the child is started again if it dies, for the next request" {
