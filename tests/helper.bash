@@ -685,7 +685,7 @@ use_build_path() {
 	local d
 	PATH="$ASHD_SRCDIR/tests:$PATH"
 	for d in htparser dirplex sendfile patplex callcgi callfcgi htls \
-	    userplex htextauth accesslog; do
+	    userplex htextauth accesslog errlogger; do
 		[ -d "$ASHD_BUILDDIR/$d" ] && PATH="$ASHD_BUILDDIR/$d:$PATH"
 	done
 	[ -n "${ASHD_VALGRIND:-}" ] && PATH="$ASHD_VALGRIND/bin:$PATH"
