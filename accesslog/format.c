@@ -280,7 +280,8 @@ put_item(struct buf *b, struct item *it, const struct logrec *lr)
 	case 'G':
 		return put_header(b, req_header(r, "User-Agent"));
 	case 'c':
-		return put_count(b, lr->lr_ext, lr->lr_status);
+		return put_count(b, lr->lr_ext && lr->lr_status > 0,
+		    lr->lr_status);
 	case 'i':
 		return put_count(b, lr->lr_ext, lr->lr_in);
 	case 'o':

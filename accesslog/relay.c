@@ -89,11 +89,18 @@ struct relay {
 	long long	 rl_sent;	/* body bytes sent, counted or not */
 	int		 rl_pipe[2];
 	size_t		 rl_piped;
+	/* The relays in flight, oldest first, for the sweep. */
+	struct relay	*rl_next, *rl_prev;
+	int		 rl_swept;	/* htparser's socket watched for
+					 * its hang-up */
 };
 
 static char	iobuf[64 * 1024];
 static int	pool[PIPE_POOL][2];
 static int	npool;
+static struct relay	*oldest, *newest;
+static struct timer	 sweeper;
+static int		 sweeper_init;
 
 static void	relay_step(struct relay *rl);
 
@@ -172,32 +179,6 @@ count_sent(struct relay *rl, const char *data, size_t n)
 	}
 }
 
-/* Content-Length as htparser takes it: -2 absent, -1 unusable. */
-static long long
-resp_length(const struct http_resp *rp)
-{
-	long long v, seen = -2;
-	const char *p;
-	size_t i;
-
-	for (i = 0; i < rp->hr_nhdrs; i++) {
-		if (strcasecmp(rp->hr_hdrs[i].h_name, "Content-Length"))
-			continue;
-		p = rp->hr_hdrs[i].h_value;
-		if (*p == '\0' || strlen(p) > 18)
-			return -1;
-		for (v = 0; *p; p++) {
-			if (*p < '0' || *p > '9')
-				return -1;
-			v = v * 10 + (*p - '0');
-		}
-		if (seen != -2 && v != seen)
-			return -1;
-		seen = v;
-	}
-	return seen;
-}
-
 /* The response head is in: how its body counts.  0, or -1 if htparser
  * would refuse the head. */
 static int
@@ -212,7 +193,7 @@ head_done(struct relay *rl)
 	sw = http_resp_header(rp, "X-Ash-Switch");
 	duplex = sw && !strcasecmp(sw, "duplex") && rl->rl_dfd >= 0;
 	te = http_resp_header(rp, "Transfer-Encoding") != NULL;
-	if ((len = resp_length(rp)) == -1 && !te)
+	if ((len = http_resp_length(rp)) == -1 && !te)
 		return -1;
 	nobody = !strcmp(rl->rl_req->r_method, "HEAD") ||
 	    rp->hr_status < 200 || rp->hr_status == 204 ||
@@ -544,6 +525,71 @@ up_step(struct relay *rl)
 	return 1;
 }
 
+/* The sweep */
+
+/*
+ * htparser closes its socket when the client goes away or the handler
+ * takes too long; a relay only learns of it when it next writes there,
+ * which a handler that has not answered yet never makes it do.  So a
+ * relay still in flight after SWEEP_MS has htparser's socket watched for
+ * its hang-up from then on: a fast request costs no epoll_ctl() for it.
+ */
+#define SWEEP_MS	1000
+
+static void
+sweep(struct timer *t)
+{
+	struct timespec now;
+	struct relay *rl;
+
+	(void)t;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (rl = oldest; rl != NULL; rl = rl->rl_next) {
+		if ((now.tv_sec - rl->rl_t0.tv_sec) * 1000 +
+		    (now.tv_nsec - rl->rl_t0.tv_nsec) / 1000000 < SWEEP_MS)
+			break;
+		if (!rl->rl_swept) {
+			rl->rl_swept = 1;
+			if (!rl->rl_cw.w_added)
+				loop_watch(handler_loop(), &rl->rl_cw, 0);
+		}
+	}
+	if (oldest != NULL)
+		loop_timer(handler_loop(), &sweeper, SWEEP_MS);
+}
+
+static void
+relay_link(struct relay *rl)
+{
+	rl->rl_prev = newest;
+	if (newest)
+		newest->rl_next = rl;
+	else
+		oldest = rl;
+	newest = rl;
+	if (!sweeper_init) {
+		timer_init(&sweeper, sweep, NULL);
+		sweeper_init = 1;
+	}
+	if (!timer_armed(&sweeper))
+		loop_timer(handler_loop(), &sweeper, SWEEP_MS);
+}
+
+static void
+relay_unlink(struct relay *rl)
+{
+	if (rl->rl_prev)
+		rl->rl_prev->rl_next = rl->rl_next;
+	else
+		oldest = rl->rl_next;
+	if (rl->rl_next)
+		rl->rl_next->rl_prev = rl->rl_prev;
+	else
+		newest = rl->rl_prev;
+	if (oldest == NULL)
+		loop_untimer(handler_loop(), &sweeper);
+}
+
 /* The loop */
 
 static long long
@@ -565,7 +611,9 @@ relay_end(struct relay *rl)
 	lr.lr_req = rl->rl_req;
 	lr.lr_when = rl->rl_when;
 	lr.lr_ext = 1;
-	lr.lr_status = rl->rl_status;
+	/* Gone before the head went out: htparser answered, or nobody. */
+	lr.lr_status = rl->rl_status > 0 && rl->rl_headleft == 0 &&
+	    rl->rl_state != RL_HEAD ? rl->rl_status : -1;
 	lr.lr_in = rl->rl_in;
 	lr.lr_out = rl->rl_out;
 	lr.lr_usec = usec_since(&rl->rl_t0);
@@ -588,6 +636,7 @@ relay_end(struct relay *rl)
 	buf_free(&rl->rl_head);
 	buf_free(&rl->rl_down);
 	req_free(rl->rl_req);
+	relay_unlink(rl);
 	/* An event of this batch may still name rl: freed after it. */
 	if (loop_defer(handler_loop(), free, rl) == -1)
 		log_msg(LOG_ERR, "out of memory: %zu bytes leaked",
@@ -615,7 +664,7 @@ relay_interest(struct relay *rl)
 		loop_watch(handler_loop(), &rl->rl_hw, h);
 	else
 		loop_unwatch(handler_loop(), &rl->rl_hw);
-	if (c)
+	if (c || rl->rl_swept)
 		loop_watch(handler_loop(), &rl->rl_cw, c);
 	else
 		loop_unwatch(handler_loop(), &rl->rl_cw);
@@ -731,5 +780,6 @@ relay_start(struct child *ch, struct fmt *f, struct req *r, int fd)
 	buf_init(&rl->rl_head, 0);
 	buf_init(&rl->rl_down, 0);
 	handler_hold();
+	relay_link(rl);
 	relay_step(rl);
 }

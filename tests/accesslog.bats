@@ -57,6 +57,21 @@ record() {
 	sed -n "$1p" "$LOG"
 }
 
+# wait_for COMMAND...: wait until COMMAND succeeds (5 s).
+wait_for() {
+	local i
+	for ((i = 0; i < 100 * SLOW; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	fail "still not true after 5 s: $*"
+}
+
+# dead PID: the process is gone.
+dead() {
+	! proc_alive "$1"
+}
+
 # al_pid: the accesslog under htparser.
 al_pid() {
 	local p
@@ -197,10 +212,7 @@ print(m.group(6) if m else "no match")' "$output"
 @test "OUTFILE - writes the records on standard output" {
 	start_root accesslog -f 'REC %m %u' - "$ECHO_HANDLER"
 	expect /stdout-test 200
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^REC GET /stdout-test$' "$SERVER_LOG" && break
-		sleep 0.05
-	done
+	wait_for grep -q '^REC GET /stdout-test$' "$SERVER_LOG"
 	run grep -c '^REC GET /stdout-test$' "$SERVER_LOG"
 	assert_equal "$output" 1
 }
@@ -362,6 +374,22 @@ print(got)' "$PORT"
 	assert_equal "$output" '/?duplex 101 0'
 }
 
+@test "-e: a handler htparser gave up on is logged then, status unknown" {
+	PORT=$(free_port)
+	start_bg "$SERVER_LOG" "$HTPARSER" -o timeout-handler=1 \
+	    "plain:port=$PORT,local=127.0.0.1" -- \
+	    accesslog -e -f '%u %c %o' "$LOG" "$ECHO_HANDLER"
+	HTPARSER_PID=$BG_PID
+	wait_port "$PORT" 5 "$HTPARSER_PID"
+	t0=$(now_ms)
+	expect '/?sleep=6000&size=5' 504
+	# Logged when htparser closed the socket, not when the handler
+	# answers after 6 s (with a 200 the client never got).
+	run record 1
+	assert_equal "$output" '/?sleep=6000&size=5 - 0'
+	[ $(($(now_ms) - t0)) -lt 5500 ] || fail "logged only after $(($(now_ms) - t0)) ms"
+}
+
 # ---------------------------------------------------------------------
 # Writing the log
 
@@ -395,11 +423,7 @@ print(got)' "$PORT"
 	curl -sS -o /dev/null "${urls[@]}"
 	pid=$(al_pid)
 	kill -TERM "$pid"
-	for ((i = 0; i < 250 * SLOW; i++)); do
-		proc_alive "$pid" || break
-		sleep 0.02
-	done
-	! proc_alive "$pid"
+	wait_for dead "$pid"
 	assert_equal "$(lines)" 30
 	assert_equal "$(sed -n 30p "$LOG")" /r30
 }
@@ -424,10 +448,7 @@ print(got)' "$PORT"
 	done
 	pid=$(al_pid)
 	proc_alive "$pid"
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'cannot write the log' "$SERVER_LOG" && break
-		sleep 0.05
-	done
+	wait_for grep -q 'cannot write the log' "$SERVER_LOG"
 	run grep -c 'accesslog: /dev/full: cannot write the log.*No space left on device' "$SERVER_LOG"
 	assert_equal "$output" 1
 }
@@ -437,10 +458,7 @@ print(got)' "$PORT"
 	echo_site -L -f '%u'
 	expect /kept1 200
 	expect /kept2 200
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'cannot write the log' "$SERVER_LOG" && break
-		sleep 0.05
-	done
+	wait_for grep -q 'cannot write the log' "$SERVER_LOG"
 	rm "$LOG"
 	kill -HUP "$(al_pid)"
 	expect /after 200
@@ -456,10 +474,7 @@ print(got)' "$PORT"
 	mv "$LOG" "$LOG.1"
 	expect /between 200
 	kill -HUP "$(al_pid)"
-	for ((i = 0; i < 100; i++)); do
-		[ -e "$LOG" ] && break
-		sleep 0.05
-	done
+	wait_for test -e "$LOG"
 	expect /after 200
 	wait_lines 1
 	assert_equal "$(cat "$LOG.1")" $'/before\n/between'
@@ -476,10 +491,7 @@ print(got)' "$PORT"
 	    "$ASHD_SRCDIR/etc/ashd/logrotate" >"$TEST_TMP/lr.conf"
 	grep -q "accesslog -P $LOG.1" "$TEST_TMP/lr.conf"
 	"$lr" -f -s "$TEST_TMP/lr.state" "$TEST_TMP/lr.conf"
-	for ((i = 0; i < 100; i++)); do
-		[ -e "$LOG" ] && break
-		sleep 0.05
-	done
+	wait_for test -e "$LOG"
 	expect /after 200
 	wait_lines 1
 	assert_equal "$(cat "$LOG.1")" /before
@@ -543,10 +555,7 @@ print(got)' "$PORT"
 	assert_status 0
 	assert_equal "$output" "$pid"
 	kill -HUP "$output"
-	for ((i = 0; i < 100; i++)); do
-		[ -e "$LOG" ] && break
-		sleep 0.05
-	done
+	wait_for test -e "$LOG"
 	run accesslog -P "$LOG"
 	assert_status 0
 	assert_equal "$output" "$pid"
@@ -559,11 +568,7 @@ print(got)' "$PORT"
 	pid=$(al_pid)
 	assert_equal "$(cat "$TEST_TMP/al.pid")" "$pid"
 	kill -TERM "$pid"
-	for ((i = 0; i < 100; i++)); do
-		[ -e "$TEST_TMP/al.pid" ] || break
-		sleep 0.05
-	done
-	[ ! -e "$TEST_TMP/al.pid" ]
+	wait_for test ! -e "$TEST_TMP/al.pid"
 }
 
 @test "-p -: the pid file is OUTFILE.pid" {
@@ -589,12 +594,8 @@ print(got)' "$PORT"
 	[ -n "$child" ]
 	kill -TERM "$HTPARSER_PID"
 	wait_exit "$HTPARSER_PID" 10
-	for ((i = 0; i < 100; i++)); do
-		proc_alive "$pid" || proc_alive "$child" || break
-		sleep 0.05
-	done
-	! proc_alive "$pid"
-	! proc_alive "$child"
+	wait_for dead "$pid"
+	wait_for dead "$child"
 }
 
 @test "a child that cannot be started: exit 1" {
