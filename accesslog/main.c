@@ -104,26 +104,19 @@ stop(void *arg)
 	child = NULL;
 }
 
-/* The child exited while we were serving. */
+/* The child exited while we were serving: reaped here or by
+ * handler_run(), lib/child says how it ended. */
 static void
 child_gone(struct watch *w, uint32_t ev)
 {
-	siginfo_t si;
+	pid_t pid = child->ch_pid;
+	int st;
 
 	(void)w;
 	(void)ev;
-	memset(&si, 0, sizeof(si));
-	/* WNOWAIT: handler_run() reaps it. */
-	if (waitid(P_PID, child->ch_pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
-	    0 && si.si_pid != 0) {
-		if (si.si_code == CLD_EXITED)
-			log_msg(LOG_ERR, "%s exited with status %d",
-			    child->ch_argv[0], si.si_status);
-		else
-			log_msg(LOG_ERR, "%s was killed by signal %d",
-			    child->ch_argv[0], si.si_status);
-	} else
-		log_msg(LOG_ERR, "%s exited", child->ch_argv[0]);
+	if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid)
+		child_reaped(pid, st);
+	log_msg(LOG_ERR, "child %s has exited: stopping", child->ch_name);
 	status = 1;
 	handler_stop();
 }
@@ -131,8 +124,11 @@ child_gone(struct watch *w, uint32_t ev)
 static void
 start_child(char **argv)
 {
-	if ((child = child_new("child", CHILD_PERSISTENT, argv, NULL)) ==
-	    NULL)
+	const char *name = strrchr(argv[0], '/');
+
+	child = child_new(name ? name + 1 : argv[0], CHILD_PERSISTENT, argv,
+	    NULL);
+	if (child == NULL)
 		log_die_errno(1, "child");
 	if (child_start(child) == -1)
 		log_die_errno(1, "%s", argv[0]);

@@ -584,7 +584,8 @@ print(got)' "$PORT"
 @test "if the child exits, accesslog exits with status 1 and htparser ends" {
 	start_root accesslog -f '%u' "$LOG" sh -c 'sleep 0.5; exit 3'
 	wait_exit "$HTPARSER_PID" 10
-	grep -q 'accesslog: sh exited with status 3' "$SERVER_LOG"
+	grep -q 'accesslog: child sh: exited with status 3' "$SERVER_LOG"
+	grep -q 'accesslog: child sh has exited: stopping' "$SERVER_LOG"
 }
 
 @test "end of input: accesslog and its child exit" {
