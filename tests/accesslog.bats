@@ -72,22 +72,28 @@ dead() {
 	! proc_alive "$1"
 }
 
-# al_pid: the accesslog under htparser.
+# al_pid: the accesslog under htparser (once it runs as accesslog).
 al_pid() {
-	local p
-	p=$(children_named "$HTPARSER_PID" accesslog)
-	[ -n "$p" ] || fail "no accesslog under htparser $HTPARSER_PID"
-	echo "$p"
+	local p i
+	for ((i = 0; i < 250 * SLOW; i++)); do
+		p=$(children_named "$HTPARSER_PID" accesslog)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.02
+	done
+	fail "no accesslog under htparser $HTPARSER_PID"
 }
 
-# echo_site ACCESSLOG-OPTIONS...: accesslog OPTIONS $LOG echo-handler.
+# echo_site ACCESSLOG-OPTIONS...: accesslog OPTIONS $LOG echo-handler,
+# once $LOG is open (and locked).
 echo_site() {
 	start_root accesslog "$@" "$LOG" "$ECHO_HANDLER"
+	wait_for test -e "$LOG"
 }
 
 # file_site ACCESSLOG-OPTIONS...: accesslog OPTIONS $LOG dirplex $SITE.
 file_site() {
 	start_root accesslog "$@" "$LOG" dirplex "$SITE"
+	wait_for test -e "$LOG"
 }
 
 # ---------------------------------------------------------------------
@@ -566,6 +572,7 @@ print(got)' "$PORT"
 @test "-p PIDFILE: accesslog's pid, removed at exit" {
 	echo_site -p "$TEST_TMP/al.pid" -f '%u'
 	pid=$(al_pid)
+	wait_for test -s "$TEST_TMP/al.pid"
 	assert_equal "$(cat "$TEST_TMP/al.pid")" "$pid"
 	kill -TERM "$pid"
 	wait_for test ! -e "$TEST_TMP/al.pid"
@@ -573,6 +580,7 @@ print(got)' "$PORT"
 
 @test "-p -: the pid file is OUTFILE.pid" {
 	echo_site -p - -f '%u'
+	wait_for test -s "$LOG.pid"
 	assert_equal "$(cat "$LOG.pid")" "$(al_pid)"
 	run accesslog -p - - dirplex "$SITE"
 	assert_status 2
