@@ -8,19 +8,19 @@
  * logged; nothing of the response is seen.  Extended mode (-e): the
  * response is relayed and counted (relay.c) and logged when it ends.
  *
- * The child is watched through a pidfd: if it exits while requests
- * are still coming, accesslog stops too (as ashd's does), so that
- * htparser sees its root handler gone.  SIGHUP reopens the log;
+ * The child's socket is watched for its hang-up: if the child exits
+ * (closes it) while requests are still coming, accesslog stops too (as
+ * ashd's does), so that htparser sees its root handler gone.  SIGHUP reopens the log;
  * SIGTERM, or the end of input, stops taking requests, lets relayed
  * ones finish, and writes every buffered record before exiting.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,8 +42,10 @@ static int		 extended;
 static int		 stopping;
 static int		 status;	/* exit status */
 static char		*pidfile;
-static int		 pidfd = -1;
-static struct watch	 pidwatch;
+static int		 hupfd = -1;	/* our end of the child's socket */
+static struct watch	 hupwatch;
+static pid_t		 gone_pid;	/* the child that has exited */
+static char		*child_name;
 
 static void
 usage(FILE *out)
@@ -93,10 +95,10 @@ stop(void *arg)
 {
 	(void)arg;
 	stopping = 1;
-	if (pidfd >= 0) {
-		loop_unwatch(handler_loop(), &pidwatch);
-		close(pidfd);
-		pidfd = -1;
+	if (hupfd >= 0) {
+		loop_unwatch(handler_loop(), &hupwatch);
+		close(hupfd);
+		hupfd = -1;
 	}
 	/* The child sees end-of-file and finishes what it has; requests
 	 * still queued for it are answered 503. */
@@ -104,21 +106,32 @@ stop(void *arg)
 	child = NULL;
 }
 
-/* The child exited while we were serving: reaped here or by
- * handler_run(), lib/child says how it ended. */
+/* The child closed its socket (it exited) while we were serving. */
 static void
 child_gone(struct watch *w, uint32_t ev)
 {
-	pid_t pid = child->ch_pid;
-	int st;
-
 	(void)w;
 	(void)ev;
-	if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid)
-		child_reaped(pid, st);
+	gone_pid = child->ch_pid;
 	log_msg(LOG_ERR, "child %s has exited: stopping", child->ch_name);
 	status = 1;
 	handler_stop();
+}
+
+/* The child is reaped after stop() let go of it: say how it ended, as
+ * lib/child does for the children it still knows. */
+static void
+reaped(pid_t pid, int st, void *arg)
+{
+	(void)arg;
+	if (pid != gone_pid)
+		return;
+	if (WIFSIGNALED(st))
+		log_msg(LOG_WARNING, "child %s: killed by signal %d",
+		    child_name, WTERMSIG(st));
+	else if (WEXITSTATUS(st) != 0)
+		log_msg(LOG_WARNING, "child %s: exited with status %d",
+		    child_name, WEXITSTATUS(st));
 }
 
 static void
@@ -132,15 +145,14 @@ start_child(char **argv)
 		log_die_errno(1, "child");
 	if (child_start(child) == -1)
 		log_die_errno(1, "%s", argv[0]);
-	/* SIGCHLD is blocked until the loop runs: the child cannot have
-	 * been reaped yet, so the pid is still the child's. */
-	if ((pidfd = (int)syscall(SYS_pidfd_open, child->ch_pid, 0)) == -1) {
-		log_errno(LOG_WARNING, "pidfd_open: the end of %s will be "
-		    "noticed only at the next request", argv[0]);
-		return;
-	}
-	watch_init(&pidwatch, pidfd, child_gone, NULL);
-	if (loop_watch(handler_loop(), &pidwatch, EPOLLIN) == -1)
+	child_name = xstrdup(child->ch_name);
+	/* A copy of our end, watched with no events: the hang-up of the
+	 * child's end is reported all the same.  stop() closes it before
+	 * the child's socket, so that the child then sees end-of-file. */
+	if ((hupfd = fcntl(child->ch_fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		log_die_errno(1, "child socket");
+	watch_init(&hupwatch, hupfd, child_gone, NULL);
+	if (loop_watch(handler_loop(), &hupwatch, 0) == -1)
 		log_die_errno(1, "event loop");
 }
 
@@ -171,6 +183,7 @@ write_pidfile(void)
 static const struct handler accesslog_handler = {
 	.h_request = serve_one,
 	.h_reload = reload,
+	.h_reaped = reaped,
 	.h_stop = stop,
 };
 
@@ -224,6 +237,7 @@ main(int argc, char **argv)
 		if (err == NULL)
 			log_die(1, "out of memory");
 		log_msg(LOG_ERR, "%s", err);
+		free(err);
 		return 2;
 	}
 	if (pidarg)

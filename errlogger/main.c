@@ -20,13 +20,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -254,28 +252,36 @@ forward(int sig)
 		kill(child, sig);
 }
 
-/* The program's exit status if it exits within WAIT_MS, else 0. */
+/* The program's exit status if it exits within WAIT_MS, else 0.
+ * SIGCHLD is blocked (main()), so it waits pending for sigtimedwait(). */
 static int
 child_status(void)
 {
-	struct pollfd pfd;
-	int st, fd;
+	struct timespec left = { WAIT_MS / 1000, WAIT_MS % 1000 * 1000000 };
+	struct timespec t0, now;
+	sigset_t chld;
+	long long ns;
+	int st;
 
-	if (waitpid(child, &st, WNOHANG) == 0) {
-		fd = (int)syscall(SYS_pidfd_open, child, 0);
-		if (fd >= 0) {
-			pfd.fd = fd;
-			pfd.events = POLLIN;
-			while (poll(&pfd, 1, WAIT_MS) == -1 && errno == EINTR)
-				;
-			close(fd);
-		}
-		if (waitpid(child, &st, WNOHANG) <= 0)
-			return 0;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (waitpid(child, &st, WNOHANG) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ns = (long long)WAIT_MS * 1000000 -
+		    ((long long)(now.tv_sec - t0.tv_sec) * 1000000000 +
+		    (now.tv_nsec - t0.tv_nsec));
+		if (ns <= 0)
+			return 0;	/* still running: not ours to wait for */
+		left.tv_sec = (time_t)(ns / 1000000000);
+		left.tv_nsec = (long)(ns % 1000000000);
+		sigtimedwait(&chld, NULL, &left);
 	}
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
-	return 128 + WTERMSIG(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 0;
 }
 
 /* The program, with the pipe as standard error; exec failures go
@@ -356,9 +362,11 @@ main(int argc, char **argv)
 		errfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (pipe2(pp, O_CLOEXEC) == -1)
 		log_die_errno(1, "pipe");
-	/* Signals wait until there is a program to pass them to. */
+	/* Signals wait until there is a program to pass them to; SIGCHLD
+	 * stays blocked for child_status(). */
 	setup_signals(&mask);
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigaddset(&old, SIGCHLD);
 	if ((child = fork()) == -1)
 		log_die_errno(1, "fork");
 	if (child == 0)
