@@ -46,6 +46,9 @@ static int		 hupfd = -1;	/* our end of the child's socket */
 static struct watch	 hupwatch;
 static pid_t		 gone_pid;	/* the child that has exited */
 static char		*child_name;
+static struct timer	 gonetimer;
+
+#define GONE_WAIT_MS	1000	/* for the exited child to be reaped */
 
 static void
 usage(FILE *out)
@@ -106,15 +109,31 @@ stop(void *arg)
 	child = NULL;
 }
 
-/* The child closed its socket (it exited) while we were serving. */
+/* Waited long enough for the child to be reaped. */
+static void
+gone_timeout(struct timer *t)
+{
+	(void)t;
+	gone_pid = 0;
+	handler_release();
+}
+
+/* The child closed its socket (it exited) while we were serving.  If it
+ * has not been reaped yet, wait a moment for it, to say how it ended. */
 static void
 child_gone(struct watch *w, uint32_t ev)
 {
 	(void)w;
 	(void)ev;
-	gone_pid = child->ch_pid;
 	log_msg(LOG_ERR, "child %s has exited: stopping", child->ch_name);
 	status = 1;
+	if ((gone_pid = child->ch_pid) > 0) {
+		timer_init(&gonetimer, gone_timeout, NULL);
+		if (loop_timer(handler_loop(), &gonetimer, GONE_WAIT_MS) == 0)
+			handler_hold();
+		else
+			gone_pid = 0;
+	}
 	handler_stop();
 }
 
@@ -124,7 +143,7 @@ static void
 reaped(pid_t pid, int st, void *arg)
 {
 	(void)arg;
-	if (pid != gone_pid)
+	if (pid != gone_pid || pid == 0)
 		return;
 	if (WIFSIGNALED(st))
 		log_msg(LOG_WARNING, "child %s: killed by signal %d",
@@ -132,6 +151,9 @@ reaped(pid_t pid, int st, void *arg)
 	else if (WEXITSTATUS(st) != 0)
 		log_msg(LOG_WARNING, "child %s: exited with status %d",
 		    child_name, WEXITSTATUS(st));
+	gone_pid = 0;
+	loop_untimer(handler_loop(), &gonetimer);
+	handler_release();
 }
 
 static void
