@@ -493,8 +493,11 @@ print(got)' "$PORT"
 	echo_site -f '%u'
 	expect /before 200
 	wait_lines 1
-	sed "s|/var/log/ashd/access.log|$LOG|g" \
-	    "$ASHD_SRCDIR/etc/ashd/logrotate" >"$TEST_TMP/lr.conf"
+	# As root here, in a directory of root's: not as www-data.
+	sed -e "s|/var/log/ashd/access.log|$LOG|g" \
+	    -e "s|/usr/local/bin/accesslog|$(command -v accesslog)|" \
+	    -e '/^[[:space:]]*su /d' -e '/^[[:space:]]*create /d' \
+	    "$ASHD_SRCDIR/etc/logrotate.d/ashd" >"$TEST_TMP/lr.conf"
 	grep -q "accesslog -P $LOG.1" "$TEST_TMP/lr.conf"
 	"$lr" -f -s "$TEST_TMP/lr.state" "$TEST_TMP/lr.conf"
 	wait_for test -e "$LOG"
