@@ -101,36 +101,35 @@ STAMP='[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}'
 	assert_match "$(cat "$MSGS")" "^<28>$STAMP my-app\\[[0-9]+\\]: hello\$"
 }
 
-@test "-f: every facility is encoded as facility * 8 + priority" {
-	local -A code=([kern]=0 [user]=1 [mail]=2 [daemon]=3 [auth]=4 [lpr]=6
-	    [news]=7 [uucp]=8 [cron]=9 [authpriv]=10 [ftp]=11 [local0]=16
-	    [local1]=17 [local2]=18 [local3]=19 [local4]=20 [local5]=21
-	    [local6]=22 [local7]=23)
-	local f n=0
-	for f in "${!code[@]}"; do
-		errlogger -f "$f" -p info -n "$f" sh -c 'echo x >&2'
+# log_each OPTION FIXED NAME=PRI...: one errlogger -OPTION NAME FIXED
+# per NAME (named NAME), then check that NAME's message came as <PRI>.
+log_each() {
+	local opt=$1 fixed=$2 pair name n=0
+	shift 2
+	for pair in "$@"; do
+		name=${pair%=*}
+		errlogger "$opt" "$name" $fixed -n "$name" sh -c 'echo x >&2'
 		n=$((n + 1))
 	done
 	wait_msgs "$n"
-	for f in "${!code[@]}"; do
-		grep -qE "^<$((code[$f] * 8 + 6))>$STAMP $f\\[[0-9]+\\]: x\$" "$MSGS" ||
-		    fail "facility $f: not <$((code[$f] * 8 + 6))>:"$'\n'"$(cat "$MSGS")"
+	for pair in "$@"; do
+		grep -qE "^<${pair#*=}>$STAMP ${pair%=*}\\[[0-9]+\\]: x\$" "$MSGS" ||
+		    fail "$opt ${pair%=*}: not <${pair#*=}>:"$'\n'"$(cat "$MSGS")"
 	done
 }
 
+@test "-f: every facility is encoded as facility * 8 + priority" {
+	# With -p info (6): facility * 8 + 6.
+	log_each -f '-p info' kern=6 user=14 mail=22 daemon=30 auth=38 \
+	    lpr=54 news=62 uucp=70 cron=78 authpriv=86 ftp=94 local0=134 \
+	    local1=142 local2=150 local3=158 local4=166 local5=174 \
+	    local6=182 local7=190
+}
+
 @test "-p: every priority" {
-	local -A code=([emerg]=0 [alert]=1 [crit]=2 [err]=3 [warning]=4
-	    [notice]=5 [info]=6 [debug]=7)
-	local p n=0
-	for p in "${!code[@]}"; do
-		errlogger -f local7 -p "$p" -n "$p" sh -c 'echo x >&2'
-		n=$((n + 1))
-	done
-	wait_msgs "$n"
-	for p in "${!code[@]}"; do
-		grep -qE "^<$((23 * 8 + code[$p]))>$STAMP $p\\[[0-9]+\\]: x\$" "$MSGS" ||
-		    fail "priority $p: not <$((23 * 8 + code[$p]))>:"$'\n'"$(cat "$MSGS")"
-	done
+	# With -f local7 (23): 184 + priority.
+	log_each -p '-f local7' emerg=184 alert=185 crit=186 err=187 \
+	    warning=188 notice=189 info=190 debug=191
 }
 
 @test "lines: CRLF ends, empty lines, a last line without newline" {
