@@ -910,6 +910,12 @@ print(how, "short" if n < 52428800 else "complete")
 	printf 'junk\n' >"$TEST_TMP/pid"
 	ln "$TEST_TMP/pid" "$TEST_TMP/oldpid"
 	start_htparser -p "$TEST_TMP/pid"
+	# The port is bound before the root handler starts, the pid file
+	# written after.
+	for ((i = 0; i < 100 * SLOW; i++)); do
+		[ "$(cat "$TEST_TMP/pid")" = "$HTPARSER_PID" ] && break
+		sleep 0.05
+	done
 	printf '%s\n' "$HTPARSER_PID" >"$TEST_TMP/expect"
 	cmp "$TEST_TMP/expect" "$TEST_TMP/pid"
 	assert_equal "$(cat "$TEST_TMP/oldpid")" junk
