@@ -13,7 +13,8 @@
 struct req;
 
 struct cgiopts {
-	const char	*co_program;	/* -p: interpreter, or NULL */
+	const char	*co_program;	/* -p or -P: interpreter, or NULL */
+	char		**co_args;	/* -P: its arguments, NULL-terminated */
 	int		 co_chdir;	/* -c: run in the script's directory */
 	uint64_t	 co_timeout;	/* -t, milliseconds */
 	const char	*co_path;	/* PATH given to scripts */

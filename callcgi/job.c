@@ -9,12 +9,16 @@
  *   HEAD   the script runs; its output is collected until the end of
  *          its CGI header block -> BODY (HTTP head sent), or 500
  *   BODY   the script's output is relayed to the socket as it comes,
- *          never more than JOB_BUFMAX ahead of the client -> DONE at EOF
- *   DONE   the response is complete; the job lingers only until the
- *          script's stderr closes and the process has been reaped
+ *          never more than JOB_BUFMAX ahead of the client -> DONE at
+ *          EOF, or once the body its Content-Length announced is sent
+ *   DONE   the response is complete and the socket shut down and
+ *          closed; the job lingers only until the script's stdout and
+ *          stderr close (what it still writes is dropped) and the
+ *          process has been reaped, within the time limit
  * With a Content-Length, the script reads its body straight from the
  * response socket (no copy).  The script runs in its own process group,
- * killed whole when the client goes away or the time limit passes.
+ * killed whole when the client goes away before the response is
+ * complete, or when the time limit passes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +58,8 @@ struct job {
 	long long	 j_spooled;
 	pid_t		 j_pid;		/* 0: not started or reaped */
 	int		 j_killed;
+	long long	 j_limit;	/* head + announced body, or -1 */
+	long long	 j_sent;	/* bytes sent to the socket */
 	struct watch	 j_sw, j_ow, j_ew;
 	struct timer	 j_timer;
 	struct buf	 j_in;		/* script output not yet sent */
@@ -91,6 +97,18 @@ static void
 job_close_sock(struct job *j)
 {
 	close_watched(&j->j_sw, &j->j_sock);
+}
+
+/* The response is complete: end it even though the script may still
+ * hold the socket as its standard input. */
+static void
+job_end_response(struct job *j)
+{
+	j->j_state = J_DONE;
+	buf_free(&j->j_in);
+	if (j->j_sock >= 0)
+		shutdown(j->j_sock, SHUT_WR);
+	job_close_sock(j);
 }
 
 /* Answer `status` (0: nobody to answer) if nothing was sent yet; then
@@ -163,6 +181,23 @@ err_event(struct watch *w, uint32_t ev)
 	}
 }
 
+/* The body length the script announced, or -1 (none, or a response
+ * that has no body to count). */
+static long long
+body_length(const struct job *j, const struct http_resp *rp)
+{
+	const char *cl = http_resp_header(rp, "Content-Length");
+	char *end;
+	long long n;
+
+	if (cl == NULL || !strcmp(j->j_req->r_method, "HEAD") ||
+	    rp->hr_status < 200 || rp->hr_status == 204 ||
+	    rp->hr_status == 304)
+		return -1;
+	n = strtoll(cl, &end, 10);
+	return *cl >= '0' && *cl <= '9' && *end == '\0' && n >= 0 ? n : -1;
+}
+
 /* Turn the CGI head in j_in into an HTTP head; 0 done or waiting, -1
  * failed (answered). */
 static int
@@ -182,9 +217,15 @@ job_head(struct job *j)
 		job_fail(j, 500, "The script sent an invalid response.");
 		return -1;
 	}
-	if (cgi_http_head(&h, &rp) == -1 ||
-	    buf_append(&h, j->j_in.b_data + n, j->j_in.b_len - (size_t)n) == -1)
+	if (cgi_http_head(&h, &rp) == -1)
 		goto nomem;
+	j->j_limit = body_length(j, &rp);
+	if (j->j_limit >= 0)
+		j->j_limit += (long long)h.b_len;
+	if (buf_append(&h, j->j_in.b_data + n, j->j_in.b_len - (size_t)n) == -1)
+		goto nomem;
+	if (j->j_limit >= 0 && (long long)h.b_len > j->j_limit)
+		h.b_len = (size_t)j->j_limit;	/* more than announced */
 	http_resp_free(&rp);
 	buf_free(&j->j_in);
 	j->j_in = h;
@@ -214,9 +255,12 @@ job_flush(struct job *j)
 			return -1;
 		}
 		buf_consume(&j->j_in, (size_t)n);
+		j->j_sent += n;
 	}
-	if (j->j_state == J_DONE && j->j_in.b_len == 0) {
-		job_close_sock(j);
+	if (j->j_sock >= 0 && j->j_in.b_len == 0 && (j->j_state == J_DONE ||
+	    (j->j_limit >= 0 && j->j_sent >= j->j_limit))) {
+		job_end_response(j);
+		job_update(j);
 		job_finish(j);
 		return -1;
 	}
@@ -233,8 +277,14 @@ out_event(struct watch *w, uint32_t ev)
 	n = read(j->j_out, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n > 0 && j->j_state == J_DONE)
+		return;		/* after the response: dropped */
 	if (n <= 0) {
 		close_watched(&j->j_ow, &j->j_out);
+		if (j->j_state == J_DONE) {
+			job_finish(j);
+			return;
+		}
 		if (j->j_state == J_HEAD) {
 			if (j->j_in.b_len > 0 && job_head(j) == -1)
 				return;
@@ -252,6 +302,10 @@ out_event(struct watch *w, uint32_t ev)
 			job_update(j);
 		return;
 	}
+	if (j->j_state == J_BODY && j->j_limit >= 0 && (long long)n >
+	    j->j_limit - j->j_sent - (long long)j->j_in.b_len)
+		n = (ssize_t)(j->j_limit - j->j_sent -
+		    (long long)j->j_in.b_len);	/* more than announced */
 	if (buf_append(&j->j_in, buf, (size_t)n) == -1) {
 		job_fail(j, 500, "Out of memory.");
 		return;
@@ -262,36 +316,69 @@ out_event(struct watch *w, uint32_t ev)
 		job_update(j);
 }
 
+/* The script's argv: the file alone, or PROGRAM [ARGS...] then the
+ * file (if any).  The strings are not copied. */
+static char **
+job_argv(const struct job *j)
+{
+	char **argv;
+	size_t n = 0, i = 0, k;
+
+	while (cgiopt.co_args && cgiopt.co_args[n])
+		n++;
+	if ((argv = calloc(n + 3, sizeof(*argv))) == NULL)
+		return NULL;
+	argv[i++] = (char *)(cgiopt.co_program ? cgiopt.co_program :
+	    j->j_script);
+	for (k = 0; k < n; k++)
+		argv[i++] = cgiopt.co_args[k];
+	if (cgiopt.co_program && j->j_script)
+		argv[i++] = j->j_script;
+	argv[i] = NULL;
+	return argv;
+}
+
+/* The script's environment: the request's CGI variables, PATH, then
+ * callcgi's own (cgi_env_inherit()); NULL on ENOMEM. */
+static char **
+job_envp(const struct job *j)
+{
+	extern char **environ;
+	struct cgienv env;
+	char **envp = NULL;
+
+	if (cgi_env_build(&env, j->j_req, j->j_script,
+	    j->j_spool >= 0 ? j->j_spooled : -1) == -1)
+		return NULL;
+	if (cgi_env_set(&env, "PATH", cgiopt.co_path) == 0 &&
+	    cgi_env_inherit(&env, environ) == 0)
+		envp = cgi_envp(&env);
+	cgi_env_free(&env);
+	return envp;
+}
+
 /* Start the script; -1 if it could not be (answered). */
 static int
 job_spawn(struct job *j, int in)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	struct cgienv env;
 	sigset_t none, def;
-	char *argv[3], **envp = NULL, *dir = NULL;
+	char **argv = NULL, **envp = NULL, *dir = NULL;
 	const char *path;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, nph;
 
 	nph = j->j_script && !strncmp(j->j_name, "nph-", 4);
 	path = cgiopt.co_program ? cgiopt.co_program : j->j_script;
-	if (cgi_env_build(&env, j->j_req, j->j_script,
-	    j->j_spool >= 0 ? j->j_spooled : -1) == -1 ||
-	    cgi_env_set(&env, "PATH", cgiopt.co_path) == -1 ||
-	    (envp = cgi_envp(&env)) == NULL) {
-		cgi_env_free(&env);
+	if ((envp = job_envp(j)) == NULL || (argv = job_argv(j)) == NULL) {
+		cgi_envp_free(envp);
 		job_fail(j, 500, "Out of memory.");
 		return -1;
 	}
-	cgi_env_free(&env);
 	if ((!nph && pipe2(out, O_CLOEXEC) == -1) || pipe2(err, O_CLOEXEC) == -1) {
 		e = errno;
 		goto fail;
 	}
-	argv[0] = (char *)path;
-	argv[1] = cgiopt.co_program ? j->j_script : NULL;
-	argv[2] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&sa);
 	sigemptyset(&none);
@@ -314,6 +401,8 @@ job_spawn(struct job *j, int in)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
 	free(dir);
+	free(argv);
+	argv = NULL;
 	if (e != 0) {
 		j->j_pid = 0;
 		goto fail;
@@ -339,6 +428,7 @@ job_spawn(struct job *j, int in)
 fail:
 	log_msg(LOG_ERR, "%s: cannot run %s: %s", j->j_name, path,
 	    strerror(e));
+	free(argv);
 	cgi_envp_free(envp);
 	if (out[0] >= 0) {
 		close(out[0]);
@@ -417,8 +507,8 @@ job_update(struct job *j)
 	if (j->j_sock >= 0)
 		loop_watch(jloop, &j->j_sw, se);
 	if (j->j_out >= 0)
-		loop_watch(jloop, &j->j_ow, j->j_in.b_len < JOB_BUFMAX ?
-		    EPOLLIN : 0);
+		loop_watch(jloop, &j->j_ow, j->j_in.b_len < JOB_BUFMAX ||
+		    j->j_state == J_DONE ? EPOLLIN : 0);
 }
 
 void
@@ -438,6 +528,7 @@ job_start(struct loop *l, struct req *r, int sock)
 	j->j_req = r;
 	j->j_sock = sock;
 	j->j_out = j->j_err = j->j_spool = -1;
+	j->j_limit = -1;
 	j->j_name = cgiopt.co_program ? cgiopt.co_program : "callcgi";
 	watch_init(&j->j_sw, sock, sock_event, j);
 	timer_init(&j->j_timer, job_timeout, j);

@@ -35,8 +35,26 @@ static int sigfd = -1, ineof;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: callcgi [-hc] [-p PROGRAM] [-t SECONDS] "
-	    "[METHOD URL REST]\n");
+	fprintf(out, "usage: callcgi [-hcV] [-p PROGRAM | -P PROGRAM "
+	    "[ARGS...] ;] [-t SECONDS]\n"
+	    "               [METHOD URL REST]\n");
+}
+
+/* -P PROGRAM ARGS... ";": the arguments up to the ";" (ashd's form);
+ * -1 if there is none. */
+static int
+program_args(int argc, char **argv)
+{
+	int i;
+
+	for (i = optind; i < argc && strcmp(argv[i], ";"); i++)
+		;
+	if (i == argc)
+		return -1;
+	argv[i] = NULL;
+	cgiopt.co_args = argv + optind;
+	optind = i + 1;
+	return 0;
 }
 
 static void
@@ -85,17 +103,30 @@ main(int argc, char **argv)
 	int c, type = 0, persistent, sock;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
 	cgiopt.co_timeout = DEFAULT_TIMEOUT * 1000;
-	while ((c = getopt(argc, argv, "hcp:t:")) != -1) {
+	while ((c = getopt(argc, argv, "+hVcp:P:t:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'c':
 			cgiopt.co_chdir = 1;
 			break;
 		case 'p':
 			cgiopt.co_program = optarg;
+			cgiopt.co_args = NULL;
+			break;
+		case 'P':
+			cgiopt.co_program = optarg;
+			if (program_args(argc, argv) == -1) {
+				log_msg(LOG_ERR, "-P %s: the arguments must end "
+				    "with \";\"", optarg);
+				return 2;
+			}
 			break;
 		case 't':
 			secs = strtod(optarg, &end);

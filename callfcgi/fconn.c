@@ -903,7 +903,8 @@ freq_start(struct req *r, int sock)
 	q->q_req = r;
 	q->q_sock = sock;
 	q->q_spool = -1;
-	q->q_name = "callfcgi";
+	/* Log lines name the script, else the URL asked for. */
+	q->q_name = r->r_url;
 	watch_init(&q->q_sw, sock, sock_event, q);
 	timer_init(&q->q_timer, freq_timeout, q);
 	if (!timer_armed(&retrytimer))

@@ -127,16 +127,20 @@ main(int argc, char **argv)
 	int c, fd, rv;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
 	opt.o_retries = -1;
 	opt.o_nprocs = 1;
 	opt.o_maxconns = 0;
 	opt.o_timeout = 60 * 1000;
 	opt.o_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
-	while ((c = getopt(argc, argv, "+hN:i:u:t:n:m:T:")) != -1) {
+	while ((c = getopt(argc, argv, "+VhN:i:u:t:n:m:T:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'N':
 		case 'n':
 		case 'm':

@@ -294,6 +294,33 @@ conf_free(struct config *cf)
 	free(cf);
 }
 
+void
+conf_reload(const char *name, struct config **cfp)
+{
+	struct config *ncf;
+	char *path;
+
+	if ((path = cf_find(name)) == NULL) {
+		log_errno(LOG_WARNING, "reload: %s", name);
+		return;
+	}
+	if ((ncf = conf_read(path, rootdir, 0, NULL)) == NULL) {
+		log_errno(LOG_ERR, "reload: %s", path);
+	} else if (ncf->cf_nerrors) {
+		log_msg(LOG_ERR, "reload: %s: %d error(s), keeping the "
+		    "configuration in force", path, ncf->cf_nerrors);
+		conf_free(ncf);
+	} else {
+		if (*cfp) {
+			child_adopt((*cfp)->cf_children, ncf->cf_children);
+			conf_free(*cfp);
+		}
+		*cfp = ncf;
+		log_msg(LOG_INFO, "reloaded %s", path);
+	}
+	free(path);
+}
+
 /* The .htrc cache: a list, since a site has few of them. */
 struct htrc {
 	struct htrc	*h_next;

@@ -59,6 +59,10 @@ struct config {
 struct config	*conf_read(const char *path, const char *dir, int htrc,
 		    void (*report)(const char *msg));
 void		 conf_free(struct config *cf);
+/* SIGHUP: read the file found by `name` (cf_find()) again; without
+ * errors it replaces *cfp, whose children of the same names keep
+ * running; otherwise *cfp stays in force.  Logged either way. */
+void		 conf_reload(const char *name, struct config **cfp);
 
 /* The .htrc of directory `dir` (absolute), read or re-read as needed;
  * NULL if there is none.  If memory ran out, a shared stand-in with

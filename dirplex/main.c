@@ -20,6 +20,9 @@
 #include "log.h"
 #include "req.h"
 
+static const char *extra;	/* -c CONFIG, or NULL */
+static int noglobal;		/* -N */
+
 static void
 usage(FILE *out)
 {
@@ -40,8 +43,11 @@ load(const char *name, int required, int check)
 	char *path;
 
 	if ((path = cf_find(name)) == NULL) {
-		if (required)
-			log_die(2, "%s: configuration file not found", name);
+		if (required) {
+			if ((path = cf_notfound_msg(name)) == NULL)
+				log_die(1, "out of memory");
+			log_die(2, "%s", path);
+		}
 		return NULL;
 	}
 	if ((cf = conf_read(path, rootdir, 0, report_stderr)) == NULL)
@@ -62,9 +68,21 @@ serve_one(struct req *r, int fd, void *arg)
 	req_free(r);
 }
 
+/* SIGHUP: read the -c and global files again (.htrc files are read
+ * again whenever they change). */
+static void
+reload(void *arg)
+{
+	(void)arg;
+	if (!noglobal)
+		conf_reload("dirplex.rc", &cf_global);
+	if (extra)
+		conf_reload(extra, &cf_extra);
+}
 
 static const struct handler dirplex_handler = {
 	.h_request = serve_one,
+	.h_reload = reload,
 	.h_batch = 64,
 };
 
@@ -72,15 +90,19 @@ int
 main(int argc, char **argv)
 {
 	char real[PATH_MAX];
-	const char *extra = NULL;
-	int c, noglobal = 0, check = 0, errors;
+	int c, check = 0, errors;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "hNtc:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	cf_path_add_exedir();
+	while ((c = getopt(argc, argv, "VhNtc:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'N':
 			noglobal = 1;
 			break;

@@ -255,7 +255,6 @@ nomem:
 	http_error(fd, 503, "Out of memory.");
 }
 
-/* 404: notfound matches, else the .notfound handler. */
 /* A .htrc on the way could not be used. */
 static void
 broken(const struct walk *w, int fd)
@@ -266,9 +265,16 @@ broken(const struct walk *w, int fd)
 		http_error(fd, 500, "Server configuration error.");
 }
 
+/*
+ * 404: notfound matches (their rules see the name that was not found,
+ * dir/name), else the .notfound handler.  The rest string is what it
+ * was where the lookup failed; a notfound match also gets X-Ash-File
+ * naming what was last found there (the directory, or a file that no
+ * match stanza took), as in ashd.
+ */
 static void
 not_found(const struct walk *w, const char *dir, const char *name,
-    struct req *r, int fd)
+    const char *found, struct req *r, int fd)
 {
 	const struct config *cf;
 	const struct match *m;
@@ -282,9 +288,12 @@ not_found(const struct walk *w, const char *dir, const char *name,
 		http_error(fd, 503, "Out of memory.");
 		return;
 	}
-	if ((m = find_match(w, MK_NOTFOUND, path, name, &cf)) != NULL)
-		apply_match(w, cf, m, r, fd);
-	else
+	if ((m = find_match(w, MK_NOTFOUND, path, name, &cf)) != NULL) {
+		if (req_set_header(r, "X-Ash-File", found) == -1)
+			http_error(fd, 503, "Out of memory.");
+		else
+			apply_match(w, cf, m, r, fd);
+	} else
 		pass_named(w, ".notfound", r, fd);
 	free(path);
 }
@@ -324,12 +333,20 @@ dispatch(const struct walk *w, enum mkind k, const char *path,
 		return;
 	}
 	if ((m = find_match(w, k, path, name, &cf)) == NULL) {
-		char *dir = strndup(path, (size_t)(name - 1 - path));
+		char *dir;
+
+		if (k == MK_DIRECTORY) {
+			/* No index and no "match directory": no listing,
+			 * as ashd, nginx and Apache answer. */
+			http_error(fd, 403, "This directory has no index.");
+			return;
+		}
+		dir = strndup(path, (size_t)(name - 1 - path));
 
 		if (dir == NULL)
 			http_error(fd, 503, "Out of memory.");
 		else
-			not_found(w, dir, name, r, fd);
+			not_found(w, dir, name, path, r, fd);
 		free(dir);
 		return;
 	}
@@ -344,12 +361,14 @@ dispatch(const struct walk *w, enum mkind k, const char *path,
 static char *
 find_index(const struct walk *w, const char *dir)
 {
-	static char *defindex[] = { "index", NULL };
+	static char *none[] = { NULL };
 	struct config *cf;
 	struct stat st;
-	char **names = defindex, *p, *stem;
+	char **names = none, *p, *stem;
 	size_t i;
 
+	/* As in ashd, no index-file anywhere means no index file (the
+	 * shipped dirplex.rc names "index"). */
 	for (i = 0; (cf = walk_conf(w, i)) != NULL; i++) {
 		if (cf->cf_hasindex) {
 			names = cf->cf_index;
@@ -427,12 +446,12 @@ serve(struct req *r, int fd)
 		if ((elem = malloc(el + 1)) == NULL)
 			goto nomem;
 		dl = url_decode(rest, el, elem, 0);
-		memmove(rest, slash ? slash + 1 : rest + el,
-		    strlen(slash ? slash + 1 : rest + el) + 1);
+		/* What follows the element, its slash included. */
+		memmove(rest, rest + el, strlen(rest + el) + 1);
 		if (dl == 0 || strlen(elem) != dl || strchr(elem, '/') ||
 		    !strcmp(elem, ".") || !strcmp(elem, "..") ||
 		    (elem[0] == '.' && !dot_allowed(&w, elem))) {
-			not_found(&w, dir, elem, r, fd);
+			not_found(&w, dir, elem, dir, r, fd);
 			goto done;
 		}
 		free(next);
@@ -455,6 +474,7 @@ serve(struct req *r, int fd)
 				redirect_slash(r, fd);
 				goto done;
 			}
+			memmove(rest, rest + 1, strlen(rest));
 			free(dir);
 			dir = next;
 			next = NULL;
@@ -462,12 +482,14 @@ serve(struct req *r, int fd)
 			continue;
 		}
 		if (S_ISREG(st.st_mode)) {
+			/* The rest keeps its slash, as in ashd: "/x" after
+			 * "file/x", "/" after "file/", "" after "file". */
 			if (req_set_rest(r, rest) == -1)
 				goto nomem;
 			dispatch(&w, MK_FILE, next, r, fd);
 			goto done;
 		}
-		not_found(&w, dir, elem, r, fd);
+		not_found(&w, dir, elem, dir, r, fd);
 		goto done;
 	}
 nomem:

@@ -22,8 +22,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cf.h"
 #include "conn.h"
 #include "ashlimits.h"
 #include "log.h"
@@ -31,6 +33,7 @@
 struct server srv;
 
 static pid_t rootpid = -1;
+static int rootgone;		/* the root handler ended by itself */
 static int pidfd = -1;
 static int sigfd = -1;
 static struct watch sigwatch;
@@ -126,13 +129,17 @@ opt_set(struct options *o, const char *arg)
 	return 0;
 }
 
-/* Start the root handler with a SOCK_SEQPACKET socket on its stdin. */
+/* Start the root handler with a SOCK_SEQPACKET socket on its stdin;
+ * exit 1 if it cannot be run (its errno comes back through a pipe
+ * that exec closes). */
 static void
 start_root(char **argv, const sigset_t *oldmask)
 {
-	int sp[2];
+	int sp[2], ep[2], e = 0;
+	ssize_t n;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    pipe2(ep, O_CLOEXEC) == -1)
 		log_die_errno(1, "socketpair");
 	if ((rootpid = fork()) == -1)
 		log_die_errno(1, "fork");
@@ -142,8 +149,18 @@ start_root(char **argv, const sigset_t *oldmask)
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		execvp(argv[0], argv);
-		log_errno(LOG_ERR, "%s", argv[0]);
+		e = errno;
+		(void)!write(ep[1], &e, sizeof(e));
 		_exit(127);
+	}
+	close(ep[1]);
+	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(rootpid, NULL, 0);
+		errno = e;
+		log_die_errno(1, "cannot start the root handler %s", argv[0]);
 	}
 	close(sp[1]);
 	srv.s_rootfd = sp[0];
@@ -293,7 +310,9 @@ static void
 root_event(struct watch *w, uint32_t ev)
 {
 	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLIN)) {
-		log_msg(LOG_ERR, "the root handler exited");
+		log_msg(LOG_ERR, "the root handler closed its socket");
+		if (!srv.s_stopping)
+			rootgone = 1;
 		/* Requests still waiting for it cannot be served. */
 		while (srv.s_waiting)
 			conn_root_writable();
@@ -303,6 +322,39 @@ root_event(struct watch *w, uint32_t ev)
 	}
 	if (ev & EPOLLOUT)
 		conn_root_writable();
+}
+
+/* The root handler is gone: a failure unless we asked it to go. */
+static void
+root_reaped(int status)
+{
+	rootpid = -1;
+	if (srv.s_stopping && !rootgone)
+		return;
+	rootgone = 1;
+	if (WIFEXITED(status))
+		log_msg(LOG_ERR, "the root handler exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_msg(LOG_ERR, "the root handler was killed by signal %d",
+		    WTERMSIG(status));
+	begin_shutdown("root handler exited");
+}
+
+/* The root handler closed its socket by itself: say how it ended, if
+ * it does so within a second. */
+static void
+root_last_words(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int i, status;
+
+	for (i = 0; i < 100 && rootpid > 0; i++) {
+		if (waitpid(rootpid, &status, WNOHANG) == rootpid)
+			root_reaped(status);
+		else
+			nanosleep(&ts, NULL);
+	}
 }
 
 static void
@@ -323,10 +375,15 @@ signal_event(struct watch *w, uint32_t ev)
 			begin_shutdown(si.ssi_signo == SIGTERM ? "SIGTERM" :
 			    "SIGINT");
 			break;
+		case SIGHUP:
+			/* Not ours to act on: the root handler reloads. */
+			if (rootpid > 0 && kill(rootpid, SIGHUP) == -1)
+				log_errno(LOG_WARNING, "SIGHUP to the root handler");
+			break;
 		case SIGCHLD:
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 				if (pid == rootpid)
-					begin_shutdown("root handler exited");
+					root_reaped(status);
 			}
 			break;
 		}
@@ -343,13 +400,18 @@ main(int argc, char **argv)
 	int c, i, daemon = 0, rv, nports = 0;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
+	cf_path_add_exedir();
 	opt_default(&srv.s_opt);
 	srv.s_rootfd = -1;
-	while ((c = getopt(argc, argv, "+hSfu:r:p:o:")) != -1) {
+	while ((c = getopt(argc, argv, "+VhSfu:r:p:o:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'S':
 			log_use_syslog();
 			setenv("ASHD_USESYSLOG", "1", 1);
@@ -411,6 +473,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	start_root(argv + i + 1, &oldmask);
 	if (daemon)
@@ -432,5 +495,7 @@ main(int argc, char **argv)
 			log_die_errno(1, "epoll");
 	if (loop_run(srv.s_loop) == -1)
 		log_die_errno(1, "epoll_wait");
-	finish(0);
+	if (rootgone)
+		root_last_words();
+	finish(rootgone ? 1 : 0);
 }

@@ -83,4 +83,7 @@
 #define ASH_AUTH_TIMEOUT	30
 #define ASH_AUTH_MSG_MAX	1024
 
+/* errlogger: longest syslog message text; longer lines are split. */
+#define ERRLOG_LINE_MAX		2048
+
 #endif

@@ -100,16 +100,34 @@ char		*stanza_error(const struct stanza *s, const struct cfline *l,
 int		 cf_split(const char *line, char ***argvp);
 
 /*
- * The standard search for a configuration file.  A name holding '/' is
- * returned as is.  Otherwise the first regular file of:
- *	$HOME/.ashd/etc/NAME
- *	E/../etc/ashd/NAME		for every non-empty $PATH entry E
- *	X/../etc/ashd/NAME		X: directory of the running program
+ * The standard search for a configuration file, ashd's.  A name holding
+ * '/' is returned as is.  Otherwise the first regular file of:
+ *	$HOME/.ashd/etc/ashd/NAME	(ashd's)
+ *	$HOME/.ashd/etc/NAME		(what ashd's manual says; kept)
+ *	P/etc/ashd/NAME			for every $PATH entry E holding a
+ *					'/', P being E without its last
+ *					element, by name ("/usr/bin" ->
+ *					"/usr", "/bin" -> "")
+ *	P/etc/ashd/NAME			the same for the directory of the
+ *					running program
  *	SYSCONFDIR/ashd/NAME
  * Returns a new string (free() it), or NULL with errno ENOENT if none
  * exists, ENOMEM.
  */
 char		*cf_find(const char *name);
+/*
+ * Append the directory of the running program to $PATH unless it is on
+ * it already.  The shipped configuration names the project's programs
+ * without a directory (as ashd's does); installed side by side, they
+ * are then found by the handlers that start them even when that
+ * directory is not on the PATH they were given.  Entries already there
+ * still come first.  0, or -1 (errno).
+ */
+int		 cf_path_add_exedir(void);
+/* What to say when cf_find(name) found nothing: for a name without '/'
+ * that it was searched for, and that ./NAME is how to give a file in
+ * the current directory.  New string, NULL on ENOMEM. */
+char		*cf_notfound_msg(const char *name);
 
 /*
  * Reading a program's own configuration: every stanza of a file handed

@@ -4,9 +4,11 @@
  *
  * SCRIPT_NAME and PATH_INFO: whoever found the script (dirplex) left
  * the part of the URL after it in the rest string, so the raw URL path
- * ends with "/" + rest; what comes before is the script's URL.  When a
- * rewrite (patplex) broke that correspondence, the whole path is the
- * SCRIPT_NAME and the rest string the PATH_INFO.
+ * ends with the rest; what comes before is the script's URL (see
+ * split_path()).  This holds for ashd's dirplex and this project's
+ * alike, which pass the same rest strings.  When a rewrite (patplex)
+ * broke that correspondence, the whole path is the SCRIPT_NAME and the
+ * rest string the PATH_INFO.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -146,97 +148,150 @@ names_file(const char *seg, size_t sl, const char *base)
 	    (base[sl] == '.' && memchr(seg, '.', sl) == NULL));
 }
 
-/* The document root: SCRIPT_FILENAME without the part SCRIPT_NAME
- * names (the name's last segment may lack the file's extensions). */
+/* The document root: the file without the part SCRIPT_NAME names (the
+ * name's last segment may lack the file's extensions). */
 static char *
-doc_root(const char *script, const char *sname)
+doc_root(const char *file, const char *sname)
 {
-	const char *sbase, *nbase;
-	size_t fl = strlen(script), sl = strlen(sname), dl;
+	const char *fbase, *nbase;
+	size_t fl = strlen(file), sl = strlen(sname), dl;
 
 	if (sname[0] != '/')
 		return NULL;
-	if (fl > sl && !strcmp(script + fl - sl, sname))
-		return strndup(script, fl - sl);
-	sbase = strrchr(script, '/') + 1;
+	if (fl > sl && !strcmp(file + fl - sl, sname))
+		return strndup(file, fl - sl);
+	fbase = strrchr(file, '/') + 1;
 	nbase = strrchr(sname, '/') + 1;
 	dl = (size_t)(nbase - sname);	/* "/dir/" part, slashes included */
-	if (!names_file(nbase, strlen(nbase), sbase) ||
-	    (size_t)(sbase - script) < dl ||
-	    strncmp(sbase - dl, sname, dl))
+	if (!names_file(nbase, strlen(nbase), fbase) ||
+	    (size_t)(fbase - file) < dl ||
+	    strncmp(fbase - dl, sname, dl))
 		return NULL;
-	return strndup(script, (size_t)(sbase - dl - script));
+	return strndup(file, (size_t)(fbase - dl - file));
 }
 
-/* SCRIPT_NAME, PATH_INFO, DOCUMENT_ROOT, PATH_TRANSLATED. */
-static int
-env_paths(struct cgienv *env, const struct req *r, const char *script)
+/* X-Ash-File as an absolute path, not resolved (a symbolic link keeps
+ * its own name, as the URL does); relative names are taken from the
+ * working directory, where ashd's dirplex starts its handlers. */
+static char *
+file_abs(const struct req *r, const char *script)
 {
-	char *path, *sname = NULL, *pinfo = NULL, *root = NULL, *seg;
-	const char *sbase = script ? strrchr(script, '/') : NULL;
-	size_t pl, rl = strlen(r->r_rest), segl;
+	const char *f = req_header(r, "X-Ash-File");
+	struct buf b = BUF_INIT;
+	char cwd[4096];
+
+	if (f == NULL || *f == '\0')
+		return script ? strdup(script) : NULL;
+	if (f[0] == '/')
+		return strdup(f);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return script ? strdup(script) : NULL;
+	if (buf_printf(&b, "%s/%s", cwd, f) == -1) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
+/*
+ * Split the URL path into SCRIPT_NAME and PATH_INFO (both decoded).
+ * The rest string is what the handlers before us left of the path:
+ *   "/x/y"  ashd's dirplex after a file: the path ends with it, which
+ *           is PATH_INFO, and what comes before is the script
+ *   "x/y"   a capture or a patplex mount point: the same at the "/"
+ *           before it ("/app/x/y" -> "/app" and "/x/y")
+ *   ""      the whole path is the script; a directory's index script
+ *           ("/dir/", X-Ash-File dir/index.cgi) is "/dir/index.cgi",
+ *           as Apache names it; a mount point without a file ("/app/")
+ *           is "/app" with PATH_INFO "/"
+ * A rest string the path does not end with (a patplex rewrite) is the
+ * PATH_INFO of the whole path.
+ */
+static int
+split_path(const struct req *r, const char *file, char **snamep,
+    char **pinfop)
+{
+	const char *rest = r->r_rest, *base;
+	char *path, *sname = NULL, *pinfo = NULL;
+	size_t pl, rl = strlen(rest), cut;
+	struct buf b = BUF_INIT;
 	int rv = -1;
 
 	if ((path = url_path(r->r_url)) == NULL)
 		return -1;
 	pl = strlen(path);
-	sbase = sbase ? sbase + 1 : NULL;
-	if (rl > 0 && pl > rl && !strcmp(path + pl - rl, r->r_rest) &&
-	    path[pl - rl - 1] == '/') {
-		pinfo = url_decode_str(path + pl - rl - 1, NULL);
-		path[pl - rl - 1] = '\0';
+	if (rl > 0 && pl >= rl && !strcmp(path + pl - rl, rest) &&
+	    (rest[0] == '/' || (pl > rl && path[pl - rl - 1] == '/'))) {
+		cut = rest[0] == '/' ? pl - rl : pl - rl - 1;
+		pinfo = url_decode_str(path + cut, NULL);
+		path[cut] = '\0';
 		sname = url_decode_str(path, NULL);
 	} else if (rl > 0) {
-		/* Rewritten on the way: the rest string is the path info. */
 		sname = url_decode_str(path, NULL);
-		if ((pinfo = malloc(rl + 2)) != NULL) {
-			pinfo[0] = '/';
-			url_decode(r->r_rest, rl, pinfo + 1, 0);
-		}
-	} else if (pl > 1 && path[pl - 1] == '/' && sbase) {
-		path[pl - 1] = '\0';
-		sname = url_decode_str(path, NULL);
-		seg = sname ? strrchr(sname, '/') : NULL;
-		segl = seg ? strlen(seg + 1) : 0;
-		if (seg && segl && names_file(seg + 1, segl, sbase)) {
-			/* "/x.cgi/": the script, with "/" as its path info */
-			pinfo = strdup("/");
-		} else if (sname) {
-			/* "/dir/": the directory's index script */
-			struct buf b = BUF_INIT;
-
-			if (buf_printf(&b, "%s/%s", sname, sbase) == -1) {
-				buf_free(&b);
+		if (buf_printf(&b, "%s", rest[0] == '/' ? "" : "/") == -1 ||
+		    buf_appends(&b, rest) == -1)
+			goto done;
+		pinfo = url_decode_str(b.b_data, NULL);
+	} else if (pl > 0 && path[pl - 1] == '/' && file != NULL &&
+	    (base = strrchr(file, '/')) != NULL && base[1] != '\0') {
+		if ((sname = url_decode_str(path, NULL)) != NULL) {
+			if (buf_printf(&b, "%s%s", sname, base + 1) == -1)
 				goto done;
-			}
 			free(sname);
 			sname = buf_detach(&b, NULL);
 		}
+	} else if (pl > 0 && path[pl - 1] == '/' && file == NULL) {
+		path[pl - 1] = '\0';
+		sname = url_decode_str(path, NULL);
+		pinfo = strdup("/");
 	} else
 		sname = url_decode_str(path, NULL);
-	if (sname == NULL || (rl && pinfo == NULL))
+	if (sname == NULL || (rl > 0 && pinfo == NULL))
+		goto done;
+	*snamep = sname;
+	*pinfop = pinfo;
+	sname = pinfo = NULL;
+	rv = 0;
+done:
+	buf_free(&b);
+	free(path);
+	free(sname);
+	free(pinfo);
+	return rv;
+}
+
+/* SCRIPT_NAME, PATH_INFO, SCRIPT_FILENAME, DOCUMENT_ROOT,
+ * PATH_TRANSLATED. */
+static int
+env_paths(struct cgienv *env, const struct req *r, const char *script)
+{
+	char *file, *sname = NULL, *pinfo = NULL, *root = NULL;
+	struct buf b = BUF_INIT;
+	int rv = -1;
+
+	file = file_abs(r, script);
+	if ((script || req_header(r, "X-Ash-File")) && file == NULL)
+		return -1;
+	if (split_path(r, file, &sname, &pinfo) == -1)
 		goto done;
 	if (cgi_env_set(env, "SCRIPT_NAME", sname) == -1)
 		goto done;
 	if (pinfo && *pinfo && cgi_env_set(env, "PATH_INFO", pinfo) == -1)
 		goto done;
-	if (script && (root = doc_root(script, sname)) != NULL) {
+	if (file && cgi_env_set(env, "SCRIPT_FILENAME", file) == -1)
+		goto done;
+	if (file && (root = doc_root(file, sname)) != NULL) {
 		if (cgi_env_set(env, "DOCUMENT_ROOT", root) == -1)
 			goto done;
-		if (pinfo && *pinfo) {
-			struct buf b = BUF_INIT;
-
-			if (buf_printf(&b, "%s%s", root, pinfo) == -1 ||
-			    cgi_env_set(env, "PATH_TRANSLATED", b.b_data) == -1) {
-				buf_free(&b);
-				goto done;
-			}
-			buf_free(&b);
-		}
+		if (pinfo && *pinfo && (buf_printf(&b, "%s%s", root,
+		    pinfo) == -1 ||
+		    cgi_env_set(env, "PATH_TRANSLATED", b.b_data) == -1))
+			goto done;
 	}
 	rv = 0;
 done:
-	free(path);
+	buf_free(&b);
+	free(file);
 	free(sname);
 	free(pinfo);
 	free(root);
@@ -333,8 +388,6 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 	    cgi_env_set(env, "REDIRECT_STATUS", "200") == -1 ||
 	    env_server_name(env, r) == -1 || env_paths(env, r, script) == -1)
 		goto fail;
-	if (script && cgi_env_set(env, "SCRIPT_FILENAME", script) == -1)
-		goto fail;
 	for (i = 0; i < sizeof(fromhdr) / sizeof(fromhdr[0]); i++)
 		if ((v = req_header(r, fromhdr[i].hdr)) != NULL &&
 		    cgi_env_set(env, fromhdr[i].var, v) == -1)
@@ -359,6 +412,49 @@ fail:
 	cgi_env_free(env);
 	errno = ENOMEM;
 	return -1;
+}
+
+/* Names a script must only ever get from the request (RFC 3875 4.1,
+ * and those this file adds). */
+static const char *const cgi_names[] = {
+	"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "DOCUMENT_ROOT",
+	"GATEWAY_INTERFACE", "HTTPS", "PATH_INFO", "PATH_TRANSLATED",
+	"QUERY_STRING", "REDIRECT_STATUS", "REMOTE_ADDR", "REMOTE_HOST",
+	"REMOTE_IDENT", "REMOTE_PORT", "REMOTE_USER", "REQUEST_METHOD",
+	"REQUEST_URI", "SCRIPT_FILENAME", "SCRIPT_NAME", "SERVER_ADDR",
+	"SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+};
+
+int
+cgi_env_inherit(struct cgienv *env, char *const *envp)
+{
+	const char *eq;
+	char *name;
+	size_t i, nl;
+	int rv;
+
+	for (; envp && *envp; envp++) {
+		if ((eq = strchr(*envp, '=')) == NULL || eq == *envp)
+			continue;
+		nl = (size_t)(eq - *envp);
+		if ((nl >= 5 && !strncmp(*envp, "HTTP_", 5)) ||
+		    (nl >= 4 && !strncmp(*envp, "REQ_", 4)))
+			continue;
+		for (i = 0; i < sizeof(cgi_names) / sizeof(cgi_names[0]); i++)
+			if (strlen(cgi_names[i]) == nl &&
+			    !strncmp(cgi_names[i], *envp, nl))
+				break;
+		if (i < sizeof(cgi_names) / sizeof(cgi_names[0]))
+			continue;
+		if ((name = strndup(*envp, nl)) == NULL)
+			return -1;
+		rv = cgi_env_get(env, name) ? 0 : cgi_env_set(env, name,
+		    eq + 1);
+		free(name);
+		if (rv == -1)
+			return -1;
+	}
+	return 0;
 }
 
 int

@@ -15,8 +15,10 @@
  *   AUTH_TYPE          X-Ash-Auth-Type, when present (htextauth: Basic)
  *   REQUEST_METHOD, REQUEST_URI (raw), QUERY_STRING (raw, "" if none)
  *   SCRIPT_NAME, PATH_INFO     the URL path split where the rest string
- *                      begins; decoded; PATH_INFO only when not empty
- *   SCRIPT_FILENAME    the script, absolute
+ *                      begins; decoded; PATH_INFO only when not empty;
+ *                      a directory's index script is "/dir/INDEX"
+ *   SCRIPT_FILENAME    X-Ash-File made absolute (links not resolved),
+ *                      else the script given
  *   DOCUMENT_ROOT, PATH_TRANSLATED  when SCRIPT_FILENAME shows the root
  *   CONTENT_TYPE, CONTENT_LENGTH    from the request (see cgi_env_build)
  *   HTTPS              "on" when X-Ash-Protocol is https
@@ -54,6 +56,15 @@ struct cgienv {
  */
 int	cgi_env_build(struct cgienv *env, const struct req *r,
 	    const char *script, long long content_length);
+/*
+ * Add the variables of envp (NAME=VALUE strings, as in environ) that
+ * env does not have, except those only a request may set: the CGI
+ * meta-variables above, HTTP_* and REQ_* (ashd's transient request
+ * headers).  So `env CGIT_CONFIG=... callcgi` reaches its scripts, as
+ * in ashd, while nothing outside can pose as part of the request.
+ * 0, or -1 on ENOMEM.
+ */
+int	cgi_env_inherit(struct cgienv *env, char *const *envp);
 /* Add or replace one variable; 0 / -1. */
 int	cgi_env_set(struct cgienv *env, const char *name, const char *value);
 const char *cgi_env_get(const struct cgienv *env, const char *name);

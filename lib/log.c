@@ -31,6 +31,24 @@ log_init(const char *name)
 		log_use_syslog();
 }
 
+#ifndef PACKAGE_NAME
+#define PACKAGE_NAME	"ashd-ng"
+#define PACKAGE_VERSION	"0"
+#endif
+
+int
+log_want_version(int argc, char **argv)
+{
+	return argc == 2 && !strcmp(argv[1], "--version");
+}
+
+int
+log_version(void)
+{
+	printf("%s (%s) %s\n", progname, PACKAGE_NAME, PACKAGE_VERSION);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 void
 log_use_syslog(void)
 {

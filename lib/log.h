@@ -13,6 +13,12 @@
 #include <syslog.h>
 
 void	log_init(const char *progname);
+/* `--version` as the only argument?  (Only then: a transient handler's
+ * operands come from the request.)  Every program also takes -V. */
+int	log_want_version(int argc, char **argv);
+/* Print "program (package) version" to standard output; returns 0,
+ * the exit status. */
+int	log_version(void);
 void	log_use_syslog(void);
 const char *log_progname(void);
 void	log_msg(int prio, const char *fmt, ...)

@@ -64,8 +64,7 @@ load_file(const char *name, int required, int *notfound,
 			log_die(1, "out of memory");
 		*notfound = 1;
 		if (required) {
-			if (asprintf(&msg, "%s: configuration file not found",
-			    name) == -1)
+			if ((msg = cf_notfound_msg(name)) == NULL)
 				log_die(1, "out of memory");
 			report(msg);
 			free(msg);
@@ -149,11 +148,16 @@ main(int argc, char **argv)
 	int c, check = 0;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "hNt")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	cf_path_add_exedir();
+	while ((c = getopt(argc, argv, "VhNt")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'N':
 			noglobal = 1;
 			break;

@@ -173,11 +173,15 @@ main(int argc, char **argv)
 	int c;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "hc:f:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "Vhc:f:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		case 'c':
 			opts.so_ctype = optarg;
 			break;

@@ -227,6 +227,15 @@ sock_run() {
 	assert_contains "$output" '-t SECONDS'
 }
 
+@test "--version and -V print the package version" {
+	run timeout 5 "$CALLCGI" --version
+	assert_status 0
+	assert_match "$output" '^callcgi \(ashd-ng\) [0-9]'
+	run timeout 5 "$CALLCGI" -V
+	assert_status 0
+	assert_match "$output" '^callcgi \(ashd-ng\) [0-9]'
+}
+
 @test "callcgi: bad usage exits 2" {
 	run timeout 5 "$CALLCGI" </dev/null
 	assert_status 2
@@ -239,6 +248,10 @@ sock_run() {
 	assert_status 2
 	run timeout 5 "$CALLCGI" -p </dev/null
 	assert_status 2
+	# -P's arguments end with ";".
+	run timeout 5 "$CALLCGI" -P prog a b GET /x.cgi x.cgi </dev/null
+	assert_status 2
+	assert_contains "$output" 'must end with ";"'
 	for t in abc 0 -1 1x ''; do
 		run timeout 5 "$CALLCGI" -t "$t" GET /x.cgi x.cgi </dev/null
 		assert_status 2
@@ -290,6 +303,42 @@ except subprocess.TimeoutExpired:
 	assert_match "$output" $'\nexit 0$'
 }
 
+@test "-P PROGRAM ARGS... ; (ashd's form): PROGRAM ARGS... then the file" {
+	script args.cgi <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+for a in "$@"; do printf 'arg:%s\n' "$a"; done
+printf 'SCRIPT_NAME=%s\n' "$SCRIPT_NAME"
+EOF
+	: >"$CGI/page.tpl"
+	put "$TEST_TMP/p.rc" "child cgi" \
+	    "    exec callcgi -P $CGI/args.cgi -x \"two words\" ; -t 5" \
+	    "match" "    filename *.tpl" "    handler cgi"
+	start_site -N -c "$TEST_TMP/p.rc" "$SITE"
+	expect /cgi/page.tpl/more 200
+	assert_equal "$(grep '^arg:' "$TEST_TMP/body")" "arg:-x
+arg:two words
+arg:$CGI/page.tpl"
+	assert_contains "$(body)" 'SCRIPT_NAME=/cgi/page.tpl'
+	# Transient, without X-Ash-File: PROGRAM ARGS alone.
+	run sock_run -- "$CALLCGI" -P "$CGI/args.cgi" a ';' GET /x ''
+	assert_contains "$output" $'\narg:a\n'
+	assert_not_contains "$output" 'arg:GET'
+}
+
+@test "callcgi's own environment reaches the script (env VAR=... callcgi), request names excepted" {
+	env_script env.cgi
+	put "$TEST_TMP/e.rc" "child cgi" \
+	    "    exec env APP_CONFIG=/etc/app.conf SCRIPT_NAME=/fake HTTP_HOST=fake QUERY_STRING=fake callcgi" \
+	    "match" "    filename *.cgi" "    handler cgi"
+	start_site -N -c "$TEST_TMP/e.rc" "$SITE"
+	expect /cgi/env.cgi/x 200
+	expect_var APP_CONFIG /etc/app.conf
+	expect_var SCRIPT_NAME /cgi/env.cgi
+	expect_var HTTP_HOST "127.0.0.1:$PORT"
+	expect_var QUERY_STRING ''
+}
+
 @test "transient, direct: -p PROGRAM without X-Ash-File runs PROGRAM alone" {
 	env_script prog
 	run sock_run HTTP_VERSION=HTTP/1.0 REQ_HOST=h.example -- \
@@ -308,12 +357,23 @@ except subprocess.TimeoutExpired:
 # ---------------------------------------------------------------------
 # The environment
 
-# GET with PATH_INFO and a query: every variable, and nothing else.
+# cgi_var_names: var_names restricted to what a request may set (the
+# CGI meta-variables, HTTP_*, REQ_*) and PATH: the rest is callcgi's own
+# environment passed on.
+cgi_var_names() {
+	var_names | tr ' ' '\n' | grep -E '^(HTTP_|REQ_|PATH$|AUTH_TYPE$|CONTENT_|DOCUMENT_ROOT$|GATEWAY_INTERFACE$|HTTPS$|PATH_|QUERY_STRING$|REDIRECT_STATUS$|REMOTE_|REQUEST_|SCRIPT_|SERVER_)' |
+	    tr '\n' ' ' | sed 's/ $//'
+}
+
+# GET with PATH_INFO and a query: every variable, and nothing else; what
+# callcgi itself was given reaches the script unless a request sets it.
 t_env_get() {
 	env_script env.cgi
-	export CALLCGI_TEST_INHERITED=leak
+	export CALLCGI_TEST_INHERITED=kept SCRIPT_NAME=/spoof CONTENT_LENGTH=99 \
+	    AUTH_TYPE=spoof HTTP_X_SPOOF=1 REQ_X_SPOOF=1 HTTPS=on
 	start_cgi "$1"
-	unset CALLCGI_TEST_INHERITED
+	unset CALLCGI_TEST_INHERITED SCRIPT_NAME CONTENT_LENGTH AUTH_TYPE \
+	    HTTP_X_SPOOF REQ_X_SPOOF HTTPS
 	local out rport
 	out=$(curl -sS -m 10 --path-as-is -o "$TEST_TMP/body" \
 	    -w '%{http_code} %{local_port}' -H 'User-Agent: cgi-test/1' \
@@ -342,9 +402,10 @@ t_env_get() {
 	expect_var HTTP_USER_AGENT cgi-test/1
 	expect_var HTTP_ACCEPT '*/*'
 	expect_var PATH "$PATH"
-	# Exactly these: nothing inherited, no HTTP_PROXY, no X-Ash-*,
-	# no CONTENT_* without a body, no HTTPS on plain HTTP.
-	assert_equal "$(var_names)" "DOCUMENT_ROOT GATEWAY_INTERFACE HTTP_ACCEPT HTTP_HOST HTTP_USER_AGENT PATH PATH_INFO PATH_TRANSLATED QUERY_STRING REDIRECT_STATUS REMOTE_ADDR REMOTE_PORT REQUEST_METHOD REQUEST_URI SCRIPT_FILENAME SCRIPT_NAME SERVER_ADDR SERVER_NAME SERVER_PORT SERVER_PROTOCOL SERVER_SOFTWARE"
+	expect_var CALLCGI_TEST_INHERITED kept
+	# Exactly these: no HTTP_PROXY, no X-Ash-*, no CONTENT_* without a
+	# body, no HTTPS on plain HTTP, none of them from the environment.
+	assert_equal "$(cgi_var_names)" "DOCUMENT_ROOT GATEWAY_INTERFACE HTTP_ACCEPT HTTP_HOST HTTP_USER_AGENT PATH PATH_INFO PATH_TRANSLATED QUERY_STRING REDIRECT_STATUS REMOTE_ADDR REMOTE_PORT REQUEST_METHOD REQUEST_URI SCRIPT_FILENAME SCRIPT_NAME SERVER_ADDR SERVER_NAME SERVER_PORT SERVER_PROTOCOL SERVER_SOFTWARE"
 	assert_contains "$(body)"$'\n' $'\n@argc=0\n'
 }
 @test "env: GET with PATH_INFO and query, exactly the documented variables [persistent]" {
@@ -1194,6 +1255,142 @@ EOF
 	expect /cgi/hang.cgi 504
 	expect /cgi/ok.cgi 200 --data-binary 'some body'
 	no_children "$(callcgi_pid)" 3
+}
+
+# ---------------------------------------------------------------------
+# Scripts that outlive their response
+
+# A script that answers with a Content-Length, then goes on for a while
+# (as Python's interpreter does when it exits), and one that closes its
+# standard output and goes on: each response is complete at once, the
+# script is neither killed nor left a zombie.
+t_linger() {
+	script linger.cgi <<EOF
+#!/bin/sh
+printf 'Content-Type: text/plain\nContent-Length: 3\n\nok\n'
+sleep 2
+echo done >"$TEST_TMP/linger.done"
+EOF
+	script closed.cgi <<EOF
+#!/bin/sh
+printf 'Content-Type: text/plain\n\nbye\n'
+exec >&-
+sleep 2
+echo done >"$TEST_TMP/closed.done"
+EOF
+	start_cgi "$1"
+	local t0 t name
+	for name in linger closed; do
+		t0=$(now_ms)
+		expect "/cgi/$name.cgi" 200
+		t=$(($(now_ms) - t0))
+		[ "$t" -lt 1800 ] || fail "$name: the response took $t ms"
+	done
+	assert_equal "$(body)" bye
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$TEST_TMP/linger.done" ] && [ -s "$TEST_TMP/closed.done" ] &&
+		    break
+		sleep 0.05
+	done
+	[ -s "$TEST_TMP/linger.done" ] || fail "linger.cgi was killed"
+	[ -s "$TEST_TMP/closed.done" ] || fail "closed.cgi was killed"
+	! grep -q 'client went away' "$SERVER_LOG" ||
+	    fail "$(grep 'client went away' "$SERVER_LOG")"
+	if [ "$1" = persistent ]; then
+		no_children "$(callcgi_pid)" 3
+	fi
+}
+@test "a script that lingers after a complete response is not killed, and is reaped [persistent]" {
+	t_linger persistent
+}
+@test "a script that lingers after a complete response is not killed, and is reaped [transient]" {
+	t_linger transient
+}
+
+@test "a script lingering after its response is still bounded by -t" {
+	script slow.cgi <<EOF
+#!/bin/sh
+echo \$\$ >"$TEST_TMP/slow.pid"
+printf 'Content-Type: text/plain\nContent-Length: 3\n\nok\n'
+sleep 30
+echo done >"$TEST_TMP/slow.done"
+EOF
+	start_cgi persistent -t 1
+	expect /cgi/slow.cgi 200
+	assert_equal "$(body)" ok
+	group_gone "$(cat "$TEST_TMP/slow.pid")" 4
+	[ ! -e "$TEST_TMP/slow.done" ] || fail "it ran to its end"
+	no_children "$(callcgi_pid)" 3
+}
+
+@test "20 Python CGI requests with Content-Length: no 'client went away', none killed" {
+	script py.cgi <<EOF
+#!/usr/bin/env python3
+import sys
+body = "hello from python\n"
+sys.stdout.write("Content-Type: text/plain\nContent-Length: %d\n\n%s"
+                 % (len(body), body))
+sys.stdout.flush()
+open("$TEST_TMP/py.count", "a").write("x")
+EOF
+	start_cgi persistent
+	for i in $(seq 20); do
+		expect /cgi/py.cgi 200
+		assert_equal "$(body)" 'hello from python'
+	done
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -c <"$TEST_TMP/py.count")" -eq 20 ] && break
+		sleep 0.05
+	done
+	assert_equal "$(wc -c <"$TEST_TMP/py.count")" 20
+	! grep -q 'client went away' "$SERVER_LOG" ||
+	    fail "$(grep -c 'client went away' "$SERVER_LOG") times 'client went away'"
+	no_children "$(callcgi_pid)" 3
+}
+
+@test "more output than the Content-Length announced is dropped" {
+	script more.cgi <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\nContent-Length: 3\n\nok\nand more\n'
+EOF
+	start_cgi persistent
+	run rawhttp -s "GET /cgi/more.cgi HTTP/1.1\r\nHost: h\r\n\r\nGET /cgi/more.cgi HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n" -c
+	assert_equal "$(status_codes "$output")" "200 200"
+	assert_not_contains "$output" 'and more'
+}
+
+# ---------------------------------------------------------------------
+# Index scripts
+
+@test "an index script: SCRIPT_NAME is the URL through the index, never its link target" {
+	mkdir -p "$SITE/blog" "$SITE/gw"
+	env_script env.cgi
+	cp "$CGI/env.cgi" "$SITE/blog/blog.cgi"
+	cp "$CGI/env.cgi" "$SITE/gw/gw.cgi"
+	ln -s gw.cgi "$SITE/gw/index.cgi"
+	cgi_rc persistent
+	put "$SITE/blog/.htrc" "index-file blog"
+	put "$SITE/gw/.htrc" "index-file index"
+	start_site -N -c "$CGI_RC" "$SITE"
+	expect /blog/ 200
+	expect_var SCRIPT_NAME /blog/blog.cgi
+	no_var PATH_INFO
+	expect_var SCRIPT_FILENAME "$SITE/blog/blog.cgi"
+	expect_var DOCUMENT_ROOT "$SITE"
+	expect /blog/blog.cgi 200
+	expect_var SCRIPT_NAME /blog/blog.cgi
+	no_var PATH_INFO
+	expect /blog/blog.cgi/ 200
+	expect_var PATH_INFO /
+	expect '/gw/?p=x' 200
+	expect_var SCRIPT_NAME /gw/index.cgi
+	no_var PATH_INFO
+	expect_var SCRIPT_FILENAME "$SITE/gw/index.cgi"
+	expect_var DOCUMENT_ROOT "$SITE"
+	expect /gw/index.cgi/repo 200
+	expect_var SCRIPT_NAME /gw/index.cgi
+	expect_var PATH_INFO /repo
+	expect_var PATH_TRANSLATED "$SITE/repo"
 }
 
 # ---------------------------------------------------------------------

@@ -66,12 +66,14 @@ EOF
 }
 
 # base_rc [LINE...]: write $TEST_TMP/base.rc: a persistent child "echo"
-# (echo-handler) that gets everything by default, then the LINES.
+# (echo-handler) that gets everything by default, index files named
+# index (as in the shipped dirplex.rc), then the LINES.
 base_rc() {
 	BASE_RC=$TEST_TMP/base.rc
 	put "$BASE_RC" \
 	    "child echo" \
 	    "    exec $ECHO_HANDLER" \
+	    "index-file index" \
 	    "match" \
 	    "    default" \
 	    "    handler echo" \
@@ -253,16 +255,20 @@ no_zombies() {
 	expect_404 /page.htm /pag /d/notes.tx
 }
 
-@test "a file ends the mapping; the handler gets the remaining rest string" {
+@test "a file ends the mapping; the rest keeps its slash, as in ashd" {
 	echo s >"$SITE/script.cgi"
 	echo p >"$SITE/page.html"
 	mkdir "$SITE/d"
 	echo x >"$SITE/d/app"
 	start_echo_site
-	expect_file '/script.cgi/extra/path?q=1' "$SITE/script.cgi" extra/path
-	expect_file /page/more "$SITE/page.html" more
-	expect_file /d/app/ "$SITE/d/app" ''
-	expect_file '/d/app/a%20b/c' "$SITE/d/app" 'a%20b/c'
+	expect_file '/script.cgi/extra/path?q=1' "$SITE/script.cgi" /extra/path
+	expect_file /page/more "$SITE/page.html" /more
+	expect_file /page.html "$SITE/page.html" ''
+	expect_file /page.html/ "$SITE/page.html" /
+	expect_file /d/app/ "$SITE/d/app" /
+	expect_file /d/app "$SITE/d/app" ''
+	expect_file '/d/app/a%20b/c' "$SITE/d/app" '/a%20b/c'
+	expect_file '/d/app//x/' "$SITE/d/app" '//x/'
 }
 
 @test "index files: the default name index, with the extension rule" {
@@ -278,8 +284,22 @@ no_zombies() {
 	expect_file /a/ "$SITE/a/index.html"
 	expect_file /b/ "$SITE/b/index.txt"
 	expect_file /c/ "$SITE/c/index"
-	# No index and no "match directory": 404.
-	expect_404 /none/
+	# No index and no "match directory": 403, as ashd, nginx and
+	# Apache answer.
+	expect /none/ 403
+	assert_not_contains "$(body)" X-Ash-File
+}
+
+@test "no index-file anywhere (-N and none in -c): no index file, 403" {
+	mkdir -p "$SITE/d"
+	echo i >"$SITE/index.html"
+	echo i >"$SITE/d/index.html"
+	put "$TEST_TMP/noindex.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    default" "    handler echo"
+	start_site -N -c "$TEST_TMP/noindex.rc" "$SITE"
+	expect / 403
+	expect /d/ 403
+	expect_file /d/index.html "$SITE/d/index.html"
 }
 
 @test "index-file with several names, the nearest .htrc wins" {
@@ -308,7 +328,7 @@ no_zombies() {
 	echo i >"$SITE/d/index.html"
 	echo o >"$SITE/other/index.html"
 	start_echo_site
-	expect_404 /d/
+	expect /d/ 403
 	expect_file /d/index.html "$SITE/d/index.html"
 	expect_file /other/ "$SITE/other/index.html"
 }
@@ -323,7 +343,7 @@ no_zombies() {
 	    "match" "    filename *.txt" "    handler echo"
 	start_site -N -c "$TEST_TMP/only-txt.rc" "$SITE"
 	expect_file /a.txt "$SITE/a.txt"
-	expect_404 /a.html /missing /missing/a.txt /
+	expect_404 /a.html /missing /missing/a.txt
 	assert_equal "$(field Content-Type)" 'text/html; charset=utf-8'
 }
 
@@ -388,7 +408,9 @@ no_zombies() {
 	python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	start_echo_site
-	expect_404 /fifo /null /sock /fifo/x /d/
+	expect_404 /fifo /null /sock /fifo/x
+	# The index file is a fifo: no index, so the directory is 403.
+	expect /d/ 403
 }
 
 # ---------------------------------------------------------------------
@@ -506,8 +528,9 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 }
 
 @test "precedence: nearest .htrc, then -c, then the global dirplex.rc" {
-	mkdir -p "$HOME/.ashd/etc" "$SITE/sub"
-	put "$HOME/.ashd/etc/dirplex.rc" \
+	# The global file where ashd looks for it: $HOME/.ashd/etc/ashd.
+	mkdir -p "$HOME/.ashd/etc/ashd" "$SITE/sub"
+	put "$HOME/.ashd/etc/ashd/dirplex.rc" \
 	    "child echo" "    exec $ECHO_HANDLER" \
 	    "match" "    filename *.txt *.md *.csv" "    xset Src global" \
 	    "    handler echo"
@@ -555,6 +578,49 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	expect_file /a.txt "$SITE/a.txt"
 	expect /sub/a.txt 200
 	assert_contains "$(body)" "REQ_X_ASH_FILE=$SITE/sub/a.txt"
+}
+
+@test "SIGHUP re-reads the -c and global files; dirplex lives on, children kept" {
+	echo a >"$SITE/a.txt"
+	put "$TEST_TMP/h.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    default" "    xset Stage 1" "    handler echo"
+	start_site -N -c "$TEST_TMP/h.rc" "$SITE"
+	expect /a.txt 200
+	assert_equal "$(seen X-Ash-Stage)" 1
+	local dp child n
+	dp=$(dirplex_pid)
+	child=$(children_named "$dp" echo-handler)
+	put "$TEST_TMP/h.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    default" "    xset Stage 2" "    handler echo"
+	# Through htparser, which passes SIGHUP on to its root handler.
+	kill -HUP "$HTPARSER_PID"
+	for ((n = 0; n < 250; n++)); do
+		grep -q 'reloaded' "$SERVER_LOG" && break
+		sleep 0.02
+	done
+	expect /a.txt 200
+	assert_equal "$(seen X-Ash-Stage)" 2
+	assert_equal "$(dirplex_pid)" "$dp"
+	assert_equal "$(children_named "$dp" echo-handler)" "$child"
+	# A file with errors is not taken: the one in force stays.
+	put "$TEST_TMP/h.rc" "child echo" "    exec $ECHO_HANDLER" "bogus"
+	kill -HUP "$dp"
+	for ((n = 0; n < 250; n++)); do
+		grep -q 'keeping the configuration in force' "$SERVER_LOG" && break
+		sleep 0.02
+	done
+	grep -q 'h.rc:3: unknown directive' "$SERVER_LOG" ||
+	    fail "no file:line: $(cat "$SERVER_LOG")"
+	expect /a.txt 200
+	assert_equal "$(seen X-Ash-Stage)" 2
+}
+
+@test "dirplex -c NAME not found: says it was searched, suggests ./NAME" {
+	cd "$TEST_TMP"
+	run timeout 5 "$DIRPLEX" -N -c site.rc "$SITE"
+	assert_status 2
+	assert_contains "$output" "site.rc: not found on the configuration search path"
+	assert_contains "$output" "./site.rc"
 }
 
 @test "-c NAME without a slash is searched like the global file" {
@@ -620,7 +686,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	assert_equal "$(ls /proc/"$first"/fd | sort -n | tr '\n' ' ')" '0 1 2 '
 	[ "$(stat -L -c %F /proc/"$first"/fd/0)" = socket ] ||
 	    fail "stdin of the child is not a socket"
-	expect_file '/d/b.txt/x/y?z' "$SITE/d/b.txt" x/y
+	expect_file '/d/b.txt/x/y?z' "$SITE/d/b.txt" /x/y
 	expect_file /a.html "$SITE/a.html"
 	assert_equal "$(children_named "$dp" echo-handler)" "$first"
 	# The request body reaches it through the passed socket.
@@ -660,7 +726,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 arg:two words
 arg:GET
 arg:/sub/x.txt/more?q=1
-arg:more"
+arg:/more"
 	assert_contains "$b" $'\n'"cwd:$SITE/sub"$'\n'
 	assert_contains "$b" $'\nversion:HTTP/1.1\n'
 	assert_contains "$b" $'\n'"REQ_X_ASH_FILE=$SITE/sub/x.txt"$'\n'
@@ -688,7 +754,7 @@ arg:more"
 	    "arg:forked
 arg:GET
 arg:/sub/job.run/tail?a=b
-arg:tail"
+arg:/tail"
 	assert_contains "$b" $'\n'"cwd:$SITE/sub"$'\n'
 	assert_contains "$b" $'\n'"REQ_X_ASH_FILE=$SITE/sub/job.run"$'\n'
 	assert_contains "$b" $'\nREQ_X_ASH_VIA=fork\n'
@@ -785,17 +851,39 @@ arg:tail"
 	expect_file /list/f1.txt "$SITE/list/f1.txt"
 }
 
-@test "match notfound: takes the 404s, without X-Ash-File" {
+@test "match notfound: X-Ash-File names where the lookup failed, the rest is as there" {
 	echo a >"$SITE/a.txt"
+	mkdir -p "$SITE/d/e"
 	start_echo_site "match notfound" "    default" "    xset Why notfound" \
 	    "    handler echo"
 	expect /missing 200
 	assert_equal "$(seen X-Ash-Why)" notfound
-	assert_equal "$(seen X-Ash-File)" ''
-	expect /.hidden 200
+	assert_equal "$(seen X-Ash-File)" "$SITE"
+	assert_equal "$(seen_rest)" missing
+	expect '/d/e/missing/x%20y?q' 200
+	assert_equal "$(seen X-Ash-File)" "$SITE/d/e"
+	assert_equal "$(seen_rest)" 'missing/x%20y'
+	expect /d/.hidden/z 200
 	assert_equal "$(seen X-Ash-Why)" notfound
+	assert_equal "$(seen X-Ash-File)" "$SITE/d"
+	assert_equal "$(seen_rest)" .hidden/z
 	expect_file /a.txt "$SITE/a.txt"
 	assert_equal "$(seen X-Ash-Why)" ''
+}
+
+@test "a file no match takes: notfound gets the file as X-Ash-File and its rest" {
+	echo a >"$SITE/a.txt"
+	echo b >"$SITE/b.bin"
+	put "$TEST_TMP/nf.rc" "child echo" "    exec $ECHO_HANDLER" \
+	    "match" "    filename *.txt" "    handler echo" \
+	    "match notfound" "    default" "    xset Why notfound" \
+	    "    handler echo"
+	start_site -N -c "$TEST_TMP/nf.rc" "$SITE"
+	expect /b.bin/more 200
+	assert_equal "$(seen X-Ash-Why)" notfound
+	assert_equal "$(seen X-Ash-File)" "$SITE/b.bin"
+	assert_equal "$(seen_rest)" /more
+	expect_file /a.txt "$SITE/a.txt"
 }
 
 @test "match notfound with rules: they see the name that was not found" {
@@ -895,7 +983,7 @@ arg:tail"
 	expect_file /sub/d/f.txt "$SITE/sub/d/f.txt"
 	assert_equal "$(seen X-Ash-Inner)" yes
 	assert_equal "$(seen X-Ash-Outer)" ''
-	expect_file '/sub/d/f.txt/rest?q' "$SITE/sub/d/f.txt" rest
+	expect_file '/sub/d/f.txt/rest?q' "$SITE/sub/d/f.txt" /rest
 	expect '/sub/d?x=1' 301
 	assert_equal "$(field Location)" '/sub/d/?x=1'
 	expect_404 /sub/missing.txt
@@ -977,9 +1065,10 @@ arg:tail"
 	put "$SITE/a.slow" x
 	put "$SITE/page.txt" hello
 	start_site -N -c "$BASE_RC" "$SITE"
-	run python3 - "$PORT" <<'PY'
+	run python3 - "$PORT" "$SLOW" <<'PY'
 import socket, sys, time, resource
 port = int(sys.argv[1])
+limit = 2 * int(sys.argv[2])	# seconds; memcheck is that much slower
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
 socks = []
@@ -992,10 +1081,10 @@ time.sleep(1)
 t = time.time()
 s = socket.create_connection(('127.0.0.1', port))
 s.sendall(b'GET /page.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
-s.settimeout(5)
+s.settimeout(5 * int(sys.argv[2]))
 head = s.recv(65536)
 print(head[:15], '%.2fs' % (time.time() - t))
-sys.exit(0 if head.startswith(b'HTTP/1.1 200') and time.time() - t < 2 else 1)
+sys.exit(0 if head.startswith(b'HTTP/1.1 200') and time.time() - t < limit else 1)
 PY
 	echo "$output"
 	[ "$status" -eq 0 ]

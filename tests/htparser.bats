@@ -851,20 +851,73 @@ print(how, "short" if n < 52428800 else "complete")
 	wait_exit "$HTPARSER_PID" 1
 }
 
-@test "the root handler exiting shuts htparser down" {
+@test "the root handler exiting shuts htparser down, with status 1" {
+	# A supervisor must see that the server can no longer serve.
 	start_htparser
 	root=$(children_of "$HTPARSER_PID")
 	assert_match "$root" '^[0-9]+$'
 	assert_equal "$(proc_name "$root")" echo-handler
 	kill -TERM "$root"
 	wait_exit "$HTPARSER_PID" 5
+	assert_equal "$EXIT_STATUS" 1
+	grep -q 'root handler was killed by signal 15\|root handler closed its socket' \
+	    "$HTPARSER_LOG" || fail "not logged: $(cat "$HTPARSER_LOG")"
+}
+
+@test "a root handler that cannot be started: exit 1 at once, naming it" {
+	PORT=$(free_port)
+	run timeout 10 "$HTPARSER" "plain:port=$PORT,local=127.0.0.1" -- \
+	    "$TEST_TMP/no-such-handler" arg
+	assert_status 1
+	assert_contains "$output" "cannot start the root handler $TEST_TMP/no-such-handler: No such file or directory"
+	! port_listening "$PORT" || fail "port $PORT still listening"
+}
+
+@test "a root handler that exits before serving (configuration error): exit 1" {
+	use_build_path
+	PORT=$(free_port)
+	run timeout 10 "$HTPARSER" "plain:port=$PORT,local=127.0.0.1" -- \
+	    dirplex "$TEST_TMP/nonexistent"
+	assert_status 1
+	assert_contains "$output" "root handler exited with status 2"
+	# A shutdown asked for by a signal still exits 0.
+	start_htparser
+	kill -TERM "$HTPARSER_PID"
+	wait_exit "$HTPARSER_PID" 5
 	assert_equal "$EXIT_STATUS" 0
+}
+
+@test "SIGHUP is passed to the root handler, and is not fatal to htparser" {
+	start_htparser
+	root=$(children_of "$HTPARSER_PID")
+	assert_equal "$(proc_name "$root")" echo-handler
+	# echo-handler reports the SIGHUPs it got in its answers.  One at a
+	# time: signals sent together may arrive as one.  It catches them
+	# once it serves.
+	curl -sS -m 5 -o /dev/null "$(url /)"
+	for n in 1 2; do
+		kill -HUP "$HTPARSER_PID"
+		for ((i = 0; i < 100 * SLOW; i++)); do
+			out=$(curl -sS -m 5 "$(url /)")
+			[[ $out == *$'\nsighup '$n ]] && break
+			sleep 0.05
+		done
+		assert_contains "$out" $'\nsighup '$n
+	done
+	proc_alive "$HTPARSER_PID" || fail "htparser died of SIGHUP"
+	assert_equal "$(children_of "$HTPARSER_PID")" "$root"
 }
 
 @test "-p: the pid file is made anew, gets \\n at shutdown, is emptied at exit" {
 	printf 'junk\n' >"$TEST_TMP/pid"
 	ln "$TEST_TMP/pid" "$TEST_TMP/oldpid"
 	start_htparser -p "$TEST_TMP/pid"
+	# The port is bound before the root handler starts, the pid file
+	# written after.
+	for ((i = 0; i < 100 * SLOW; i++)); do
+		[ "$(cat "$TEST_TMP/pid")" = "$HTPARSER_PID" ] && break
+		sleep 0.05
+	done
 	printf '%s\n' "$HTPARSER_PID" >"$TEST_TMP/expect"
 	cmp "$TEST_TMP/expect" "$TEST_TMP/pid"
 	assert_equal "$(cat "$TEST_TMP/oldpid")" junk

@@ -175,7 +175,12 @@ hup() {
 	cd "$TEST_TMP"
 	run timeout 5 "$PATPLEX" -N p.rc </dev/null
 	assert_status 2
-	assert_contains "$output" "p.rc: configuration file not found"
+	assert_contains "$output" "p.rc: not found on the configuration search path"
+	assert_contains "$output" "give ./p.rc"
+	run timeout 5 "$PATPLEX" -N -t site.rc </dev/null
+	assert_status 2
+	assert_contains "$output" "site.rc: not found on the configuration search path"
+	assert_contains "$output" "./site.rc"
 }
 
 @test "patplex -t: a good configuration exits 0" {
@@ -685,16 +690,16 @@ reload_rc() {
 	keep=$(child_with "$pid" keep)
 	gone=$(child_with "$pid" gone)
 	[ -n "$keep" ] && [ -n "$gone" ] || fail "children not found"
-	# A request in flight in "gone" survives its removal: reload once
-	# "gone" holds its response socket (one descriptor more).
-	local nfd i
-	nfd=$(ls "/proc/$gone/fd" | wc -l)
+	# A request in flight in "gone" survives its removal.
+	local i
 	rawhttp -t 5 -s "GET /gone/slow?sleep=700 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/slow" &
 	local slow=$!
+	# In flight once echo-handler has forked a child to serve it.
 	for ((i = 0; i < 250; i++)); do
-		[ "$(ls "/proc/$gone/fd" | wc -l)" -gt "$nfd" ] && break
+		[ -n "$(children_of "$gone")" ] && break
 		sleep 0.02
 	done
+	[ -n "$(children_of "$gone")" ] || fail "the slow request did not arrive"
 	reload_rc 2
 	hup
 	expect /k/x 200
@@ -710,6 +715,28 @@ reload_rc() {
 	done
 	! proc_alive "$gone" || fail "child gone still running"
 	no_zombies "$pid"
+	assert_equal "$(patplex_pid)" "$pid"
+}
+
+@test "kill -HUP on htparser reloads patplex, its root handler" {
+	RC=$TEST_TMP/p.rc
+	reload_rc 1
+	start_plex -N "$RC"
+	local pid n before
+	expect /k/x 200
+	assert_contains "$(body)" "header X-Ash-Stage: 1"
+	pid=$(patplex_pid)
+	reload_rc 2
+	before=$(grep -c 'reloaded' "$SERVER_LOG" || true)
+	kill -HUP "$HTPARSER_PID"
+	for ((n = 0; n < 250; n++)); do
+		[ "$(grep -c 'reloaded' "$SERVER_LOG" || true)" -gt "$before" ] &&
+		    break
+		sleep 0.02
+	done
+	expect /k/x 200
+	assert_contains "$(body)" "header X-Ash-Stage: 2"
+	proc_alive "$HTPARSER_PID" || fail "htparser died of SIGHUP"
 	assert_equal "$(patplex_pid)" "$pid"
 }
 

@@ -11,7 +11,8 @@
  * Query parameters ('&'-separated, may be combined):
  *	(none)		read the body, then answer 200 text/plain with lines
  *			"method M", "url U", "version V", "rest R",
- *			"header NAME: VALUE" per header, "body-length N"
+ *			"header NAME: VALUE" per header, "body-length N",
+ *			"sighup N" (the SIGHUPs received so far)
  *	echo		the request body is the response body
  *	status=NNN	answer with that status (no body for 1xx/204/304)
  *	nolength	no Content-Length in the response
@@ -69,6 +70,15 @@ struct opts {
 	char		*o_hdrs[MAX_EXTRA_HEADERS];
 	size_t		 o_nhdrs;
 };
+
+static volatile sig_atomic_t nsighup;
+
+static void
+sighup(int sig)
+{
+	(void)sig;
+	nsighup++;
+}
 
 static void
 sigchld(int sig)
@@ -238,7 +248,8 @@ describe(struct buf *b, const struct req *r, long long bodylen)
 		if (buf_printf(b, "header %s: %s\n", r->r_hdrs[i].h_name,
 		    r->r_hdrs[i].h_value) < 0)
 			return -1;
-	return buf_printf(b, "body-length %lld\n", bodylen);
+	return buf_printf(b, "body-length %lld\nsighup %d\n", bodylen,
+	    (int)nsighup);
 }
 
 /* Who this process is (the whoami parameter). */
@@ -430,6 +441,8 @@ main(int argc, char **argv)
 	sa.sa_handler = sigchld;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = sighup;
+	sigaction(SIGHUP, &sa, NULL);
 
 	for (;;) {
 		fd = -1;

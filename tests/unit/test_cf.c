@@ -466,24 +466,49 @@ test_find(void)
 	snprintf(want, sizeof(want), "%s/.ashd/etc/x.rc", home);
 	is_str(got, want, "cf_find: $HOME/.ashd/etc first");
 	free(got);
+	put("home/.ashd/etc/ashd/x.rc", "");
+	got = cf_find("x.rc");
+	snprintf(want, sizeof(want), "%s/.ashd/etc/ashd/x.rc", home);
+	is_str(got, want, "cf_find: $HOME/.ashd/etc/ashd (ashd's) before it");
+	free(got);
 	got = cf_find("y.rc");
-	snprintf(want, sizeof(want), "%s/p1/bin/../etc/ashd/y.rc", tmpdir);
+	snprintf(want, sizeof(want), "%s/p1/etc/ashd/y.rc", tmpdir);
 	is_str(got, want, "cf_find: then $PATH entries in order");
 	free(got);
 	got = cf_find("z.rc");
-	snprintf(want, sizeof(want), "%s/p2/bin/../etc/ashd/z.rc", tmpdir);
+	snprintf(want, sizeof(want), "%s/p2/etc/ashd/z.rc", tmpdir);
 	is_str(got, want, "cf_find: a later $PATH entry");
 	free(got);
 	got = cf_find("d.rc");
-	snprintf(want, sizeof(want), "%s/p2/bin/../etc/ashd/d.rc", tmpdir);
+	snprintf(want, sizeof(want), "%s/p2/etc/ashd/d.rc", tmpdir);
 	is_str(got, want, "cf_find: directories are skipped");
 	free(got);
+
+	/* The parent of a PATH entry is taken by name, as ashd does: a
+	 * merged-/usr "/bin -> usr/bin" still finds /etc/ashd. */
+	mkdir_in("m");
+	mkdir_in("m/usr");
+	mkdir_in("m/usr/bin");
+	snprintf(want, sizeof(want), "%s/m/bin", tmpdir);
+	if (symlink("usr/bin", want) == -1)
+		die("symlink");
+	put("m/etc/ashd/s.rc", "");
+	put("m/usr/etc/ashd/s.rc", "");
+	snprintf(path, sizeof(path), "rel/bin:%s/m/bin/", tmpdir);
+	setenv("PATH", path, 1);
+	got = cf_find("s.rc");
+	snprintf(want, sizeof(want), "%s/m/etc/ashd/s.rc", tmpdir);
+	is_str(got, want, "cf_find: a PATH entry's parent by name, not "
+	    "through its link; relative entries skipped");
+	free(got);
+	snprintf(path, sizeof(path), "%s/p1/bin::%s/p2/bin", tmpdir, tmpdir);
+	setenv("PATH", path, 1);
 	got = cf_find("some/where.rc");
 	is_str(got, "some/where.rc", "cf_find: a name with '/' as is");
 	free(got);
 	unsetenv("HOME");
 	got = cf_find("x.rc");
-	snprintf(want, sizeof(want), "%s/p1/bin/../etc/ashd/x.rc", tmpdir);
+	snprintf(want, sizeof(want), "%s/p1/etc/ashd/x.rc", tmpdir);
 	is_str(got, want, "cf_find: no $HOME");
 	free(got);
 	errno = 0;
@@ -495,11 +520,10 @@ test_find(void)
 	put("prefix/etc/ashd/e.rc", "");
 	setenv("HOME", home, 1);
 	got = find_from_copy("e.rc");
-	snprintf(want, sizeof(want), "%s/prefix/bin/../etc/ashd/e.rc\n",
-	    tmpdir);
+	snprintf(want, sizeof(want), "%s/prefix/etc/ashd/e.rc\n", tmpdir);
 	is_str(got, want, "cf_find: the program's own ../etc/ashd");
 	got = find_from_copy("x.rc");
-	snprintf(want, sizeof(want), "%s/.ashd/etc/x.rc\n", home);
+	snprintf(want, sizeof(want), "%s/.ashd/etc/ashd/x.rc\n", home);
 	is_str(got, want, "cf_find: $HOME still wins over it");
 }
 
