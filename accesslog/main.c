@@ -218,8 +218,12 @@ main(int argc, char **argv)
 	int c, flush = 1, nolock = 0, rv;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "+hFaeLf:p:P:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "+VhFaeLf:p:P:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

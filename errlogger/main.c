@@ -329,8 +329,12 @@ main(int argc, char **argv)
 	int c, fac = LOG_DAEMON, prio = LOG_WARNING, pp[2], null;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "+hn:f:p:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "+Vhn:f:p:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -225,11 +225,15 @@ main(int argc, char **argv)
 	int c, srvmode = 0;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
 	progname = argv[0];
 	n = readlink("/proc/self/exe", selfpath, sizeof(selfpath) - 1);
 	selfpath[n > 0 ? n : 0] = '\0';
-	while ((c = getopt(argc, argv, "+hCS")) != -1) {
+	while ((c = getopt(argc, argv, "+VhCS")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

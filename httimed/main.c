@@ -107,8 +107,12 @@ main(int argc, char **argv)
 	int c, rv;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "+ht:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "+Vht:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -395,9 +395,13 @@ main(int argc, char **argv)
 	int c, check = 0, rv;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
 	conf_default(&rqconf);
-	while ((c = getopt(argc, argv, "+htc:s:r:b:")) != -1) {
+	while ((c = getopt(argc, argv, "+Vhtc:s:r:b:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;
