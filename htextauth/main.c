@@ -379,8 +379,12 @@ main(int argc, char **argv)
 	char *end;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "+hCsr:T:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "+VhCsr:T:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

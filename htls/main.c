@@ -128,9 +128,13 @@ main(int argc, char **argv)
 	int c;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
 	setlocale(LC_COLLATE, "");
-	while ((c = getopt(argc, argv, "hmsc:")) != -1) {
+	while ((c = getopt(argc, argv, "Vhmsc:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

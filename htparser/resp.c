@@ -94,32 +94,6 @@ read_handler(struct conn *c, char *dst, size_t cap)
 	return n;
 }
 
-/* Content-Length from a handler: digits only, all copies equal. */
-static long long
-resp_length(const struct http_resp *rp)
-{
-	long long v, seen = -2;
-	const char *p;
-	size_t i;
-
-	for (i = 0; i < rp->hr_nhdrs; i++) {
-		if (strcasecmp(rp->hr_hdrs[i].h_name, "Content-Length"))
-			continue;
-		p = rp->hr_hdrs[i].h_value;
-		if (*p == '\0' || strlen(p) > 18)
-			return -1;
-		for (v = 0; *p; p++) {
-			if (*p < '0' || *p > '9')
-				return -1;
-			v = v * 10 + (*p - '0');
-		}
-		if (seen != -2 && v != seen)
-			return -1;
-		seen = v;
-	}
-	return seen;
-}
-
 /* Compose the client's response head from the handler's. */
 static int
 start_response(struct conn *c, struct http_resp *rp)
@@ -133,7 +107,7 @@ start_response(struct conn *c, struct http_resp *rp)
 	duplex = sw && !strcasecmp(sw, "duplex") && c->c_dfd >= 0;
 	te = http_resp_header(rp, "Transfer-Encoding");
 	rawchunk = te != NULL;
-	if ((len = resp_length(rp)) == -1 && !rawchunk)
+	if ((len = http_resp_length(rp)) == -1 && !rawchunk)
 		return -1;
 	nobody = c->c_ishead || rp->hr_status < 200 ||
 	    rp->hr_status == 204 || rp->hr_status == 304;

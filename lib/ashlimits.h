@@ -42,6 +42,30 @@
 /* Size of the per-direction relay buffer htparser uses while copying. */
 #define ASH_IOBUF_SIZE		(16 * 1024)
 
+/* httimed: seconds without a request before it exits (-t). */
+#define ASH_HTTIMED_TIMEOUT	300
+
+/* htpipe: milliseconds a client waits for the server it started to
+ * listen on SOCKET-PATH. */
+#define ASH_HTPIPE_START	5000
+
+/*
+ * ratequeue: the defaults of a bucket's size, its drain rate (requests
+ * a second) and its brim (requests that may wait in it); how long an
+ * idle, empty bucket is kept (ms); how many buckets exist at most (the
+ * least recently used one without waiting requests makes room for a
+ * new client); how many requests may wait in all buckets together (also
+ * at most half the open-file limit: each holds its response socket);
+ * how often a client's blocked requests are counted in the log (ms).
+ */
+#define ASH_RATEQUEUE_SIZE	100
+#define ASH_RATEQUEUE_RATE	10
+#define ASH_RATEQUEUE_BRIM	10
+#define ASH_RATEQUEUE_RETAIN	10000
+#define ASH_RATEQUEUE_BUCKETS	65536
+#define ASH_RATEQUEUE_QUEUED	4096
+#define ASH_RATEQUEUE_LOGEVERY	60000
+
 /* Configuration files: longest line and deepest include nesting. */
 #define ASH_CFLINE_MAX		(64 * 1024)
 #define ASH_CFINCLUDE_DEPTH	16
@@ -109,5 +133,8 @@
 #define ASH_FCGI_RETRY_MS	1000
 #define ASH_FCGI_DOWN_MS	1000
 #define ASH_FCGI_RESTART_MS	1000
+
+/* errlogger: longest syslog message text; longer lines are split. */
+#define ERRLOG_LINE_MAX		2048
 
 #endif

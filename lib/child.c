@@ -1,9 +1,9 @@
 /*
  * child.c: starting handler children and passing requests to them.
  *
- * Invariants: a persistent child is running iff ch_fd >= 0; then
- * ch_pid > 0 and it is on the list `running`, which child_exited()
- * searches.  Every descriptor opened here is close-on-exec, and a new
+ * Invariants: a persistent child is running iff ch_fd >= 0; then it
+ * is on the list `running`, which child_exited() searches, and ch_pid
+ * > 0 unless it is reached through ch_connect (ch_pid 0).  Every descriptor opened here is close-on-exec, and a new
  * process closes every descriptor >= 3 before exec, so no child holds
  * another's socket (which would keep it from seeing end-of-file).
  *
@@ -230,21 +230,28 @@ child_start(struct child *ch)
 	}
 	if (ch->ch_fd >= 0)
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
-		return -1;
-	how.cr_in = sv[1];
-	how.cr_dir = ch->ch_dir;
-	if (ch->ch_setup != NULL) {
-		how.cr_setup = child_setup;
-		how.cr_arg = ch;
-	}
-	pid = child_run(ch->ch_argv, &how);
-	e = errno;
-	close(sv[1]);
-	if (pid == -1) {
-		close(sv[0]);
-		errno = e;
-		return -1;
+	if (ch->ch_connect != NULL) {
+		if ((sv[0] = ch->ch_connect(ch)) == -1)
+			return -1;
+		pid = 0;
+	} else {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) == -1)
+			return -1;
+		how.cr_in = sv[1];
+		how.cr_dir = ch->ch_dir;
+		if (ch->ch_setup != NULL) {
+			how.cr_setup = child_setup;
+			how.cr_arg = ch;
+		}
+		pid = child_run(ch->ch_argv, &how);
+		e = errno;
+		close(sv[1]);
+		if (pid == -1) {
+			close(sv[0]);
+			errno = e;
+			return -1;
+		}
 	}
 	ch->ch_fd = sv[0];
 	ch->ch_pid = pid;
@@ -290,6 +297,7 @@ static void
 child_qfail(struct child *ch)
 {
 	struct chq *q;
+	int had = ch->ch_qhead != NULL;
 
 	while ((q = ch->ch_qhead) != NULL) {
 		ch->ch_qhead = q->q_next;
@@ -300,6 +308,8 @@ child_qfail(struct child *ch)
 	}
 	ch->ch_qtail = &ch->ch_qhead;
 	ch->ch_nq = 0;
+	if (had && ch->ch_drained != NULL)
+		ch->ch_drained(ch);
 }
 
 /* Queue r for ch; 0, or -1 with errno (EAGAIN: queue full). */
@@ -354,6 +364,8 @@ child_writable(struct watch *w, uint32_t ev)
 		free(q);
 	}
 	loop_watch(cloop, &ch->ch_watch, 0);
+	if (ch->ch_drained != NULL)
+		ch->ch_drained(ch);
 }
 
 int
@@ -382,6 +394,22 @@ child_handle(struct child *ch, const struct req *r, int fd)
 		errno = e;
 	}
 	return -1;
+}
+
+int
+child_pass(struct child *ch, struct req *r, int fd)
+{
+	int rv, e;
+
+	if ((rv = child_handle(ch, r, fd)) == -1) {
+		e = errno;
+		log_errno(LOG_ERR, "child %s", ch->ch_name);
+		http_error(fd, e == ENOENT ? 500 : 503,
+		    "The handler is not available.");
+	}
+	close(fd);
+	req_free(r);
+	return rv;
 }
 
 /* Add "name=value" to envp[own..*np), or ", value" to an existing
@@ -564,6 +592,8 @@ child_reaped(pid_t pid, int status)
 		    ch->ch_name, WEXITSTATUS(status));
 	child_stop(ch);
 	child_qfail(ch);
+	if (ch->ch_exited != NULL)
+		ch->ch_exited(ch);
 	return 1;
 }
 

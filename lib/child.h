@@ -62,7 +62,22 @@ struct child {
 	 * start, and child_start() fails with that errno.
 	 */
 	int		(*ch_setup)(const struct child *ch);
-	void		 *ch_arg;	/* for ch_setup */
+	/*
+	 * Persistent, optional: a handler reached rather than started.
+	 * child_start() calls ch_connect(ch) instead of starting a
+	 * process; it returns a connected SOCK_SEQPACKET socket
+	 * (close-on-exec), or -1 with errno.  ch_pid then stays 0, and
+	 * "restarting" the child is connecting again (htpipe's client).
+	 */
+	int		(*ch_connect)(struct child *ch);
+	/* Optional: called when requests waited in the queue (see
+	 * child_set_loop()) and none waits any more: a relay that stopped
+	 * reading its input while they waited reads on. */
+	void		(*ch_drained)(struct child *ch);
+	/* Optional: called by child_reaped() once the process has exited
+	 * and is marked dead (httimed ends with its child). */
+	void		(*ch_exited)(struct child *ch);
+	void		 *ch_arg;	/* for the hooks above */
 	/* Internal: the list of running persistent children. */
 	struct child	 *ch_rnext;
 	struct child	 *ch_rprev;
@@ -124,6 +139,13 @@ void		 child_set_loop(struct loop *l);
  * answers the client itself.
  */
 int		 child_handle(struct child *ch, const struct req *r, int fd);
+
+/*
+ * child_handle() for a relay, which is done with the request either
+ * way: if it cannot be handed over, log why and answer the client 503
+ * (500 if the program is missing); then close fd and free r.  0 / -1.
+ */
+int		 child_pass(struct child *ch, struct req *r, int fd);
 
 /*
  * Start a transient handler for one request: argv + METHOD URL REST,

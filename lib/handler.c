@@ -29,7 +29,10 @@ static struct loop		*hloop;
 static struct watch		 inwatch, sigwatch;
 static const struct handler	*H;
 static void			*harg;
+static struct child		*followed;	/* handler_follow() */
 static int	sigfd = -1;
+static int	serving;	/* stdin is a request socket we read */
+static int	paused;		/* handler_pause(): stdin not read for now */
 static int	stopped;	/* no more requests will be read */
 static int	held;		/* work in flight */
 static int	status;		/* handler_run()'s result */
@@ -37,7 +40,8 @@ static int	status;		/* handler_run()'s result */
 static void
 done_check(void)
 {
-	if (stopped && held == 0)
+	if (stopped && held == 0 && (followed == NULL ||
+	    followed->ch_nq == 0))
 		loop_stop(hloop);
 }
 
@@ -49,7 +53,8 @@ handler_stop(void)
 	if (stopped)
 		return;
 	stopped = 1;
-	if (inwatch.w_added) {
+	if (serving) {
+		serving = 0;
 		loop_unwatch(hloop, &inwatch);
 		if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1) {
 			dup2(null, 0);
@@ -59,6 +64,36 @@ handler_stop(void)
 	if (H && H->h_stop)
 		H->h_stop(harg);
 	done_check();
+}
+
+void
+handler_pause(int on)
+{
+	paused = on;
+	if (!serving)
+		return;
+	if (on)
+		loop_unwatch(hloop, &inwatch);
+	else if (loop_watch(hloop, &inwatch, EPOLLIN) == -1) {
+		log_errno(LOG_ERR, "event loop");
+		status = 1;
+		loop_stop(hloop);
+	}
+}
+
+static void
+follow_drained(struct child *ch)
+{
+	(void)ch;
+	handler_pause(0);
+	done_check();
+}
+
+void
+handler_follow(struct child *ch)
+{
+	followed = ch;
+	ch->ch_drained = follow_drained;
 }
 
 void
@@ -141,15 +176,34 @@ handler_loop(void)
 	return hloop;
 }
 
+static int	delivered;	/* input_event(): one more request read */
+
+static void
+deliver(struct req *r, int fd, void *arg)
+{
+	(void)arg;
+	delivered = 1;
+	H->h_request(r, fd, harg);
+}
+
+/* Read up to a batch of requests, one at a time, so that a request
+ * that pauses the input (handler_pause()) is the last one read. */
 static void
 input_event(struct watch *w, uint32_t ev)
 {
-	int rv;
+	int rv = 0, n;
 
 	(void)w;
 	(void)ev;
-	rv = req_serve(0, H->h_batch > 0 ? H->h_batch : ASH_HANDLER_BATCH,
-	    H->h_request, harg);
+	for (n = H->h_batch > 0 ? H->h_batch : ASH_HANDLER_BATCH; n > 0; n--) {
+		delivered = 0;
+		if ((rv = req_serve(0, 1, deliver, NULL)) != 0 || !delivered)
+			break;
+		if (followed != NULL && followed->ch_nq > 0)
+			handler_pause(1);
+		if (paused || stopped)
+			break;
+	}
 	if (rv < 0) {
 		log_errno(LOG_ERR, "standard input is not a request socket");
 		status = 1;
@@ -174,18 +228,24 @@ handler_run(const struct handler *h, void *arg)
 {
 	H = h;
 	harg = arg;
-	if (!handler_persistent()) {
-		log_msg(LOG_ERR, "standard input is not a request socket "
-		    "(a persistent handler is started by another handler, "
-		    "see ashd(7))");
+	if (!handler_check_input())
 		return 1;
-	}
 	handler_loop();
 	if (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK) == -1)
 		log_die_errno(1, "standard input");
 	watch_init(&inwatch, 0, input_event, NULL);
-	if (loop_watch(hloop, &inwatch, EPOLLIN) == -1)
+	serving = 1;
+	if (!paused && loop_watch(hloop, &inwatch, EPOLLIN) == -1)
 		log_die_errno(1, "event loop");
+	return run();
+}
+
+int
+handler_run_own(const struct handler *h, void *arg)
+{
+	H = h;
+	harg = arg;
+	handler_loop();
 	return run();
 }
 
@@ -198,6 +258,17 @@ handler_run_one(const struct handler *h, void *arg, struct req *r, int fd)
 	stopped = 1;
 	h->h_request(r, fd, arg);
 	return run();
+}
+
+int
+handler_check_input(void)
+{
+	if (handler_persistent())
+		return 1;
+	log_msg(LOG_ERR, "standard input is not a request socket "
+	    "(a persistent handler is started by another handler, "
+	    "see ashd(7))");
+	return 0;
 }
 
 int

@@ -38,6 +38,7 @@
 
 #include <sys/types.h>
 
+struct child;
 struct loop;
 struct req;
 
@@ -62,6 +63,15 @@ struct loop	*handler_loop(void);
 int		 handler_run(const struct handler *h, void *arg);
 
 /*
+ * The same loop for a program whose requests come from sockets of its
+ * own (htpipe's server) rather than from standard input, which is left
+ * alone: h_request is never called by the loop.  Signals, reaping and
+ * draining are those of handler_run(); the loop runs until
+ * handler_stop() (or SIGTERM, SIGINT) and nothing is held.
+ */
+int		 handler_run_own(const struct handler *h, void *arg);
+
+/*
  * The transient convention with the same machinery: hand the one
  * request r (fd its response socket) to h_request, then run the loop
  * until nothing is held.  Returns as handler_run().
@@ -69,13 +79,35 @@ int		 handler_run(const struct handler *h, void *arg);
 int		 handler_run_one(const struct handler *h, void *arg,
 		    struct req *r, int fd);
 
+/*
+ * For a relay that passes its requests to the one child ch: read no
+ * requests while some wait in ch's queue (lib/child), so that the
+ * sender feels the child's pace instead of its requests being refused
+ * once the queue is full.  Reading goes on when the queue is empty
+ * (sets ch->ch_drained; a program that calls handler_pause() for
+ * reasons of its own does not use this).  A stopped handler returns
+ * only once the queue is empty, so that nothing it accepted is lost.
+ */
+void		 handler_follow(struct child *ch);
+
 /* Count a piece of work in flight, and its end. */
 void		 handler_hold(void);
 void		 handler_release(void);
 /* Stop taking requests, as at end of input. */
 void		 handler_stop(void);
+/*
+ * Stop reading standard input for now (on = 1), or go on (on = 0):
+ * requests wait in the socket, so that the sender feels the
+ * backpressure (httrcall at its limit of children).  May be called
+ * before handler_run(); does not keep a stopped handler from stopping.
+ */
+void		 handler_pause(int on);
 
 /* Is standard input a request socket (the persistent convention)? */
 int		 handler_persistent(void);
+/* The same, saying why a persistent handler cannot run if it is not:
+ * for programs that set things up (start a child) before
+ * handler_run(), which checks it too. */
+int		 handler_check_input(void);
 
 #endif

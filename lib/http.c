@@ -629,6 +629,31 @@ http_resp_remove(struct http_resp *resp, const char *name)
 	return n;
 }
 
+long long
+http_resp_length(const struct http_resp *resp)
+{
+	long long v, seen = -2;
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < resp->hr_nhdrs; i++) {
+		if (strcasecmp(resp->hr_hdrs[i].h_name, "Content-Length"))
+			continue;
+		p = resp->hr_hdrs[i].h_value;
+		if (*p == '\0' || strlen(p) > 18)
+			return -1;
+		for (v = 0; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			v = v * 10 + (*p - '0');
+		}
+		if (seen != -2 && v != seen)
+			return -1;
+		seen = v;
+	}
+	return seen;
+}
+
 const char *
 http_reason(int status)
 {

@@ -71,6 +71,10 @@ int	http_parse_fields(const char *buf, size_t len, struct http_resp *resp);
 void	http_resp_free(struct http_resp *resp);
 const char *http_resp_header(const struct http_resp *resp, const char *name);
 size_t	http_resp_remove(struct http_resp *resp, const char *name);
+/* The response's Content-Length as htparser frames the body by it:
+ * digits only, every copy equal.  -2 if there is none, -1 if it is
+ * unusable. */
+long long http_resp_length(const struct http_resp *resp);
 
 /* Reason phrase for a status code ("Unknown" if none). */
 const char *http_reason(int status);

@@ -261,6 +261,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$HTPARSER" fd:fd=3 -- "$ECHO_HANDLER"
 	cmd=$(sed -n 's/^ExecStart=//p' "$ASHD_SRCDIR/etc/systemd/ashd.service")
 	cmd=${cmd//\/usr\/local\/bin\/htparser/$HTPARSER}
 	cmd=${cmd//\/srv\/www/$TEST_TMP/www}
+	cmd=${cmd//\/var\/log\/ashd/$TEST_TMP}
 	use_build_path
 	start_bg "$HTPARSER_LOG" systemd-socket-activate "${SA_ENV[@]}" \
 	    -l "127.0.0.1:$http" -l "127.0.0.1:$proxy" --fdname=http:proxy \
@@ -275,4 +276,12 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$HTPARSER" fd:fd=3 -- "$ECHO_HANDLER"
 	assert_contains "$output" hello
 	run curl -sS -m 5 "http://127.0.0.1:$proxy/"
 	assert_status 52
+	# The root handler is accesslog: each request has its line, the
+	# one through the PROXY port with the client the header named.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -l <"$TEST_TMP/access.log" 2>/dev/null)" = 2 ] && break
+		sleep 0.05
+	done
+	assert_match "$(sed -n 1p "$TEST_TMP/access.log")" '^127\.0\.0\.1 - - \[.*\] "GET / HTTP/1\.1" - - "-" "curl/'
+	assert_match "$(sed -n 2p "$TEST_TMP/access.log")" '^192\.0\.2\.7 - - \[.*\] "GET / HTTP/1\.1" - - "-" "-"$'
 }

@@ -288,8 +288,12 @@ EOF
 # ashd's command lines
 
 @test "every program answers --version and -V with the package version" {
-	local p
-	for p in htparser dirplex patplex sendfile callcgi callfcgi; do
+	local d p n=0
+	# Every program of the build (DIR/DIR), so that none is forgotten.
+	for d in "$ASHD_BUILDDIR"/*/; do
+		d=${d%/} p=${d##*/}
+		[ -f "$d/$p" ] && [ -x "$d/$p" ] || continue
+		n=$((n + 1))
 		run "$ASHD_BUILDDIR/$p/$p" --version
 		assert_status 0
 		assert_match "$output" "^$p \\(ashd-ng\\) [0-9]+\\.[0-9]"
@@ -297,6 +301,7 @@ EOF
 		assert_status 0
 		assert_match "$output" "^$p \\(ashd-ng\\) [0-9]+\\.[0-9]"
 	done
+	[ "$n" -ge 15 ] || fail "only $n programs found"
 }
 
 @test "psendfile: ashd configurations that exec psendfile run unchanged" {

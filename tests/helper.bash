@@ -315,6 +315,19 @@ children_named() {
 # -o timeout-idle=1) on a free port of 127.0.0.1 with echo-handler as
 # its root handler; wait for the port.  Exports PORT and HTPARSER_PID.
 # HTPARSER_LOG is its stdout and stderr.
+# wait_root PID: until htparser PID's root handler runs its own program
+# (the port is bound before the root handler is started).
+wait_root() {
+	local i c
+	for ((i = 0; i < 200 * SLOW; i++)); do
+		for c in $(children_of "$1"); do
+			[ "$(proc_name "$c")" != htparser ] && return 0
+		done
+		sleep 0.02
+	done
+	return 0
+}
+
 start_htparser() {
 	local try
 	HTPARSER_LOG=$TEST_TMP/htparser.log
@@ -325,6 +338,7 @@ start_htparser() {
 		HTPARSER_PID=$BG_PID
 		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
 			export PORT HTPARSER_PID
+			wait_root "$HTPARSER_PID"
 			return 0
 		fi
 		# Lost a race for the port?  Try another one.
@@ -684,9 +698,10 @@ assert_status() {
 use_build_path() {
 	local d
 	PATH="$ASHD_SRCDIR/tests:$PATH"
-	for d in htparser dirplex sendfile patplex callcgi callfcgi htls \
-	    userplex htextauth; do
-		[ -d "$ASHD_BUILDDIR/$d" ] && PATH="$ASHD_BUILDDIR/$d:$PATH"
+	# Every program of the build: DIR/DIR (htparser/htparser ...).
+	for d in "$ASHD_BUILDDIR"/*/; do
+		d=${d%/}
+		[ -f "$d/${d##*/}" ] && [ -x "$d/${d##*/}" ] && PATH="$d:$PATH"
 	done
 	[ -n "${ASHD_VALGRIND:-}" ] && PATH="$ASHD_VALGRIND/bin:$PATH"
 	export PATH
@@ -716,6 +731,7 @@ start_root() {
 		HTPARSER_PID=$BG_PID
 		if wait_port "$PORT" 5 "$HTPARSER_PID"; then
 			export PORT HTPARSER_PID
+			wait_root "$HTPARSER_PID"
 			return 0
 		fi
 		kill_bg

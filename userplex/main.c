@@ -371,8 +371,12 @@ main(int argc, char **argv)
 	int c, syslog_kids = 0;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "+hIsg:m:d:")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "+VhIsg:m:d:")) != -1) {
 		switch (c) {
+		case 'V':
+			return log_version();
 		case 'h':
 			usage(stdout);
 			return 0;

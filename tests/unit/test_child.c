@@ -493,6 +493,111 @@ test_setup(void)
 	child_free(ch);
 }
 
+static pid_t connpid;
+static int connects;
+
+/* ch_connect of the "connect" test: a new --persistent process on a
+ * socketpair stands for a server reached by connecting; refused while
+ * ch_arg is NULL. */
+static int
+connect_hook(struct child *ch)
+{
+	int sv[2];
+
+	connects++;
+	if (ch->ch_arg == NULL) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		die("socketpair");
+	if ((connpid = fork()) == 0) {
+		dup2(sv[1], 0);
+		execl(self, self, "--persistent", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static void
+test_connect(void)
+{
+	char *argv[] = { "not-run", NULL }, *out;
+	struct child *ch;
+	pid_t p1;
+	int e, status, sv[2];
+
+	if ((ch = child_new("conn", CHILD_PERSISTENT, argv, NULL)) == NULL)
+		die("child_new");
+	ch->ch_connect = connect_hook;
+	ch->ch_arg = ch;
+	out = ask(ch, "/c", "c", "x", &e);
+	p1 = connpid;
+	ok(out != NULL && pid_of(out) == p1 && ch->ch_pid == 0 &&
+	    ch->ch_fd >= 0 && connects == 1,
+	    "ch_connect: reached, not started (ch_pid 0)");
+	free(out);
+	/* The server goes away: connected again, the request sent again. */
+	kill(p1, SIGKILL);
+	waitpid(p1, &status, 0);
+	out = ask(ch, "/d", "d", "y", &e);
+	ok(out != NULL && connpid != p1 && pid_of(out) == connpid &&
+	    strstr(out, "body=y\n") != NULL && connects == 2,
+	    "ch_connect: connected again once the server went away");
+	free(out);
+	/* Nobody answers: child_handle() fails with the hook's errno. */
+	ch->ch_arg = NULL;
+	kill(connpid, SIGKILL);
+	waitpid(connpid, &status, 0);
+	out = ask(ch, "/e", "e", "", &e);
+	ok(out == NULL && e == ECONNREFUSED && ch->ch_fd == -1,
+	    "ch_connect: refused connection fails the request");
+	/* child_pass() answers the client itself, and closes fd. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		die("socketpair");
+	ok(child_pass(ch, req_new("GET", "/f", "HTTP/1.1", "f"), sv[1]) == -1,
+	    "child_pass: -1 when nobody answers");
+	out = slurp(sv[0]);
+	ok(strncmp(out, "HTTP/1.1 503 ", 13) == 0,
+	    "child_pass: the client gets 503");
+	free(out);
+	close(sv[0]);
+	child_free(ch);
+}
+
+static struct child *exited_ch;
+static int exited_n;
+
+static void
+on_exited(struct child *ch)
+{
+	exited_ch = ch;
+	exited_n++;
+}
+
+/* ch_exited: called once when the reaped process was the child's. */
+static void
+test_exited(void)
+{
+	char *argv[] = { self, "--persistent", NULL };
+	struct child *ch;
+	pid_t pid;
+
+	if ((ch = child_new("x", CHILD_PERSISTENT, argv, NULL)) == NULL ||
+	    child_start(ch) == -1)
+		die("child_start");
+	ch->ch_exited = on_exited;
+	pid = ch->ch_pid;
+	kill(pid, SIGKILL);
+	while (exited_n == 0 && reap_some() > 0)
+		;		/* others of earlier tests may end first */
+	ok(exited_n == 1 && exited_ch == ch &&
+	    ch->ch_fd == -1 && ch->ch_pid == 0,
+	    "ch_exited: called once the child is reaped and marked dead");
+	child_free(ch);
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -529,6 +634,8 @@ main(int argc, char **argv)
 	test_transient();
 	test_persistent();
 	test_setup();
+	test_connect();
+	test_exited();
 	close(20);
 	if (chdir("/") == -1)
 		die("/");

@@ -12,12 +12,17 @@
  *	/held	hold the request, answer it 200 ms later (a timer)
  *	/fork	start a child that exits 3 at once; h_reaped answers
  *		"reaped STATUS" on the response socket, kept till then
+ *	/pause	answer, and read no more requests for 300 ms
+ *		(handler_pause())
  *
  * SIGHUP makes the next answers carry "reloaded".  alarm() turns a hang
  * into a failure.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <poll.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -35,6 +40,7 @@ static int reloads, stops;
 static int forkfd = -1;
 static struct timer heldtimer;
 static int heldfd = -1;
+static struct timer pausetimer;
 
 static void __attribute__((noreturn))
 die(const char *what)
@@ -66,12 +72,24 @@ held_fire(struct timer *t)
 }
 
 static void
+pause_over(struct timer *t)
+{
+	(void)t;
+	handler_pause(0);
+}
+
+static void
 on_request(struct req *r, int fd, void *arg)
 {
 	pid_t pid;
 
 	(void)arg;
-	if (!strcmp(r->r_url, "/held")) {
+	if (!strcmp(r->r_url, "/pause")) {
+		handler_pause(1);
+		timer_init(&pausetimer, pause_over, NULL);
+		loop_timer(handler_loop(), &pausetimer, 300);
+		answer(fd, r->r_url);
+	} else if (!strcmp(r->r_url, "/held")) {
 		heldfd = fd;
 		handler_hold();
 		timer_init(&heldtimer, held_fire, NULL);
@@ -189,6 +207,7 @@ wait_status(pid_t pid)
 int
 main(void)
 {
+	struct pollfd pfd;
 	struct req *r;
 	pid_t pid;
 	int sock, a, b, sv[2];
@@ -272,6 +291,40 @@ main(void)
 	is_str(reply(a), "reaped 3", "h_reaped got the child's status");
 	close(sock);
 	is_int(wait_status(pid), 0, "exit status 0");
+
+	/* handler_pause(): requests wait in the socket, then are read. */
+	pid = start(&sock);
+	a = send_req(sock, "/pause");
+	is_str(reply(a), "/pause", "request before the pause answered");
+	b = send_req(sock, "/later");
+	pfd.fd = b;
+	pfd.events = POLLIN;
+	is_int(poll(&pfd, 1, 150), 0, "paused: the next request waits");
+	is_str(reply(b), "/later", "after the pause it is answered");
+	close(sock);
+	is_int(wait_status(pid), 0, "exit status 0");
+
+	/* handler_run_own(): standard input is left alone; SIGTERM stops
+	 * it, calling h_stop. */
+	if (pipe(sv) == -1)
+		die("pipe");
+	if ((pid = fork()) == 0) {
+		struct stat before, after;
+
+		dup2(sv[0], 0);
+		alarm(10);
+		fstat(0, &before);
+		if (handler_run_own(&testh, NULL) != 0)
+			_exit(5);
+		fstat(0, &after);
+		_exit(stops == 1 && before.st_ino == after.st_ino ? 0 : 6);
+	}
+	usleep(50000);
+	kill(pid, SIGTERM);
+	is_int(wait_status(pid), 0, "handler_run_own: runs without reading "
+	    "stdin, SIGTERM calls h_stop and returns 0");
+	close(sv[0]);
+	close(sv[1]);
 
 	/* Standard input that is not a request socket: status 1. */
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)

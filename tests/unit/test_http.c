@@ -587,6 +587,45 @@ test_response(void)
 	    "http_resp_free clears");
 }
 
+/* Content-Length of a handler's response, as htparser frames by it. */
+static const struct {
+	int		 line;
+	const char	*head;
+	long long	 want;
+} cl_rows[] = {
+	{ __LINE__, "HTTP/1.1 200 OK\r\n\r\n", -2 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n", 1234 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	    "Content-Length: 5\r\n\r\n", 5 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	    "Content-Length: 6\r\n\r\n", -1 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", -1 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", -1 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", -1 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", -1 },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: "
+	    "999999999999999999\r\n\r\n", 999999999999999999LL },
+	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: "
+	    "1000000000000000000\r\n\r\n", -1 },
+};
+
+static void
+test_resp_length(void)
+{
+	struct http_resp resp;
+	size_t i;
+
+	for (i = 0; i < sizeof(cl_rows) / sizeof(cl_rows[0]); i++) {
+		if (!ok_at(cl_rows[i].line, http_parse_response(cl_rows[i].head,
+		    strlen(cl_rows[i].head), &resp) > 0, "head parses"))
+			continue;
+		is_int_at(cl_rows[i].line, http_resp_length(&resp),
+		    cl_rows[i].want, "http_resp_length");
+		http_resp_free(&resp);
+	}
+}
+
 /* The small writers. */
 
 static void
@@ -944,6 +983,7 @@ main(void)
 	test_request();
 	test_framing();
 	test_response();
+	test_resp_length();
 	test_reason();
 	test_date();
 	test_error_page();
