@@ -41,16 +41,19 @@ void
 conn_close(struct fconn *c, const char *why)
 {
 	struct backend *b = c->c_be;
-	struct fconn **pp;
+	struct fconn *prev;
 	struct freq *q;
 	int nomem = !strcmp(why, "out of memory") ||
 	    !strcmp(why, strerror(ENOMEM));
 
-	for (pp = &b->b_conns; *pp; pp = &(*pp)->c_next)
-		if (*pp == c) {
-			*pp = c->c_next;
-			break;
-		}
+	if (b->b_conns == c)
+		b->b_conns = c->c_next;
+	else
+		for (prev = b->b_conns; prev; prev = prev->c_next)
+			if (prev->c_next == c) {
+				prev->c_next = c->c_next;
+				break;
+			}
 	b->b_nconns--;
 	loop_unwatch(loop, &c->c_w);
 	close(c->c_fd);
@@ -126,7 +129,7 @@ conn_record(struct fconn *c, const struct fcgi_rec *rec)
 	if (q == NULL)
 		return;		/* late records of an ended request */
 	q->q_gotrec = 1;
-	loop_timer(loop, &q->q_timer, opt.o_timeout);
+	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	switch (rec->fr_type) {
 	case FCGI_STDOUT:
 		if (freq_stdout(q, rec->fr_content, rec->fr_len) == -1) {
@@ -310,11 +313,11 @@ conn_for(struct backend *b)
 	if (!b->b_known)
 		maxconns = 1;
 	else if (b->b_maxconns > 0)
-		maxconns = b->b_maxconns * (opt.o_argv ? opt.o_nprocs : 1);
+		maxconns = b->b_maxconns * (bconf.bc_argv ? bconf.bc_nprocs : 1);
 	else
-		maxconns = opt.o_argv ? opt.o_nprocs : 16;
-	if (opt.o_maxconns > 0 && opt.o_maxconns < maxconns)
-		maxconns = opt.o_maxconns;
+		maxconns = bconf.bc_argv ? bconf.bc_nprocs : 16;
+	if (bconf.bc_maxconns > 0 && bconf.bc_maxconns < maxconns)
+		maxconns = bconf.bc_maxconns;
 	if (b->b_nconns >= maxconns)
 		return NULL;
 	return conn_new(b);
@@ -363,7 +366,7 @@ conn_attach(struct fconn *c, struct freq *q)
 		h[3] = (unsigned char)q->q_id;
 		off += FCGI_HEADER_LEN + clen + h[6];
 	}
-	loop_timer(loop, &q->q_timer, opt.o_timeout);
+	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	freq_pump_stdin(q);
 }
 

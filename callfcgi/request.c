@@ -324,7 +324,7 @@ freq_pump_stdin(struct freq *q)
 		}
 		q->q_stdin_sent = 1;
 		/* The application cannot be blamed for a slow client. */
-		loop_timer(loop, &q->q_timer, opt.o_timeout);
+		loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	}
 	if (c)
 		conn_update(c);
@@ -345,7 +345,7 @@ freq_timeout(struct timer *t)
 		return;
 	}
 	log_msg(LOG_WARNING, "%s: backend %s silent for %llu ms", q->q_name,
-	    c->c_be->b_name, (unsigned long long)opt.o_timeout);
+	    c->c_be->b_name, (unsigned long long)bconf.bc_timeout);
 	freq_answer(q, 504, "The application did not answer in time.");
 	if (c->c_nreqs == 1)
 		conn_close(c, "timed out");
@@ -376,7 +376,7 @@ freq_dispatch(struct freq *q)
 {
 	struct backend *b;
 	struct fconn *c;
-	int anyup = 0;
+	int anyup = 0, status;
 
 	for (b = backends; b; b = b->b_next) {
 		if (!backend_up(b))
@@ -393,19 +393,9 @@ freq_dispatch(struct freq *q)
 		}
 		anyup |= backend_up(b);
 	}
-	if (!anyup && opt.o_retries <= 0 &&
-	    loop_now() - q->q_since > ASH_FCGI_RETRY_MS * 2) {
+	if (!anyup && (status = backend_giveup(q->q_since)) != 0) {
 		log_msg(LOG_ERR, "%s: no backend can be reached", q->q_name);
-		freq_answer(q, backends->b_next ? 503 : 502,
-		    "The application cannot be reached.");
-		freq_free(q);
-		return;
-	}
-	if (!anyup && opt.o_retries > 0 &&
-	    loop_now() - q->q_since > (uint64_t)opt.o_retries * ASH_FCGI_RETRY_MS) {
-		log_msg(LOG_ERR, "%s: no backend came up", q->q_name);
-		freq_answer(q, backends->b_next ? 503 : 502,
-		    "The application cannot be reached.");
+		freq_answer(q, status, "The application cannot be reached.");
 		freq_free(q);
 		return;
 	}
@@ -414,7 +404,7 @@ freq_dispatch(struct freq *q)
 	*waittail = q;
 	waittail = &q->q_wnext;
 	if (!timer_armed(&retrytimer))
-		loop_timer(loop, &retrytimer, ASH_FCGI_RETRY_MS / 4);
+		loop_timer(loop, &retrytimer, ASH_BACKEND_RETRY_MS / 4);
 }
 
 void
@@ -493,7 +483,7 @@ sock_event(struct watch *w, uint32_t ev)
 	int rv;
 
 	if (q->q_state == Q_SPOOL) {
-		rv = cgi_spool(q->q_sock, opt.o_tmpdir, &q->q_spool,
+		rv = cgi_spool(q->q_sock, bconf.bc_tmpdir, &q->q_spool,
 		    &q->q_spooled);
 		if (rv == 0) {
 			freq_update(q);
@@ -502,7 +492,7 @@ sock_event(struct watch *w, uint32_t ev)
 		if (rv < 0) {
 			if (errno != ECONNRESET && errno != EPIPE)
 				log_errno(LOG_ERR, "%s: storing the request "
-				    "body in %s", q->q_name, opt.o_tmpdir);
+				    "body in %s", q->q_name, bconf.bc_tmpdir);
 			freq_answer(q, 500, "Cannot store the request body.");
 			freq_free(q);
 			return;
@@ -557,7 +547,7 @@ freq_start(struct req *r, int sock)
 		q->q_name = base ? base + 1 : q->q_script;
 	}
 	/* Requests wait for a backend at most as long as for an answer. */
-	loop_timer(loop, &q->q_timer, opt.o_timeout);
+	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	if (req_header(r, "Content-Length") != NULL) {
 		q->q_bodysock = 1;
 		freq_ready(q);

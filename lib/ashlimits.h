@@ -121,18 +121,20 @@
 
 /* callfcgi: output buffered per request for its client, and per
  * connection for the application; the largest CGI header block; requests
- * per multiplexed connection when the application does not say; how
- * often waiting requests try again, how long a refusing backend is
- * skipped, and how soon a copy of PROGRAM that died at once is started
- * again (all ms). */
-#define ASH_FCGI_TIMEOUT	60	/* default -T, seconds */
+ * per multiplexed connection when the application does not say. */
 #define ASH_FCGI_QBUF_MAX	(64 * 1024)
 #define ASH_FCGI_CBUF_MAX	(64 * 1024)
 #define ASH_FCGI_HEAD_MAX	(64 * 1024)
 #define ASH_FCGI_MPX_DEFAULT	16
-#define ASH_FCGI_RETRY_MS	1000
-#define ASH_FCGI_DOWN_MS	1000
-#define ASH_FCGI_RESTART_MS	1000
+
+/* The gateway handlers (callfcgi, callscgi: lib/backend, lib/pool): the
+ * default of -T (seconds); how often waiting requests try again (ms, a
+ * quarter of it), how long a refusing backend is skipped, and how soon
+ * a copy of PROGRAM that died at once is started again (ms). */
+#define ASH_BACKEND_TIMEOUT	60
+#define ASH_BACKEND_RETRY_MS	1000
+#define ASH_BACKEND_DOWN_MS	1000
+#define ASH_POOL_RESTART_MS	1000
 
 /* errlogger: longest syslog message text; longer lines are split. */
 #define ERRLOG_LINE_MAX		2048
