@@ -66,6 +66,10 @@
 #define ASH_RATEQUEUE_QUEUED	4096
 #define ASH_RATEQUEUE_LOGEVERY	60000
 
+/* Request bodies stored before they go to an application (lib/spool):
+ * kept in memory up to this size, in a temporary file beyond. */
+#define ASH_SPOOL_MEM		(64 * 1024)
+
 /* Configuration files: longest line and deepest include nesting. */
 #define ASH_CFLINE_MAX		(64 * 1024)
 #define ASH_CFINCLUDE_DEPTH	16
