@@ -97,13 +97,6 @@ start_cgi() {
 	start_site -N -c "$CGI_RC" "$SITE"
 }
 
-# var NAME: the value of NAME in the environment an env_script reported
-# in the last body; fails if it was not set.
-var() {
-	grep -q "^$1=" "$TEST_TMP/body" || fail "$1 is not set"
-	sed -n "s/^$1=//p" "$TEST_TMP/body"
-}
-
 # no_var NAME: NAME was not in that environment.
 no_var() {
 	! grep -q "^$1=" "$TEST_TMP/body" ||
@@ -119,21 +112,6 @@ var_names() {
 # expect_var NAME VALUE
 expect_var() {
 	assert_equal "$(var "$1")" "$2"
-}
-
-# wait_log TEXT [SECONDS]: wait until $SERVER_LOG contains TEXT.
-wait_log() {
-	local i
-	for ((i = 0; i < ${2:-5} * 20; i++)); do
-		grep -qF -- "$1" "$SERVER_LOG" && return 0
-		sleep 0.05
-	done
-	fail "not logged: $1"$'\n'"log:"$'\n'"$(cat "$SERVER_LOG")"
-}
-
-# dirplex_pid: the dirplex under htparser.
-dirplex_pid() {
-	children_of "$HTPARSER_PID" | head -n 1
 }
 
 # callcgi_pid: the persistent callcgi under dirplex.

@@ -123,11 +123,6 @@ raw_status() {
 	status_codes "$out"
 }
 
-# dirplex_pid: the dirplex under htparser.
-dirplex_pid() {
-	children_of "$HTPARSER_PID" | head -n 1
-}
-
 # no_zombies PID: within 2 s, PID has no child left unreaped.
 no_zombies() {
 	local i c st z

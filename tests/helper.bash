@@ -777,3 +777,136 @@ field() {
 body() {
 	cat "$TEST_TMP/body"
 }
+
+# ---------------------------------------------------------------------
+# Processes below a site, and waiting for things (the callfcgi,
+# callscgi and multifscgi suites)
+
+# start_time PID: the start time of PID (field 22 of its stat).
+start_time() {
+	sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+}
+
+# stamped_descendants PID: PID's descendants as PID:STARTTIME.
+stamped_descendants() {
+	local c
+	[ -n "$1" ] || return 0
+	for c in $(children_of "$1"); do
+		echo "$c:$(start_time "$c")"
+		stamped_descendants "$c"
+	done
+}
+
+# kill_stamped PID:STARTTIME...: KILL each process (and its group) that
+# is still the one stamped, so that nothing else is hit if a PID has
+# been reused meanwhile.  For teardowns: applications run in process
+# groups of their own, out of reach of kill_bg.
+kill_stamped() {
+	local p
+	for p in "$@"; do
+		if [ "$(start_time "${p%:*}")" = "${p#*:}" ]; then
+			kill -KILL -- "-${p%:*}" 2>/dev/null || true
+			kill -KILL "${p%:*}" 2>/dev/null || true
+		fi
+	done
+}
+
+# dirplex_pid: the dirplex under htparser.
+dirplex_pid() {
+	children_of "$HTPARSER_PID" | head -n 1
+}
+
+# var NAME: NAME's value in the last `env` or env.cgi body.
+var() {
+	grep -q "^$1=" "$TEST_TMP/body" || fail "$1 is not set"
+	sed -n "s/^$1=//p" "$TEST_TMP/body"
+}
+
+# wait_in FILE TEXT [SECONDS]: wait until FILE contains TEXT.
+wait_in() {
+	local i
+	for ((i = 0; i < ${3:-5} * 20; i++)); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "not in $1: $2"$'\n'"it has:"$'\n'"$(cat "$1" 2>/dev/null)"
+}
+
+# wait_log TEXT [SECONDS]: wait until $SERVER_LOG contains TEXT.
+wait_log() {
+	wait_in "$SERVER_LOG" "$@"
+}
+
+# wait_count N COMMAND...: wait (5 s) until COMMAND prints N lines.
+wait_count() {
+	local n=$1 i out
+	shift
+	for ((i = 0; i < 100 * SLOW; i++)); do
+		out=$("$@")
+		[ "$(printf '%s' "$out" | grep -c .)" = "$n" ] && return 0
+		sleep 0.05
+	done
+	fail "expected $n lines from $*, got:"$'\n'"$out"
+}
+
+# gone PID [SECONDS]: wait until PID is no longer running.
+gone() {
+	local i
+	for ((i = 0; i < ${2:-5} * 20; i++)); do
+		proc_alive "$1" || return 0
+		sleep 0.05
+	done
+	fail "process $1 is still running: $(tr '\0' ' ' </proc/$1/cmdline)"
+}
+
+# stop_site [PID]: end htparser alone (not its group): dirplex and its
+# handlers see the end of their input and exit as they do in
+# production; then wait for PID (one of them) to be gone.
+stop_site() {
+	kill -TERM "$HTPARSER_PID"
+	wait_exit "$HTPARSER_PID" 5
+	[ -z "${1:-}" ] || gone "$1"
+}
+
+# par N PATH EXPECT: N concurrent GETs of PATH, each with "n=I" added
+# to its query; a request succeeds when it answers 200 and its body
+# contains EXPECT with %d replaced by I.  Prints "ok=K fail=F" and then
+# the first failures.  PAR_TIMEOUT: seconds per request (30).
+PAR_PY='
+import http.client, os, sys, threading
+port = int(os.environ["PORT"])
+n, path, want = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+tmo = float(os.environ.get("PAR_TIMEOUT", "30"))
+fails = []
+def one(i):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=tmo)
+        c.request("GET", path + ("&" if "?" in path else "?") + "n=%d" % i)
+        r = c.getresponse()
+        b = r.read()
+        if r.status != 200 or (want.replace("%d", str(i))).encode() not in b:
+            fails.append("%d: %d %r" % (i, r.status, b[:100]))
+        c.close()
+    except Exception as e:
+        fails.append("%d: %r" % (i, e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("ok=%d fail=%d" % (n - len(fails), len(fails)))
+for f in sorted(fails)[:5]:
+    print(f)
+'
+par() {
+	python3 -c "$PAR_PY" "$@"
+}
+
+# pattern_file FILE N: N bytes of 0-250 repeated (what the test
+# applications send for big=N).
+pattern_file() {
+	python3 -c 'import sys
+n = int(sys.argv[2])
+open(sys.argv[1], "wb").write((bytes(range(251)) * (n // 251 + 1))[:n])' \
+	    "$1" "$2"
+}
