@@ -12,19 +12,17 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "cgi.h"
 #include "http.h"
 #include "req.h"
+#include "spool.h"
 #include "url.h"
 
 #ifndef PACKAGE_NAME
@@ -508,35 +506,20 @@ bad:
 int
 cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp)
 {
-	char buf[16384];
-	ssize_t n;
+	struct spool sp;
+	int rv;
 
-	for (;;) {
-		n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		if (n == 0)
-			break;
-		if (*fdp < 0 && (*fdp = open(tmpdir, O_TMPFILE | O_RDWR |
-		    O_CLOEXEC, 0600)) == -1)
-			return -1;
-		if (http_write_all(*fdp, buf, (size_t)n) == -1)
-			return -1;
-		*lenp += n;
-	}
-	/* End-of-file: the body's end (the other side shut down its
-	 * writing), or the client gone (it closed the socket whole)? */
-	{
-		struct pollfd pfd = { sock, POLLIN, 0 };
-
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
-			errno = EPIPE;
-			return -1;
-		}
-	}
-	if (*fdp >= 0 && lseek(*fdp, 0, SEEK_SET) == -1)
+	/* A spool with no memory: straight to the file, kept across
+	 * calls in *fdp. */
+	spool_init(&sp, tmpdir, 0);
+	sp.sp_fd = *fdp;
+	sp.sp_len = *lenp;
+	rv = spool_fill(&sp, sock);
+	*fdp = sp.sp_fd;
+	*lenp = sp.sp_len;
+	if (rv == 1 && *fdp >= 0 && lseek(*fdp, 0, SEEK_SET) == -1)
 		return -1;
-	return 1;
+	return rv;
 }
 
 int

@@ -66,7 +66,7 @@ spool_to_file(struct spool *sp)
 {
 	if ((sp->sp_fd = spool_tmpfile(sp)) == -1)
 		return -1;
-	if (write_all(sp->sp_fd, sp->sp_mem.b_data, sp->sp_mem.b_len) == -1) {
+	if (http_write_all(sp->sp_fd, sp->sp_mem.b_data, sp->sp_mem.b_len) == -1) {
 		int e = errno;
 
 		close(sp->sp_fd);
@@ -85,7 +85,7 @@ spool_write(struct spool *sp, const void *data, size_t len)
 	    spool_to_file(sp) == -1)
 		return -1;
 	if (sp->sp_fd >= 0) {
-		if (write_all(sp->sp_fd, data, len) == -1)
+		if (http_write_all(sp->sp_fd, data, len) == -1)
 			return -1;
 	} else if (buf_append(&sp->sp_mem, data, len) == -1)
 		return -1;
