@@ -131,6 +131,11 @@
 #define ASH_FCGI_HEAD_MAX	(64 * 1024)
 #define ASH_FCGI_MPX_DEFAULT	16
 
+/* callscgi: bytes buffered for the client (the application is not read
+ * past it), and with -s for the application (the client's body is not
+ * read past it). */
+#define ASH_SCGI_OUT_MAX	(64 * 1024)
+
 /* The gateway handlers (callfcgi, callscgi: lib/backend, lib/pool): the
  * default of -T (seconds); how often waiting requests try again (ms, a
  * quarter of it), how long a refusing backend is skipped, and how soon
