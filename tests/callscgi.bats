@@ -244,6 +244,37 @@ uwsgi_basics() {
 	    fail "the private socket directory is left"
 }
 
+@test "the shipped dirplex.d/wsgi.rc, uncommented, serves *.wsgi files through callscgi and uwsgi" {
+	need_uwsgi
+	local rc=$ASHD_SRCDIR/etc/ashd/dirplex.d/wsgi.rc
+	# Shipped off: every stanza is commented out.
+	! grep -qE '^[^#[:space:]]' "$rc" || fail "wsgi.rc is not all comments"
+	# The uwsgi stanzas, uncommented.
+	sed -n '/^# BEGIN uwsgi/,/^# END uwsgi/p' "$rc" |
+	    sed -e '/^# BEGIN/d' -e '/^# END/d' -e 's/^#//' >"$TEST_TMP/wsgi.rc"
+	grep -q '^child wsgi' "$TEST_TMP/wsgi.rc"
+	cat >"$SITE/hello.wsgi" <<'EOF'
+def application(env, start):
+    start("200 OK", [("Content-Type", "text/plain")])
+    return [("hello from %s, path %s\n" % (env["SCRIPT_NAME"],
+             env.get("PATH_INFO", ""))).encode()]
+EOF
+	cat >"$SITE/other.wsgi" <<'EOF'
+def application(env, start):
+    start("201 Created", [("Content-Type", "text/plain")])
+    return [b"other " + env["wsgi.input"].read()]
+EOF
+	start_site -N -c "$TEST_TMP/wsgi.rc" "$SITE"
+	expect /hello.wsgi/a/b 200
+	assert_equal "$(body)" "hello from /hello.wsgi, path /a/b"
+	expect /hello 200
+	assert_equal "$(body)" "hello from /hello, path "
+	expect /other.wsgi 201 --data-binary 'posted'
+	assert_equal "$(body)" "other posted"
+	assert_match "$(proc_args "$(children_named "$(dirplex_pid)" callscgi)")" \
+	    '^callscgi uwsgi '
+}
+
 # ---------------------------------------------------------------------
 # The protocol, seen from the application
 
