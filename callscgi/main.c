@@ -26,23 +26,16 @@ usage(FILE *out)
 	    "[PROGRAM [ARGS...]]\n");
 }
 
-static void
-reaped(pid_t pid, int status, void *arg)
-{
-	(void)arg;
-	backend_reaped(pid, status);
-}
-
 static const struct handler callscgi_handler = {
 	.h_request = sreq_start,
-	.h_reaped = reaped,
+	.h_reaped = backend_child,
 	.h_batch = 64,
 };
 
 int
 main(int argc, char **argv)
 {
-	int c, rv;
+	int c;
 
 	log_init(argv[0]);
 	backend_init();
@@ -70,8 +63,5 @@ main(int argc, char **argv)
 		return 2;
 	}
 	loop = handler_loop();
-	backend_start(loop);
-	rv = handler_run(&callscgi_handler, NULL);
-	backend_stop();
-	return rv;
+	return backend_serve(&callscgi_handler);
 }
