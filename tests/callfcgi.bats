@@ -78,40 +78,9 @@ start_resp() {
 }
 
 # start_app ADDRESS [RESPONDER-ARGS...]: a responder started here (not
-# by callfcgi) at ADDRESS (unix:PATH or PORT); waits until it listens.
-# Sets APP_PID.
+# by callfcgi) at ADDRESS (unix:PATH or PORT); sets APP_PID.
 start_app() {
-	local addr=$1 i
-	shift
-	start_bg "$TEST_TMP/app.out" python3 "$RESPONDER" --log "$APP_LOG" \
-	    "$@" "$addr"
-	APP_PID=$BG_PID
-	for ((i = 0; i < 250; i++)); do
-		case $addr in
-		unix:*) [ -S "${addr#unix:}" ] && return 0 ;;
-		*) port_listening "$addr" && return 0 ;;
-		esac
-		proc_alive "$APP_PID" || break
-		sleep 0.02
-	done
-	cat "$TEST_TMP/app.out" >&2
-	fail "the responder at $addr did not start"
-}
-
-# stop_app PID: kill a responder started by start_app, and wait for it.
-stop_app() {
-	kill -KILL "$1" 2>/dev/null || true
-	wait_exit "$1" 5 || true
-}
-
-# resp_pid: the responder's pid in the last default ("ok ...") body.
-resp_pid() {
-	sed -nE 's/^ok pid=([0-9]+) .*/\1/p' "$TEST_TMP/body"
-}
-
-# app_count REGEX: the lines of $APP_LOG matching REGEX.
-app_count() {
-	grep -cE -- "$1" "$APP_LOG" 2>/dev/null || true
+	start_test_app "$RESPONDER" "$@"
 }
 
 # max_active: the most requests the responder saw running at once on
@@ -622,11 +591,11 @@ print(len(r.read()))
 	start_resp
 	expect /app.fcgi 200
 	local old
-	old=$(resp_pid)
+	old=$(ok_pid)
 	expect '/app.fcgi?crash' 502
 	wait_log "exited with status 3; restarting it"
 	expect /app.fcgi 200
-	[ "$(resp_pid)" != "$old" ] || fail "still pid $old"
+	[ "$(ok_pid)" != "$old" ] || fail "still pid $old"
 	assert_equal "$(app_count '^start ')" 2
 }
 
@@ -661,7 +630,7 @@ print(len(r.read()))
 	start_resp
 	expect /app.fcgi 200
 	local app cf
-	app=$(resp_pid)
+	app=$(ok_pid)
 	cf=$(callfcgi_pid)
 	assert_equal "$(children_of "$cf")" "$app"
 	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
@@ -711,7 +680,7 @@ print(len(r.read()))
 	local sock=$TEST_TMP/l.sock app cf
 	start_resp -u "$sock"
 	expect /app.fcgi 200
-	app=$(resp_pid)
+	app=$(ok_pid)
 	cf=$(callfcgi_pid)
 	track_pid "$app" 1
 	assert_equal "$(children_of "$cf")" "$app"
@@ -723,7 +692,7 @@ print(len(r.read()))
 	# Connects to the one running instead of starting another.
 	start_resp -u "$sock"
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$app"
+	assert_equal "$(ok_pid)" "$app"
 	assert_equal "$(app_count '^start ')" 1
 	assert_equal "$(children_of "$(callfcgi_pid)")" ""
 }
@@ -732,7 +701,7 @@ print(len(r.read()))
 	local sock=$TEST_TMP/m.sock app
 	start_resp -N 5 -u "$sock" -- "unix:$sock"
 	expect /app.fcgi 200
-	app=$(resp_pid)
+	app=$(ok_pid)
 	track_pid "$app" 1
 	assert_equal "$(children_of "$(callfcgi_pid)")" "$app"
 	assert_equal "$(readlink "/proc/$app/fd/0")" /dev/null
@@ -742,7 +711,7 @@ print(len(r.read()))
 	local sock=$TEST_TMP/callfcgi-$(id -u)-one app
 	start_resp -i one
 	expect /app.fcgi 200
-	app=$(resp_pid)
+	app=$(ok_pid)
 	track_pid "$app" 1
 	[ -S "$sock" ] || fail "no socket $sock: $(ls "$TEST_TMP")"
 	kill_bg
@@ -750,7 +719,7 @@ print(len(r.read()))
 	start_app "unix:$TEST_TMP/callfcgi-$(id -u)-two"
 	start_fcgi '*.fcgi' -i two
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$APP_PID"
+	assert_equal "$(ok_pid)" "$APP_PID"
 }
 
 @test "client mode: backend down is 502 (logged with its address), then 200 once it is started" {
@@ -763,7 +732,7 @@ print(len(r.read()))
 	start_app "unix:$sock"
 	sleep 1
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$APP_PID"
+	assert_equal "$(ok_pid)" "$APP_PID"
 	# Down again (the socket file is left, nobody accepts): 502.
 	stop_app "$APP_PID"
 	expect /app.fcgi 502
@@ -777,7 +746,7 @@ print(len(r.read()))
 	start_app "$port"
 	start_fcgi '*.fcgi' -t "$port"
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$APP_PID"
+	assert_equal "$(ok_pid)" "$APP_PID"
 }
 
 @test "client mode -N 3 -u: a backend that comes up within the retries is waited for" {
@@ -786,7 +755,7 @@ print(len(r.read()))
 	start_bg "$TEST_TMP/app.out" sh -c 'sleep 1; exec python3 "$1" "$2"' \
 	    sh "$RESPONDER" "unix:$sock"
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$BG_PID"
+	assert_equal "$(ok_pid)" "$BG_PID"
 }
 
 @test "client mode -N 4 -t: a TCP backend that comes up within the retries (after 2.5 s) is waited for" {
@@ -796,7 +765,7 @@ print(len(r.read()))
 	start_bg "$TEST_TMP/app.out" sh -c 'sleep 2.5; exec python3 "$1" "$2"' \
 	    sh "$RESPONDER" "$port"
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$BG_PID"
+	assert_equal "$(ok_pid)" "$BG_PID"
 }
 
 @test "failover across two -u backends: the second serves while the first is down; both down is 503" {
@@ -805,14 +774,14 @@ print(len(r.read()))
 	bpid=$APP_PID
 	start_fcgi '*.fcgi' -u "$a" -u "$b"
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$bpid"
+	assert_equal "$(ok_pid)" "$bpid"
 	wait_log "backend unix:$a: No such file or directory"
 	# The first is back: after its down mark it is preferred again.
 	start_app "unix:$a"
 	apid=$APP_PID
 	sleep 1.1
 	expect /app.fcgi 200
-	assert_equal "$(resp_pid)" "$apid"
+	assert_equal "$(ok_pid)" "$apid"
 	# Both down.
 	stop_app "$apid"
 	stop_app "$bpid"

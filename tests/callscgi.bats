@@ -72,38 +72,9 @@ start_srv() {
 }
 
 # start_app ADDRESS [SERVER-ARGS...]: a test server started here (not
-# by callscgi) at ADDRESS (unix:PATH or PORT); waits until it listens.
-# Sets APP_PID.
+# by callscgi) at ADDRESS (unix:PATH or PORT); sets APP_PID.
 start_app() {
-	local addr=$1 i
-	shift
-	start_bg "$TEST_TMP/app.out" python3 "$SERVER" --log "$APP_LOG" \
-	    "$@" "$addr"
-	APP_PID=$BG_PID
-	for ((i = 0; i < 250; i++)); do
-		case $addr in
-		unix:*) [ -S "${addr#unix:}" ] && return 0 ;;
-		*) port_listening "$addr" && return 0 ;;
-		esac
-		proc_alive "$APP_PID" || break
-		sleep 0.02
-	done
-	cat "$TEST_TMP/app.out" >&2
-	fail "the server at $addr did not start"
-}
-
-stop_app() {
-	kill -KILL "$1" 2>/dev/null || true
-	wait_exit "$1" 5 || true
-}
-
-# srv_pid: the server's pid in the last default ("ok ...") body.
-srv_pid() {
-	sed -nE 's/^ok pid=([0-9]+) .*/\1/p' "$TEST_TMP/body"
-}
-
-app_count() {
-	grep -cE -- "$1" "$APP_LOG" 2>/dev/null || true
+	start_test_app "$SERVER" "$@"
 }
 
 # callscgi_pid: the callscgi under dirplex (started by the first
@@ -119,25 +90,6 @@ need_uwsgi() {
 	    [ -e /usr/lib/uwsgi/plugins/python3_plugin.so ] ||
 	    skip "uwsgi with its python3 plugin is not installed (apt-get install uwsgi uwsgi-plugin-python3)"
 	UWSGI="uwsgi --plugin python3 --wsgi-file $WSGI_APP --master --processes 2 --die-on-term --disable-logging"
-}
-
-# wait_uwsgi ADDRESS: wait until uwsgi listens (unix:PATH or PORT).
-wait_uwsgi() {
-	local i
-	for ((i = 0; i < 250; i++)); do
-		case $1 in
-		unix:*) [ -S "${1#unix:}" ] && return 0 ;;
-		*) port_listening "$1" && return 0 ;;
-		esac
-		sleep 0.02
-	done
-	cat "$TEST_TMP/uwsgi.log" >&2
-	fail "uwsgi does not listen at $1"
-}
-
-# rss PID: its resident set, in kB.
-rss() {
-	sed -n 's/^VmRSS: *\([0-9]*\).*/\1/p' "/proc/$1/status"
 }
 
 # ---------------------------------------------------------------------
@@ -206,8 +158,7 @@ uwsgi_basics() {
 	local port
 	port=$(free_port)
 	start_bg "$TEST_TMP/uwsgi.log" $UWSGI --scgi-socket "127.0.0.1:$port"
-	track_pid "$BG_PID" 1
-	wait_uwsgi "$port"
+	wait_listening "$port" "$BG_PID"
 	start_scgi -t "127.0.0.1:$port"
 	uwsgi_basics
 	# uwsgi was not started by callscgi.
@@ -218,7 +169,7 @@ uwsgi_basics() {
 	need_uwsgi
 	local sock=$TEST_TMP/uw.sock
 	start_bg "$TEST_TMP/uwsgi.log" $UWSGI --scgi-socket "$sock"
-	wait_uwsgi "unix:$sock"
+	wait_listening "unix:$sock" "$BG_PID"
 	start_scgi -u "$sock"
 	expect '/app.scgi?env' 200 --data-binary 'hello' \
 	    -H 'Transfer-Encoding: chunked'
@@ -567,11 +518,11 @@ print(len(r.read()))
 	start_srv
 	expect /app.scgi 200
 	local old
-	old=$(srv_pid)
+	old=$(ok_pid)
 	expect '/app.scgi?crash' 502
 	wait_log "exited with status 3; restarting it"
 	expect /app.scgi 200
-	[ "$(srv_pid)" != "$old" ] || fail "still pid $old"
+	[ "$(ok_pid)" != "$old" ] || fail "still pid $old"
 	assert_equal "$(app_count '^start ')" 2
 }
 
@@ -599,7 +550,7 @@ print(len(r.read()))
 	start_srv
 	expect /app.scgi 200
 	local app cs
-	app=$(srv_pid)
+	app=$(ok_pid)
 	cs=$(callscgi_pid)
 	assert_equal "$(children_of "$cs")" "$app"
 	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
@@ -613,7 +564,7 @@ print(len(r.read()))
 	start_srv
 	expect /app.scgi 200
 	local app cs
-	app=$(srv_pid)
+	app=$(ok_pid)
 	cs=$(callscgi_pid)
 	kill -KILL "$cs"
 	gone "$app"
@@ -644,7 +595,7 @@ print(len(r.read()))
 	local sock=$TEST_TMP/l.sock app cs
 	start_srv -u "$sock"
 	expect /app.scgi 200
-	app=$(srv_pid)
+	app=$(ok_pid)
 	cs=$(callscgi_pid)
 	track_pid "$app" 1
 	assert_equal "$(children_of "$cs")" "$app"
@@ -655,7 +606,7 @@ print(len(r.read()))
 	proc_alive "$app" || fail "the application died with callscgi"
 	start_srv -u "$sock"
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$app"
+	assert_equal "$(ok_pid)" "$app"
 	assert_equal "$(app_count '^start ')" 1
 	assert_equal "$(children_of "$(callscgi_pid)")" ""
 }
@@ -665,7 +616,7 @@ print(len(r.read()))
 	port=$(free_port)
 	start_srv -t "127.0.0.1:$port"
 	expect /app.scgi 200
-	app=$(srv_pid)
+	app=$(ok_pid)
 	track_pid "$app" 1
 	port_listening "$port"
 	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
@@ -675,7 +626,7 @@ print(len(r.read()))
 	local sock=$TEST_TMP/m.sock app
 	start_srv -N 5 -u "$sock" -- "unix:$sock"
 	expect /app.scgi 200
-	app=$(srv_pid)
+	app=$(ok_pid)
 	track_pid "$app" 1
 	assert_equal "$(children_of "$(callscgi_pid)")" "$app"
 	assert_equal "$(readlink "/proc/$app/fd/0")" /dev/null
@@ -685,7 +636,7 @@ print(len(r.read()))
 	local sock=$TEST_TMP/callscgi-$(id -u)-one app
 	start_srv -i one
 	expect /app.scgi 200
-	app=$(srv_pid)
+	app=$(ok_pid)
 	track_pid "$app" 1
 	[ -S "$sock" ] || fail "no socket $sock: $(ls "$TEST_TMP")"
 	kill_bg
@@ -693,7 +644,7 @@ print(len(r.read()))
 	start_app "unix:$TEST_TMP/callscgi-$(id -u)-two"
 	start_scgi -i two
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$APP_PID"
+	assert_equal "$(ok_pid)" "$APP_PID"
 }
 
 @test "client mode: backend down is 502 (logged with its address), then 200 once it is started" {
@@ -705,7 +656,7 @@ print(len(r.read()))
 	start_app "unix:$sock"
 	sleep 1
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$APP_PID"
+	assert_equal "$(ok_pid)" "$APP_PID"
 	stop_app "$APP_PID"
 	expect /app.scgi 502
 	wait_log "Connection refused"
@@ -718,7 +669,7 @@ print(len(r.read()))
 	start_app "$port"
 	start_scgi -t "$port"
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$APP_PID"
+	assert_equal "$(ok_pid)" "$APP_PID"
 }
 
 @test "client mode -N 3 -u: a backend that comes up within the retries is waited for" {
@@ -727,7 +678,7 @@ print(len(r.read()))
 	start_bg "$TEST_TMP/app.out" sh -c 'sleep 1; exec python3 "$1" "$2"' \
 	    sh "$SERVER" "unix:$sock"
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$BG_PID"
+	assert_equal "$(ok_pid)" "$BG_PID"
 }
 
 @test "client mode -N 4 -t: a TCP backend that comes up after 2.5 s is waited for" {
@@ -737,7 +688,7 @@ print(len(r.read()))
 	start_bg "$TEST_TMP/app.out" sh -c 'sleep 2.5; exec python3 "$1" "$2"' \
 	    sh "$SERVER" "$port"
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$BG_PID"
+	assert_equal "$(ok_pid)" "$BG_PID"
 }
 
 @test "failover across two -u backends: the second serves while the first is down; both down is 503" {
@@ -746,13 +697,13 @@ print(len(r.read()))
 	bpid=$APP_PID
 	start_scgi -u "$a" -u "$b"
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$bpid"
+	assert_equal "$(ok_pid)" "$bpid"
 	wait_log "backend unix:$a: No such file or directory"
 	start_app "unix:$a"
 	apid=$APP_PID
 	sleep 1.1
 	expect /app.scgi 200
-	assert_equal "$(srv_pid)" "$apid"
+	assert_equal "$(ok_pid)" "$apid"
 	stop_app "$apid"
 	stop_app "$bpid"
 	expect /app.scgi 503

@@ -868,6 +868,55 @@ stop_site() {
 	[ -z "${1:-}" ] || gone "$1"
 }
 
+# wait_listening ADDRESS [PID]: wait (5 s) until something listens at
+# ADDRESS (unix:PATH, or a TCP port); fail at once if PID dies.
+wait_listening() {
+	local i
+	for ((i = 0; i < 250 * SLOW; i++)); do
+		case $1 in
+		unix:*) [ -S "${1#unix:}" ] && return 0 ;;
+		*) port_listening "$1" && return 0 ;;
+		esac
+		[ -z "${2:-}" ] || proc_alive "$2" || break
+		sleep 0.02
+	done
+	fail "nothing listens at $1"
+}
+
+# start_test_app SCRIPT ADDRESS [ARGS...]: one of the test applications
+# (tests/fcgi-responder.py, tests/scgi-server.py) started here, not by
+# a handler, at ADDRESS (unix:PATH or PORT), logging to $APP_LOG; waits
+# until it listens.  Sets APP_PID.
+start_test_app() {
+	local script=$1 addr=$2
+	shift 2
+	start_bg "$TEST_TMP/app.out" python3 "$script" --log "$APP_LOG" \
+	    "$@" "$addr"
+	APP_PID=$BG_PID
+	wait_listening "$addr" "$APP_PID" || {
+		cat "$TEST_TMP/app.out" >&2
+		fail "${script##*/} at $addr did not start"
+	}
+}
+
+# stop_app PID: kill an application started by start_test_app, and
+# wait for it.
+stop_app() {
+	kill -KILL "$1" 2>/dev/null || true
+	wait_exit "$1" 5 || true
+}
+
+# app_count REGEX: the lines of $APP_LOG matching REGEX.
+app_count() {
+	grep -cE -- "$1" "$APP_LOG" 2>/dev/null || true
+}
+
+# ok_pid: the application's pid in the last default ("ok pid=P ...")
+# body of a test application.
+ok_pid() {
+	sed -nE 's/^ok pid=([0-9]+) .*/\1/p' "$TEST_TMP/body"
+}
+
 # par N PATH EXPECT: N concurrent GETs of PATH, each with "n=I" added
 # to its query; a request succeeds when it answers 200 and its body
 # contains EXPECT with %d replaced by I.  Prints "ok=K fail=F" and then
