@@ -43,6 +43,8 @@ import threading
 import time
 import urllib.parse
 
+import testapp
+
 (BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, DATA, GETV, GETVR,
  UNKNOWN) = range(1, 12)
 COMPLETE, CANT_MPX, OVERLOADED, UNKNOWN_ROLE = range(4)
@@ -60,13 +62,7 @@ while args:
     else:
         addr = a
 
-loglock = threading.Lock()
-
-
-def log(msg):
-    if logfile:
-        with loglock, open(logfile, "a") as f:
-            f.write(msg + "\n")
+log = testapp.Log(logfile)
 
 
 def nv_pairs(data):
@@ -264,26 +260,8 @@ class Conn:
         self.end(r)
 
 
-def listener():
-    if addr is None:
-        return socket.socket(fileno=0)
-    if addr.startswith("unix:") or "/" in addr:
-        path = addr[5:] if addr.startswith("unix:") else addr
-        if os.path.exists(path):
-            os.unlink(path)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(path)
-    else:
-        host, _, port = addr.rpartition(":")
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host or "127.0.0.1", int(port)))
-    s.listen(128)
-    return s
-
-
 def main():
-    ls = listener()
+    ls = testapp.listener(addr)
     log("start pid=%d" % os.getpid())
     while True:
         try:

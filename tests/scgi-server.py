@@ -40,11 +40,12 @@ The log (--log FILE, one line per event, appended):
   gone conn=C                                the client left early
 """
 import os
-import socket
 import sys
 import threading
 import time
 import urllib.parse
+
+import testapp
 
 logfile, addr, serial = None, None, False
 args = sys.argv[1:]
@@ -57,15 +58,10 @@ while args:
     else:
         addr = a
 
-loglock = threading.Lock()
+log = testapp.Log(logfile)
+countlock = threading.Lock()
 conncount = [0]
 active = [0]
-
-
-def log(msg):
-    if logfile:
-        with loglock, open(logfile, "a") as f:
-            f.write(msg + "\n")
 
 
 class ProtoError(Exception):
@@ -211,7 +207,7 @@ def serve(conn, n):
     except (EOFError, ConnectionError, BrokenPipeError):
         log("gone conn=%d" % n)
     finally:
-        with loglock:
+        with countlock:
             active[0] -= 1
         try:
             conn.close()
@@ -219,34 +215,14 @@ def serve(conn, n):
             pass
 
 
-def listener():
-    if addr is None:
-        return socket.socket(fileno=os.dup(0))
-    if addr.startswith("unix:") or "/" in addr:
-        path = addr[5:] if addr.startswith("unix:") else addr
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(path)
-    else:
-        host, _, port = addr.rpartition(":")
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host or "127.0.0.1", int(port)))
-    s.listen(128)
-    return s
-
-
 def main():
-    lsock = listener()
+    lsock = testapp.listener(addr)
     log("start pid=%d" % os.getpid())
     while True:
         conn, _ = lsock.accept()
         conncount[0] += 1
         log("accept conn=%d pid=%d" % (conncount[0], os.getpid()))
-        with loglock:
+        with countlock:
             active[0] += 1
         if serial:
             serve(conn, conncount[0])
