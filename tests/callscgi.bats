@@ -591,7 +591,7 @@ print(len(r.read()))
 	    fail "the private socket directory is left"
 }
 
-@test "launching mode: address + PROGRAM starts it on that socket, leaves it running, and a later callscgi uses it" {
+@test "launching mode: address + PROGRAM starts it on that socket, restarts it there, leaves it running, and a later callscgi uses it" {
 	local sock=$TEST_TMP/l.sock app cs
 	start_srv -u "$sock"
 	expect /app.scgi 200
@@ -601,13 +601,24 @@ print(len(r.read()))
 	assert_equal "$(children_of "$cs")" "$app"
 	[ -S "$sock" ]
 	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
+	# A copy that dies is started again on the same socket.
+	kill -KILL "$app"
+	wait_log "(pid $app) killed by signal 9; restarting it"
+	wait_count 1 children_of "$cs"
+	app=$(children_of "$cs")
+	track_pid "$app" 1
+	assert_match "$(readlink "/proc/$app/fd/0")" '^socket:'
+	expect /app.scgi 200
+	assert_equal "$(ok_pid)" "$app"
 	stop_site "$cs"
 	sleep 0.3
 	proc_alive "$app" || fail "the application died with callscgi"
 	start_srv -u "$sock"
 	expect /app.scgi 200
 	assert_equal "$(ok_pid)" "$app"
-	assert_equal "$(app_count '^start ')" 1
+	# Started once, then once again after the kill: never by the
+	# second callscgi.
+	assert_equal "$(app_count '^start ')" 2
 	assert_equal "$(children_of "$(callscgi_pid)")" ""
 }
 
