@@ -20,7 +20,7 @@ int streambody;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: callscgi [-hs] [-N RETRIES] [-i ID] [-u UNIXPATH] "
+	fprintf(out, "usage: callscgi [-hsV] [-N RETRIES] [-i ID] [-u UNIXPATH] "
 	    "[-t [HOST:]PORT]...\n"
 	    "                [-n PROCESSES] [-m CONNECTIONS] [-T SECONDS] "
 	    "[PROGRAM [ARGS...]]\n");
@@ -38,8 +38,10 @@ main(int argc, char **argv)
 	int c;
 
 	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
 	backend_init();
-	while ((c = getopt(argc, argv, "+hs" BACKEND_GETOPT)) != -1) {
+	while ((c = getopt(argc, argv, "+hsV" BACKEND_GETOPT)) != -1) {
 		switch (backend_option(c, optarg)) {
 		case 1:
 			continue;
@@ -53,6 +55,8 @@ main(int argc, char **argv)
 		case 's':
 			streambody = 1;
 			break;
+		case 'V':
+			return log_version();
 		default:
 			usage(stderr);
 			return 2;

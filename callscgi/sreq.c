@@ -582,7 +582,8 @@ sreq_start(struct req *r, int sock, void *arg)
 	s->s_req = r;
 	s->s_sock = sock;
 	s->s_fd = -1;
-	s->s_name = log_progname();
+	/* Log lines name the script, else the URL asked for. */
+	s->s_name = r->r_url;
 	spool_init(&s->s_spool, bconf.bc_tmpdir, ASH_SPOOL_MEM);
 	watch_init(&s->s_sw, sock, sock_event, s);
 	timer_init(&s->s_timer, sreq_timeout, s);

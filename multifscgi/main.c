@@ -28,7 +28,7 @@ static int stopping;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: multifscgi [-h] NUM PROGRAM [ARGS...]\n");
+	fprintf(out, "usage: multifscgi [-hV] NUM PROGRAM [ARGS...]\n");
 }
 
 static void
@@ -76,11 +76,15 @@ main(int argc, char **argv)
 	int c, rv;
 
 	log_init(argv[0]);
-	while ((c = getopt(argc, argv, "+h")) != -1) {
+	if (log_want_version(argc, argv))
+		return log_version();
+	while ((c = getopt(argc, argv, "+hV")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return log_version();
 		default:
 			usage(stderr);
 			return 2;

@@ -101,7 +101,7 @@ need_uwsgi() {
 	assert_match "${output,,}" usage
 	local o
 	for o in '-N RETRIES' '-i ID' '-u UNIXPATH' '-t [HOST:]PORT' \
-	    '-n PROCESSES' '-m CONNECTIONS' '-T SECONDS' '-hs' 'PROGRAM'; do
+	    '-n PROCESSES' '-m CONNECTIONS' '-T SECONDS' '-hsV' 'PROGRAM'; do
 		assert_contains "$output" "$o"
 	done
 }

@@ -67,7 +67,7 @@ sock_of() {
 @test "multifscgi -h prints the usage and exits 0" {
 	run timeout 5 "$MULTIFSCGI" -h
 	assert_status 0
-	assert_contains "$output" "usage: multifscgi [-h] NUM PROGRAM [ARGS...]"
+	assert_contains "$output" "usage: multifscgi [-hV] NUM PROGRAM [ARGS...]"
 }
 
 @test "multifscgi: bad usage exits 2" {
