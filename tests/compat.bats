@@ -37,12 +37,6 @@ teardown() {
 # ---------------------------------------------------------------------
 # Helpers of this suite
 
-# var NAME: NAME's value in the NAME=VALUE lines of the last body.
-var() {
-	grep -q "^$1=" "$TEST_TMP/body" || fail "$1 is not set"
-	sed -n "s/^$1=//p" "$TEST_TMP/body"
-}
-
 # no_var NAME
 no_var() {
 	! grep -q "^$1=" "$TEST_TMP/body" ||
