@@ -121,10 +121,15 @@ need_uwsgi() {
 	done
 }
 
-@test "callscgi: stdin that is not a request socket is a runtime error (exit 1)" {
+@test "callscgi: stdin that is not a request socket is a runtime error (exit 1), and no program is started" {
 	run timeout 5 "$CALLSCGI" -u "$TEST_TMP/none.sock" </dev/null
 	assert_status 1
 	assert_contains "$output" "not a request socket"
+	run timeout 5 "$CALLSCGI" sh -c "touch $TEST_TMP/started" </dev/null
+	assert_status 1
+	sleep 0.3
+	[ ! -e "$TEST_TMP/started" ] || fail "the program was started"
+	! ls "$TEST_TMP"/callscgi.* >/dev/null 2>&1 || fail "a socket was made"
 }
 
 # ---------------------------------------------------------------------
