@@ -6,6 +6,12 @@
  * close-on-exec pipe.  Either way the new process has descriptors 0-2
  * as asked and no others, an empty signal mask, and SIGPIPE and SIGCHLD
  * at their defaults.
+ *
+ * Under valgrind the fork path is taken always: valgrind runs glibc's
+ * clone(CLONE_VM | CLONE_VFORK) as a plain fork, so posix_spawn() would
+ * return 0 for a program that could not be executed (the new process
+ * writes its errno to memory its parent no longer shares) and callers
+ * would see an exit status 127 instead of the error.
  */
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -215,6 +221,20 @@ child_spawnp(char *const argv[], const struct child_run *how)
 	return pid;
 }
 
+/* Whether this process runs under valgrind, which preloads its own
+ * libraries (vgpreload_*.so) into the program it runs. */
+static int
+child_valgrind(void)
+{
+	static int known = -1;
+	const char *p;
+
+	if (known == -1)
+		known = (p = getenv("LD_PRELOAD")) != NULL &&
+		    strstr(p, "/vgpreload_") != NULL;
+	return known;
+}
+
 pid_t
 child_run(char *const argv[], const struct child_run *how)
 {
@@ -222,5 +242,7 @@ child_run(char *const argv[], const struct child_run *how)
 		errno = EINVAL;
 		return -1;
 	}
-	return how->cr_setup ? child_fork(argv, how) : child_spawnp(argv, how);
+	if (how->cr_setup != NULL || child_valgrind())
+		return child_fork(argv, how);
+	return child_spawnp(argv, how);
 }
