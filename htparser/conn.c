@@ -70,7 +70,7 @@ conn_log(struct conn *c, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	addr_str(&c->c_peer, host, sizeof(host), &port);
+	conn_addr_str(&c->c_peer, host, sizeof(host), &port);
 	if (c->c_peer.sa.sa_family == AF_UNIX)
 		snprintf(where, sizeof(where), "%s", host);
 	else
@@ -80,11 +80,38 @@ conn_log(struct conn *c, int prio, const char *fmt, ...)
 	    c->c_what ? c->c_what : "", msg);
 }
 
-/* Our end of a fresh socketpair: its only status flag is O_RDWR. */
-int
-set_nonblock(int fd)
+/* Printable address and port of a socket address (conn.h). */
+void
+conn_addr_str(const union addr *a, char *host, size_t hcap, unsigned *port)
 {
-	return fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK);
+	struct in_addr v4;
+	size_t i, n;
+
+	if (a->sa.sa_family == AF_INET6) {
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr)) {
+			memcpy(&v4, &a->sin6.sin6_addr.s6_addr[12], 4);
+			inet_ntop(AF_INET, &v4, host, (socklen_t)hcap);
+		} else
+			inet_ntop(AF_INET6, &a->sin6.sin6_addr, host,
+			    (socklen_t)hcap);
+		*port = ntohs(a->sin6.sin6_port);
+	} else if (a->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->sin.sin_addr, host, (socklen_t)hcap);
+		*port = ntohs(a->sin.sin_port);
+	} else if (a->sa.sa_family == AF_UNIX) {
+		/* The path as far as it is printable: it may come from a
+		 * PROXY header, and goes into headers and logs. */
+		n = strnlen(a->sun.sun_path, sizeof(a->sun.sun_path));
+		for (i = 0; i < n; i++)
+			if ((unsigned char)a->sun.sun_path[i] <= 0x20 ||
+			    (unsigned char)a->sun.sun_path[i] >= 0x7f)
+				break;
+		snprintf(host, hcap, "unix:%.*s", (int)i, a->sun.sun_path);
+		*port = 0;
+	} else {
+		snprintf(host, hcap, "unknown");
+		*port = 0;
+	}
 }
 
 /* Timers. */
@@ -123,7 +150,7 @@ conn_abort(struct conn *c)
 static void
 drop_handler(struct conn *c)
 {
-	splice_end(c);
+	resp_splice_end(c);
 	if (c->c_hfd >= 0) {
 		/* Only we hold this socket: closing it unregisters it. */
 		loop_forget(srv.s_loop, &c->c_hw);
@@ -177,7 +204,7 @@ conn_fail(struct conn *c, int status, const char *msg)
 
 /* Write what c_out holds; 1 progress, 0 blocked or nothing, -1 dead. */
 int
-flush_client(struct conn *c)
+conn_flush(struct conn *c)
 {
 	ssize_t n;
 
@@ -200,7 +227,7 @@ flush_client(struct conn *c)
 /* Read from the client into c_in, up to `max` buffered bytes.
  * 1 progress, 0 blocked/full, -1 EOF or error. */
 int
-read_client(struct conn *c, size_t max)
+conn_read(struct conn *c, size_t max)
 {
 	size_t room;
 	ssize_t n;
@@ -238,7 +265,7 @@ finish_request(struct conn *c)
 	}
 	buf_free(&c->c_up);
 	buf_free(&c->c_hbuf);
-	enter_head(c);
+	conn_enter_head(c);
 }
 
 /* CS_REQ. */
@@ -247,21 +274,21 @@ step_req(struct conn *c)
 {
 	int rv, prog = 0;
 
-	if (c->c_hfd >= 0 && !c->c_upshut && (rv = step_upload(c)) != 0) {
+	if (c->c_hfd >= 0 && !c->c_upshut && (rv = rq_step_upload(c)) != 0) {
 		if (rv < 0)
 			return 1;
 		prog = 1;
 	}
 	if (c->c_rs == RS_HEAD)
-		rv = step_resphead(c);
+		rv = resp_step_head(c);
 	else
-		rv = step_respbody(c);
+		rv = resp_step_body(c);
 	if (rv < 0)
 		return 1;
 	prog |= rv;
 	if (c->c_state != CS_REQ)
 		return 1;
-	if ((rv = flush_client(c)) < 0) {
+	if ((rv = conn_flush(c)) < 0) {
 		conn_abort(c);
 		return 1;
 	}
@@ -285,7 +312,7 @@ step_final(struct conn *c)
 	int rv;
 
 	if (c->c_state == CS_FINAL) {
-		if ((rv = flush_client(c)) < 0) {
+		if ((rv = conn_flush(c)) < 0) {
 			conn_abort(c);
 			return 1;
 		}
@@ -316,7 +343,7 @@ step_final(struct conn *c)
 
 /* Waiting for a request head (or idle between requests). */
 void
-enter_head(struct conn *c)
+conn_enter_head(struct conn *c)
 {
 	c->c_state = CS_HEAD;
 	c->c_ishead = c->c_expect = 0;
@@ -396,7 +423,7 @@ fail:
 
 /* Pick the timer that matches what the request waits for. */
 static void
-req_timer(struct conn *c)
+conn_pick_timer(struct conn *c)
 {
 	if ((c->c_out.b_len > 0 || c->c_piped > 0) && !c->c_cwr)
 		conn_timer(c, T_SEND);
@@ -433,16 +460,16 @@ conn_run(struct conn *c)
 	do {
 		switch (c->c_state) {
 		case CS_PROXY:
-			prog = step_proxy(c);
+			prog = proxyhdr_step(c);
 			break;
 		case CS_HEAD:
-			prog = step_head(c);
+			prog = rq_step_head(c);
 			break;
 		case CS_REQ:
 			prog = step_req(c);
 			break;
 		case CS_DUPLEX:
-			prog = step_duplex(c);
+			prog = resp_step_duplex(c);
 			break;
 		case CS_FINAL:
 		case CS_LINGER:
@@ -457,7 +484,7 @@ conn_run(struct conn *c)
 	if (c->c_state == CS_DEAD)
 		return;
 	if (any && (c->c_state == CS_REQ || c->c_state == CS_DUPLEX))
-		req_timer(c);
+		conn_pick_timer(c);
 	conn_update(c);
 	if (srv.s_stopping)
 		shutdown_check();
@@ -493,7 +520,7 @@ client_event(struct watch *w, uint32_t ev)
 }
 
 void
-handler_event(struct watch *w, uint32_t ev)
+conn_handler_event(struct watch *w, uint32_t ev)
 {
 	struct conn *c = w->w_arg;
 
@@ -546,7 +573,7 @@ conn_timeout(struct timer *t)
 		return;
 	}
 	if (c->c_state == CS_WAIT)
-		wait_remove(c);
+		root_unqueue(c);
 	conn_run(c);
 }
 
@@ -571,7 +598,7 @@ conn_close(struct conn *c)
 	if (c->c_state == CS_DEAD)
 		return;
 	if (c->c_state == CS_WAIT)
-		wait_remove(c);
+		root_unqueue(c);
 	c->c_state = CS_DEAD;
 	drop_handler(c);
 	loop_forget(srv.s_loop, &c->c_cw);
@@ -670,7 +697,7 @@ conn_accept(struct listener *l, int max)
 		sl = sizeof(c->c_local);
 		getsockname(fd, &c->c_local.sa, &sl);
 		watch_init(&c->c_cw, fd, client_event, c);
-		watch_init(&c->c_hw, -1, handler_event, c);
+		watch_init(&c->c_hw, -1, conn_handler_event, c);
 		timer_init(&c->c_timer, conn_timeout, c);
 		c->c_next = srv.s_conns;
 		if (srv.s_conns)
@@ -679,7 +706,7 @@ conn_accept(struct listener *l, int max)
 		srv.s_nconns++;
 		c->c_crd = c->c_cwr = 1;
 		c->c_https = l->l_https;
-		enter_head(c);
+		conn_enter_head(c);
 		/* The head timer runs from here: on a proxy port it covers
 		 * the PROXY header and the first request head together. */
 		if (l->l_proxy)
@@ -689,11 +716,24 @@ conn_accept(struct listener *l, int max)
 	return n;
 }
 
+/* The first shutdown signal, or the root handler went away (root.c):
+ * the PID file says so, listening stops, and every connection finishes
+ * its request without keep-alive. */
 void
-conn_shutdown_all(void)
+conn_shutdown_all(const char *why)
 {
 	struct conn *c, *next;
 
+	if (srv.s_stopping)
+		return;
+	log_msg(LOG_INFO, "shutting down: %s", why);
+	if (srv.s_pidfd >= 0) {
+		/* The PID file protocol (htparser(1), FILES). */
+		lseek(srv.s_pidfd, 0, SEEK_END);
+		(void)!write(srv.s_pidfd, "\n", 1);
+	}
+	listen_stop();
+	srv.s_stopping = 1;
 	for (c = srv.s_conns; c; c = next) {
 		next = c->c_next;
 		c->c_close = 1;

@@ -1,11 +1,16 @@
 /*
  * conn.h: htparser's shared state: options, listeners, the root
- * handler, and the client connection state machine (conn.c).
+ * handler, and the client connection state machine (conn.c), with what
+ * each file offers the others.  Every name shared between files starts
+ * with its file's prefix: opt_ (options.c), listen_ (listen.c), root_
+ * (root.c), conn_ (conn.c), rq_ (request.c), resp_ (resp.c), proxyhdr_
+ * (proxyhdr.c).
  */
 #ifndef HTPARSER_CONN_H
 #define HTPARSER_CONN_H
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -52,6 +57,7 @@ struct server {
 	struct watch	 s_rootwatch;
 	int		 s_stopping;	/* shutdown begun */
 	int		 s_reservefd;	/* spare fd for EMFILE */
+	int		 s_pidfd;	/* the PID file, or -1 */
 	unsigned long long s_nextid;
 	struct conn	*s_conns;	/* every live connection */
 	struct conn	*s_waiting;	/* FIFO waiting for the root socket */
@@ -62,28 +68,51 @@ struct server {
 
 extern struct server srv;
 
-int	 opt_set(struct options *o, const char *arg);
+/* options.c */
 void	 opt_default(struct options *o);
+/* "NAME=VALUE"; 0 or -1 (logged). */
+int	 opt_set(struct options *o, const char *arg);
+/* The names, comma-separated, lines indented and cut at `width`. */
+void	 opt_names(FILE *out, const char *indent, size_t width);
+/* -o help: each option with its default and what it limits. */
+void	 opt_help(FILE *out);
 
 /* listen.c */
 /* Bind the sockets of one port specification: 0 done, 1 help printed,
  * -1 bad specification, -2 could not listen (both logged).  NULL: every
  * socket passed by socket activation (LISTEN_FDS), as plain ports. */
-int	 portspec_open(const char *spec);
+int	 listen_portspec(const char *spec);
 /* Stop listening (the first shutdown signal): connections already
  * queued on our own sockets are accepted and served first. */
-void	 listeners_close(void);
+void	 listen_stop(void);
+
+/* root.c */
+struct conn;
+/* Start ROOT ARGS... (exit 1 if it cannot be run). */
+void	 root_start(char **argv);
+void	 root_watch(void);	/* into the event loop */
+void	 root_update(void);	/* EPOLLOUT while requests wait */
+void	 root_close(void);	/* at shutdown: the handler sees EOF */
+void	 root_hup(void);	/* pass SIGHUP on */
+/* A child was reaped: 1 if it was the root handler (then shut down). */
+int	 root_reaped(pid_t pid, int status);
+/* After the loop: wait a second for a root handler that closed its
+ * socket to exit, and say how it did. */
+void	 root_last_words(void);
+/* The root handler ended without being asked to (exit status 1). */
+int	 root_failed(void);
+/* Pass c->c_req on: 0 passed (CS_REQ), 1 queued (CS_WAIT), -1 failed
+ * and answered. */
+int	 root_submit(struct conn *c);
+/* Take c out of the queue (closed or timed out while waiting). */
+void	 root_unqueue(struct conn *c);
 
 /* conn.c */
 /* Accept up to `max` connections from l; how many were accepted. */
 int	 conn_accept(struct listener *l, int max);
-void	 conn_root_writable(void);	/* retry waiting dispatches */
-void	 conn_shutdown_all(void);	/* graceful stop: finish in-flight */
-
-/* main.c: ask for EPOLLOUT on the root socket while requests wait. */
-void	 root_update(void);
-/* main.c: close the root socket (at shutdown, see conn.c). */
-void	 root_close(void);
+/* Graceful stop: mark the PID file, stop listening, finish in-flight
+ * requests; then the loop ends.  Once only. */
+void	 conn_shutdown_all(const char *why);
 
 /*
  * The connection state machine, shared by conn.c (the connection: its
@@ -141,32 +170,34 @@ struct conn {
 extern char	 conn_iobuf[64 * 1024];
 
 /* conn.c */
-int	 set_nonblock(int fd);
+/* Printable address and port; IPv4-mapped IPv6 shown as IPv4, a Unix
+ * socket as "unix:PATH". */
+void	 conn_addr_str(const union addr *a, char *host, size_t hcap,
+	    unsigned *port);
 /* Log a line about this connection: "ADDR:PORT METHOD URL: message"
  * (without METHOD URL before the first request). */
 void	 conn_log(struct conn *c, int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 conn_timer(struct conn *c, enum tkind k);
 void	 conn_abort(struct conn *c);
+/* Answer `status` with `msg` and close (just close once a response
+ * has begun). */
 void	 conn_fail(struct conn *c, int status, const char *msg);
-int	 flush_client(struct conn *c);
-int	 read_client(struct conn *c, size_t max);
+/* Client I/O: 1 progress, 0 blocked or nothing to do, -1 EOF/error. */
+int	 conn_flush(struct conn *c);
+int	 conn_read(struct conn *c, size_t max);
+/* Run c's state machine until it makes no more progress. */
 void	 conn_run(struct conn *c);
-void	 handler_event(struct watch *w, uint32_t ev);
-void	 enter_head(struct conn *c);
-/* proxyhdr.c */
-int	 step_proxy(struct conn *c);
-/* request.c */
-/* Printable address and port; IPv4-mapped IPv6 shown as IPv4, a Unix
- * socket as "unix:PATH". */
-void	 addr_str(const union addr *a, char *host, size_t hcap,
-	    unsigned *port);
-void	 wait_remove(struct conn *c);
-int	 step_head(struct conn *c);
-int	 step_upload(struct conn *c);
-/* resp.c */
-int	 step_resphead(struct conn *c);
-int	 step_respbody(struct conn *c);
-int	 step_duplex(struct conn *c);
-void	 splice_end(struct conn *c);
+void	 conn_handler_event(struct watch *w, uint32_t ev);
+void	 conn_enter_head(struct conn *c);
+/* proxyhdr.c: CS_PROXY.  1 if something changed. */
+int	 proxyhdr_step(struct conn *c);
+/* request.c: CS_HEAD, and the request body in CS_REQ. */
+int	 rq_step_head(struct conn *c);
+int	 rq_step_upload(struct conn *c);
+/* resp.c: the response in CS_REQ, and CS_DUPLEX. */
+int	 resp_step_head(struct conn *c);
+int	 resp_step_body(struct conn *c);
+int	 resp_step_duplex(struct conn *c);
+void	 resp_splice_end(struct conn *c);
 #endif

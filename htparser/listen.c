@@ -376,7 +376,7 @@ fd_open(const struct portspec *ps)
 /* Shutdown. */
 
 void
-listeners_close(void)
+listen_stop(void)
 {
 	struct listener *l;
 	int n = 0, got;
@@ -444,7 +444,7 @@ parse_params(char *pars, struct portspec *ps)
 }
 
 int
-portspec_open(const char *spec)
+listen_portspec(const char *spec)
 {
 	struct portspec ps;
 	char *copy, *pars;

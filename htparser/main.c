@@ -28,16 +28,21 @@
 #include "cf.h"
 #include "conn.h"
 #include "ashlimits.h"
-#include "child.h"
 #include "log.h"
 
 struct server srv;
 
-static pid_t rootpid = -1;
-static int rootgone;		/* the root handler ended by itself */
-static int pidfd = -1;
 static int sigfd = -1;
 static struct watch sigwatch;
+
+/* What the command line says. */
+struct args {
+	const char	*a_user, *a_root, *a_pidpath;
+	int		 a_daemon;
+	char		**a_ports;	/* PORTSPECs, a_nports of them */
+	int		 a_nports;
+	char		**a_handler;	/* ROOT ARGS... (NULL: none given) */
+};
 
 static void
 usage(FILE *out)
@@ -51,104 +56,9 @@ usage(FILE *out)
 	    "fd:help)\n"
 	    "          none: the sockets of socket activation (LISTEN_FDS)"
 	    "\n"
-	    "-o limits and timeouts (seconds): max-line, max-head, "
-	    "max-headers, max-body,\n"
-	    "   timeout-head, timeout-body, timeout-idle, timeout-handler, "
-	    "timeout-send\n");
-}
-
-void
-opt_default(struct options *o)
-{
-	http_limits_default(&o->o_lim);
-	o->o_maxbody = ASH_BODY_MAX;
-	o->o_thead = ASH_TIMEOUT_HEAD * 1000;
-	o->o_tbody = ASH_TIMEOUT_BODY * 1000;
-	o->o_tidle = ASH_TIMEOUT_IDLE * 1000;
-	o->o_thandler = ASH_TIMEOUT_HANDLER * 1000;
-	o->o_tsend = ASH_TIMEOUT_SEND * 1000;
-}
-
-/* "NAME=VALUE"; 0 or -1 (logged). */
-int
-opt_set(struct options *o, const char *arg)
-{
-	static const struct {
-		const char	*name;
-		int		 secs;
-	} names[] = {
-		{ "max-line", 0 }, { "max-head", 0 }, { "max-headers", 0 },
-		{ "max-body", 0 }, { "timeout-head", 1 },
-		{ "timeout-body", 1 }, { "timeout-idle", 1 },
-		{ "timeout-handler", 1 }, { "timeout-send", 1 },
-	};
-	const char *eq = strchr(arg, '=');
-	size_t i, nl;
-	char *end;
-	double d;
-	long long v;
-
-	nl = eq ? (size_t)(eq - arg) : strlen(arg);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i].name) == nl &&
-		    !strncmp(names[i].name, arg, nl))
-			break;
-	if (i == sizeof(names) / sizeof(names[0]) || eq == NULL ||
-	    eq[1] == '\0') {
-		log_msg(LOG_ERR, "-o %s: unknown option or missing value", arg);
-		return -1;
-	}
-	errno = 0;
-	if (names[i].secs) {
-		d = strtod(eq + 1, &end);
-		if (*end || errno || !(d > 0) || d > 86400 * 365) {
-			log_msg(LOG_ERR, "-o %s: bad number of seconds", arg);
-			return -1;
-		}
-		v = (long long)(d * 1000 + 0.5);
-		if (v < 1)
-			v = 1;
-	} else {
-		v = strtoll(eq + 1, &end, 10);
-		if (*end || errno || v < 0 || (i != 3 && v == 0) ||
-		    (i < 3 && v > 1024 * 1024 * 1024)) {
-			log_msg(LOG_ERR, "-o %s: bad number", arg);
-			return -1;
-		}
-	}
-	switch (i) {
-	case 0: o->o_lim.hl_reqline = (size_t)v; break;
-	case 1: o->o_lim.hl_head = (size_t)v; break;
-	case 2: o->o_lim.hl_headers = (size_t)v; break;
-	case 3: o->o_maxbody = v; break;
-	case 4: o->o_thead = (uint64_t)v; break;
-	case 5: o->o_tbody = (uint64_t)v; break;
-	case 6: o->o_tidle = (uint64_t)v; break;
-	case 7: o->o_thandler = (uint64_t)v; break;
-	case 8: o->o_tsend = (uint64_t)v; break;
-	}
-	return 0;
-}
-
-/* Start the root handler with a SOCK_SEQPACKET socket on its stdin;
- * exit 1 if it cannot be run (its errno comes back through a pipe
- * that exec closes). */
-static void
-start_root(char **argv, const sigset_t *oldmask)
-{
-	struct child_run how = CHILD_RUN_INIT;
-	int sp[2];
-
-	(void)oldmask;	/* child_run() gives it an empty mask */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
-		log_die_errno(1, "socketpair");
-	how.cr_in = sp[1];
-	if ((rootpid = child_run(argv, &how)) == -1)
-		log_die_errno(1, "cannot start the root handler %s", argv[0]);
-	close(sp[1]);
-	srv.s_rootfd = sp[0];
-	if (fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK) == -1)
-		log_die_errno(1, "fcntl");
+	    "-o limits and timeouts (-o help lists them with their "
+	    "defaults):\n");
+	opt_names(out, "   ", 79);
 }
 
 static void
@@ -180,21 +90,12 @@ pidfile_open(const char *path)
 
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_die_errno(1, "%s", path);
-	if ((pidfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	if ((srv.s_pidfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0644)) == -1)
 		log_die_errno(1, "%s", path);
 	n = snprintf(num, sizeof(num), "%ld\n", (long)getpid());
-	if (write(pidfd, num, (size_t)n) != n)
+	if (write(srv.s_pidfd, num, (size_t)n) != n)
 		log_die_errno(1, "%s", path);
-}
-
-static void
-pidfile_mark(void)
-{
-	if (pidfd >= 0) {
-		lseek(pidfd, 0, SEEK_END);
-		(void)!write(pidfd, "\n", 1);
-	}
 }
 
 static void
@@ -223,9 +124,6 @@ drop_privileges(const char *root, const struct passwd *pw)
  * FD_ACTIVE of them).  Past that, new clients get 503 while the
  * connections there are keep working.
  */
-#define FD_WANT		65536
-#define FD_SPARE	32
-#define FD_ACTIVE	1024
 
 static void
 set_conn_limit(void)
@@ -250,94 +148,12 @@ set_conn_limit(void)
 	srv.s_maxconns = avail - (avail / 2 < FD_ACTIVE ? avail / 2 : FD_ACTIVE);
 }
 
-/* First shutdown signal, or the root handler went away. */
-static void
-begin_shutdown(const char *why)
-{
-	if (srv.s_stopping)
-		return;
-	log_msg(LOG_INFO, "shutting down: %s", why);
-	pidfile_mark();
-	listeners_close();
-	srv.s_stopping = 1;
-	conn_shutdown_all();
-}
-
-void
-root_close(void)
-{
-	if (srv.s_rootfd >= 0) {
-		loop_unwatch(srv.s_loop, &srv.s_rootwatch);
-		close(srv.s_rootfd);
-		srv.s_rootfd = -1;
-	}
-}
-
 static void
 finish(int status)
 {
-	if (pidfd >= 0 && ftruncate(pidfd, 0) == -1)
+	if (srv.s_pidfd >= 0 && ftruncate(srv.s_pidfd, 0) == -1)
 		log_errno(LOG_WARNING, "PID file");
 	exit(status);
-}
-
-void
-root_update(void)
-{
-	if (srv.s_rootfd >= 0 && loop_watch(srv.s_loop, &srv.s_rootwatch,
-	    EPOLLRDHUP | (srv.s_waiting ? EPOLLOUT : 0)) == -1)
-		log_errno(LOG_ERR, "epoll");
-}
-
-static void
-root_event(struct watch *w, uint32_t ev)
-{
-	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLIN)) {
-		log_msg(LOG_ERR, "the root handler closed its socket");
-		if (!srv.s_stopping)
-			rootgone = 1;
-		/* Requests still waiting for it cannot be served. */
-		while (srv.s_waiting)
-			conn_root_writable();
-		begin_shutdown("root handler gone");
-		root_close();
-		return;
-	}
-	if (ev & EPOLLOUT)
-		conn_root_writable();
-}
-
-/* The root handler is gone: a failure unless we asked it to go. */
-static void
-root_reaped(int status)
-{
-	rootpid = -1;
-	if (srv.s_stopping && !rootgone)
-		return;
-	rootgone = 1;
-	if (WIFEXITED(status))
-		log_msg(LOG_ERR, "the root handler exited with status %d",
-		    WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		log_msg(LOG_ERR, "the root handler was killed by signal %d",
-		    WTERMSIG(status));
-	begin_shutdown("root handler exited");
-}
-
-/* The root handler closed its socket by itself: say how it ended, if
- * it does so within a second. */
-static void
-root_last_words(void)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int i, status;
-
-	for (i = 0; i < 100 && rootpid > 0; i++) {
-		if (waitpid(rootpid, &status, WNOHANG) == rootpid)
-			root_reaped(status);
-		else
-			nanosleep(&ts, NULL);
-	}
 }
 
 static void
@@ -347,6 +163,8 @@ signal_event(struct watch *w, uint32_t ev)
 	int status;
 	pid_t pid;
 
+	(void)w;
+	(void)ev;
 	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
@@ -355,39 +173,27 @@ signal_event(struct watch *w, uint32_t ev)
 				log_msg(LOG_INFO, "second signal: exiting now");
 				finish(0);
 			}
-			begin_shutdown(si.ssi_signo == SIGTERM ? "SIGTERM" :
-			    "SIGINT");
+			conn_shutdown_all(si.ssi_signo == SIGTERM ?
+			    "SIGTERM" : "SIGINT");
 			break;
 		case SIGHUP:
-			/* Not ours to act on: the root handler reloads. */
-			if (rootpid > 0 && kill(rootpid, SIGHUP) == -1)
-				log_errno(LOG_WARNING, "SIGHUP to the root handler");
+			root_hup();
 			break;
 		case SIGCHLD:
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (pid == rootpid)
-					root_reaped(status);
-			}
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+				root_reaped(pid, status);
 			break;
 		}
 	}
 }
 
-int
-main(int argc, char **argv)
+/* Options into srv.s_opt and a; returns -1 to go on, else the exit
+ * status. */
+static int
+parse_args(int argc, char **argv, struct args *a)
 {
-	const char *user = NULL, *root = NULL, *pidpath = NULL;
-	struct passwd *pw = NULL;
-	struct listener *l;
-	sigset_t mask, oldmask;
-	int c, i, daemon = 0, rv, nports = 0;
+	int c, i;
 
-	log_init(argv[0]);
-	if (log_want_version(argc, argv))
-		return log_version();
-	cf_path_add_exedir();
-	opt_default(&srv.s_opt);
-	srv.s_rootfd = -1;
 	while ((c = getopt(argc, argv, "+VhSfu:r:p:o:")) != -1) {
 		switch (c) {
 		case 'h':
@@ -400,18 +206,22 @@ main(int argc, char **argv)
 			setenv("ASHD_USESYSLOG", "1", 1);
 			break;
 		case 'f':
-			daemon = 1;
+			a->a_daemon = 1;
 			break;
 		case 'u':
-			user = *optarg ? optarg : NULL;
+			a->a_user = *optarg ? optarg : NULL;
 			break;
 		case 'r':
-			root = *optarg ? optarg : NULL;
+			a->a_root = *optarg ? optarg : NULL;
 			break;
 		case 'p':
-			pidpath = *optarg ? optarg : NULL;
+			a->a_pidpath = *optarg ? optarg : NULL;
 			break;
 		case 'o':
+			if (!strcmp(optarg, "help")) {
+				opt_help(stdout);
+				return 0;
+			}
 			if (opt_set(&srv.s_opt, optarg) == -1)
 				return 2;
 			break;
@@ -426,59 +236,113 @@ main(int argc, char **argv)
 	if (i == argc && optind > 1 && !strcmp(argv[optind - 1], "--") &&
 	    argv[optind - 1] != optarg)
 		i = optind - 1;
-	for (c = optind; c < i; c++) {
-		/* Help first, before anything is bound. */
-		const char *p = strchr(argv[c], ':');
+	a->a_ports = argv + optind;
+	a->a_nports = i > optind ? i - optind : 0;
+	a->a_handler = i < argc - 1 ? argv + i + 1 : NULL;
+	return -1;
+}
 
-		if (p && (!strcmp(p, ":help") || strstr(p, ",help"))) {
-			if ((rv = portspec_open(argv[c])) == 1)
-				return 0;
-			return 2;
-		}
+/* PORTSPEC:help prints the parameters (before anything is bound):
+ * returns -1 if there is no such argument, else the exit status. */
+static int
+ports_help(const struct args *a)
+{
+	const char *p;
+	int i;
+
+	for (i = 0; i < a->a_nports; i++) {
+		p = strchr(a->a_ports[i], ':');
+		if (p && (!strcmp(p, ":help") || strstr(p, ",help")))
+			return listen_portspec(a->a_ports[i]) == 1 ? 0 : 2;
 	}
-	if (i >= argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	if (user && (pw = getpwnam(user)) == NULL)
-		log_die(2, "%s: no such user", user);
-	signal(SIGPIPE, SIG_IGN);
-	if ((srv.s_loop = loop_new()) == NULL)
-		log_die_errno(1, "epoll");
-	for (c = optind; c < i; c++) {
-		if ((rv = portspec_open(argv[c])) < 0)
+	return -1;
+}
+
+/* Bind every port; -1 done, else the exit status. */
+static int
+ports_open(const struct args *a)
+{
+	int i, rv;
+
+	for (i = 0; i < a->a_nports; i++)
+		if ((rv = listen_portspec(a->a_ports[i])) < 0)
 			return rv == -1 ? 2 : 1;
-		nports++;
-	}
-	if (nports == 0 && (rv = portspec_open(NULL)) < 0)
+	if (a->a_nports == 0 && (rv = listen_portspec(NULL)) < 0)
 		return rv == -1 ? 2 : 1;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
-	start_root(argv + i + 1, &oldmask);
-	if (daemon)
-		daemonize();
-	if (pidpath)
-		pidfile_open(pidpath);
-	drop_privileges(root, pw);
-	if ((sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+	return -1;
+}
+
+/* Signals come through a signalfd (lib/child starts the root handler
+ * with none blocked). */
+static void
+signals_block(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGCHLD);
+	sigaddset(mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+}
+
+/* Everything into the event loop. */
+static void
+watch_all(const sigset_t *mask)
+{
+	struct listener *l;
+
+	if ((sigfd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		log_die_errno(1, "signalfd");
-	srv.s_reservefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	set_conn_limit();
 	watch_init(&sigwatch, sigfd, signal_event, NULL);
-	watch_init(&srv.s_rootwatch, srv.s_rootfd, root_event, NULL);
 	if (loop_watch(srv.s_loop, &sigwatch, EPOLLIN) == -1)
 		log_die_errno(1, "epoll");
-	root_update();
+	root_watch();
 	for (l = srv.s_listeners; l; l = l->l_next)
 		if (loop_watch(srv.s_loop, &l->l_watch, EPOLLIN) == -1)
 			log_die_errno(1, "epoll");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	struct passwd *pw = NULL;
+	sigset_t mask;
+	int rv;
+
+	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
+	cf_path_add_exedir();
+	opt_default(&srv.s_opt);
+	srv.s_rootfd = srv.s_pidfd = -1;
+	memset(&a, 0, sizeof(a));
+	if ((rv = parse_args(argc, argv, &a)) >= 0 ||
+	    (rv = ports_help(&a)) >= 0)
+		return rv;
+	if (a.a_handler == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	if (a.a_user && (pw = getpwnam(a.a_user)) == NULL)
+		log_die(2, "%s: no such user", a.a_user);
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.s_loop = loop_new()) == NULL)
+		log_die_errno(1, "epoll");
+	if ((rv = ports_open(&a)) >= 0)
+		return rv;
+	signals_block(&mask);
+	root_start(a.a_handler);
+	if (a.a_daemon)
+		daemonize();
+	if (a.a_pidpath)
+		pidfile_open(a.a_pidpath);
+	drop_privileges(a.a_root, pw);
+	srv.s_reservefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	set_conn_limit();
+	watch_all(&mask);
 	if (loop_run(srv.s_loop) == -1)
 		log_die_errno(1, "epoll_wait");
-	if (rootgone)
-		root_last_words();
-	finish(rootgone ? 1 : 0);
+	root_last_words();
+	finish(root_failed() ? 1 : 0);
 }

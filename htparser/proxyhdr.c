@@ -34,7 +34,7 @@ proxy_apply(struct conn *c, const struct proxy_info *pi)
 
 /* CS_PROXY: 1 if something changed. */
 int
-step_proxy(struct conn *c)
+proxyhdr_step(struct conn *c)
 {
 	struct proxy_info pi;
 	int n;
@@ -56,7 +56,7 @@ step_proxy(struct conn *c)
 	}
 	/* A complete header always fits: proxy_parse() refuses longer
 	 * ones before this much has come. */
-	n = read_client(c, ASH_PROXY_MAX);
+	n = conn_read(c, ASH_PROXY_MAX);
 	if (n < 0) {
 		if (c->c_in.b_len > 0)
 			conn_log(c, LOG_WARNING, "PROXY header: connection "

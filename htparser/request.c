@@ -1,8 +1,8 @@
 /*
- * request.c: htparser's request side: parsing a request head, handing
- * the request to the root handler (in order, queueing while its socket
- * is full), and moving the body from the client to the handler,
- * de-chunked and bounded (see conn.c for the states).
+ * request.c: htparser's request side: parsing a request head, adding
+ * the X-Ash-* headers, handing the request to root.c, and moving the
+ * body from the client to the handler, de-chunked and bounded (see
+ * conn.c for the states).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,42 +23,7 @@
 #include "log.h"
 #include "req.h"
 
-/* Printable address and port of a socket address (conn.h). */
-void
-addr_str(const union addr *a, char *host, size_t hcap, unsigned *port)
-{
-	struct in_addr v4;
-	size_t i, n;
-
-	if (a->sa.sa_family == AF_INET6) {
-		if (IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr)) {
-			memcpy(&v4, &a->sin6.sin6_addr.s6_addr[12], 4);
-			inet_ntop(AF_INET, &v4, host, (socklen_t)hcap);
-		} else
-			inet_ntop(AF_INET6, &a->sin6.sin6_addr, host,
-			    (socklen_t)hcap);
-		*port = ntohs(a->sin6.sin6_port);
-	} else if (a->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->sin.sin_addr, host, (socklen_t)hcap);
-		*port = ntohs(a->sin.sin_port);
-	} else if (a->sa.sa_family == AF_UNIX) {
-		/* The path as far as it is printable: it may come from a
-		 * PROXY header, and goes into headers and logs. */
-		n = strnlen(a->sun.sun_path, sizeof(a->sun.sun_path));
-		for (i = 0; i < n; i++)
-			if ((unsigned char)a->sun.sun_path[i] <= 0x20 ||
-			    (unsigned char)a->sun.sun_path[i] >= 0x7f)
-				break;
-		snprintf(host, hcap, "unix:%.*s", (int)i, a->sun.sun_path);
-		*port = 0;
-	} else {
-		snprintf(host, hcap, "unknown");
-		*port = 0;
-	}
-}
-
-/* Request heads and dispatch. */
-
+/* Request heads. */
 
 /* Add the X-Ash-* headers describing this connection.  Their values
  * are the same for every request of the connection: they are formatted
@@ -81,8 +46,8 @@ add_ash_headers(struct conn *c, struct req *r)
 
 	req_remove_prefix(r, "X-Ash-");
 	if (c->c_ashv == NULL) {
-		addr_str(&c->c_peer, host, sizeof(host), &port);
-		addr_str(&c->c_local, shost, sizeof(shost), &sport);
+		conn_addr_str(&c->c_peer, host, sizeof(host), &port);
+		conn_addr_str(&c->c_local, shost, sizeof(shost), &sport);
 		n = snprintf(NULL, 0, fmt, host, 0, port, 0, shost, 0, sport,
 		    0, proto, 0, c->c_id);
 		if (n < 0 || (c->c_ashv = malloc((size_t)n + 1)) == NULL)
@@ -97,114 +62,6 @@ add_ash_headers(struct conn *c, struct req *r)
 		v += strlen(v) + 1;
 	}
 	return 0;
-}
-
-/* Hand c_req to the root handler.  0 sent, 1 must wait, -1 failed
- * (answered). */
-static int
-dispatch(struct conn *c)
-{
-	int sp[2];
-
-	if (c->c_hfd < 0) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-		    sp) == -1) {
-			conn_log(c, LOG_ERR, "socketpair: %s", strerror(errno));
-			conn_fail(c, 503, "Out of resources.");
-			return -1;
-		}
-		/* Both ends stay blocking, as the handler expects of its
-		 * own; every call on ours says MSG_DONTWAIT (or
-		 * SPLICE_F_NONBLOCK), which saves an fcntl() per request. */
-		c->c_hfd = sp[0];
-		c->c_theirs = sp[1];
-		watch_init(&c->c_hw, c->c_hfd, handler_event, c);
-	}
-	if (srv.s_rootfd < 0) {
-		conn_fail(c, 503, "The server is shutting down.");
-		return -1;
-	}
-	/* Without a body the handler sees end-of-file from the start. */
-	if (c->c_bodydone && !c->c_upshut) {
-		shutdown(c->c_hfd, SHUT_WR);
-		c->c_upshut = 1;
-	}
-	if (req_send(srv.s_rootfd, c->c_req, c->c_theirs) == -1) {
-		if (errno == EAGAIN || errno == ENOBUFS)
-			return 1;
-		if (errno == EMSGSIZE) {
-			conn_fail(c, 431, "The request head is too large.");
-			return -1;
-		}
-		conn_log(c, LOG_ERR, "cannot pass the request to the root "
-		    "handler: %s", strerror(errno));
-		conn_fail(c, 503, "The root handler is not available.");
-		return -1;
-	}
-	close(c->c_theirs);
-	c->c_theirs = -1;
-	req_free(c->c_req);
-	c->c_req = NULL;
-	c->c_state = CS_REQ;
-	/* Nothing can have come back yet: wait for epoll to say so. */
-	c->c_hrd = 0;
-	c->c_hwr = 1;
-	c->c_rs = RS_HEAD;
-	if (!c->c_bodydone && c->c_expect && c->c_in.b_len == 0) {
-		if (buf_appends(&c->c_out, "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
-			conn_fail(c, 500, "Out of memory.");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void
-wait_enqueue(struct conn *c)
-{
-	c->c_state = CS_WAIT;
-	c->c_wnext = NULL;
-	if (srv.s_waittail)
-		srv.s_waittail->c_wnext = c;
-	else
-		srv.s_waiting = c;
-	srv.s_waittail = c;
-	conn_timer(c, T_HANDLER);
-	root_update();
-}
-
-void
-wait_remove(struct conn *c)
-{
-	struct conn **pp;
-
-	for (pp = &srv.s_waiting; *pp; pp = &(*pp)->c_wnext) {
-		if (*pp == c) {
-			*pp = c->c_wnext;
-			break;
-		}
-	}
-	srv.s_waittail = NULL;
-	for (c = srv.s_waiting; c; c = c->c_wnext)
-		srv.s_waittail = c;
-}
-
-void
-conn_root_writable(void)
-{
-	struct conn *c;
-	int rv;
-
-	while ((c = srv.s_waiting) != NULL) {
-		rv = dispatch(c);
-		if (rv == 1)
-			return;
-		srv.s_waiting = c->c_wnext;
-		if (srv.s_waiting == NULL)
-			srv.s_waittail = NULL;
-		conn_run(c);
-	}
-	root_update();
 }
 
 /* "METHOD URL" for log lines, the URL cut short (logs escape the rest
@@ -261,13 +118,8 @@ start_request(struct conn *c, struct req *r)
 		conn_fail(c, 500, "Out of memory.");
 		return -1;
 	}
-	if (srv.s_waiting != NULL) {
-		wait_enqueue(c);
-		return 0;
-	}
-	switch (dispatch(c)) {
+	switch (root_submit(c)) {
 	case 1:
-		wait_enqueue(c);
 		return 0;
 	case -1:
 		return -1;
@@ -278,7 +130,7 @@ start_request(struct conn *c, struct req *r)
 
 /* CS_HEAD: 1 if something changed. */
 int
-step_head(struct conn *c)
+rq_step_head(struct conn *c)
 {
 	struct req *r;
 	int n;
@@ -301,7 +153,7 @@ step_head(struct conn *c)
 			return 1;
 		}
 	}
-	n = read_client(c, srv.s_opt.o_lim.hl_head + 1024);
+	n = conn_read(c, srv.s_opt.o_lim.hl_head + 1024);
 	if (n < 0) {
 		conn_abort(c);
 		return 1;
@@ -357,7 +209,7 @@ nomem:
 
 /* Client -> handler.  1 progress, 0 none, -1 connection finished. */
 int
-step_upload(struct conn *c)
+rq_step_upload(struct conn *c)
 {
 	ssize_t n;
 	int rv, prog = 0;
@@ -388,7 +240,7 @@ step_upload(struct conn *c)
 		return 1;
 	}
 	if (!c->c_bodydone && c->c_up.b_len < ASH_IOBUF_SIZE) {
-		rv = read_client(c, ASH_IOBUF_SIZE);
+		rv = conn_read(c, ASH_IOBUF_SIZE);
 		if (rv < 0) {
 			/* The client went away in the middle of its body. */
 			conn_abort(c);

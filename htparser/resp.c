@@ -222,7 +222,7 @@ end_body(struct conn *c)
 
 /* Handler -> client, the response head.  1 progress, 0 none, -1 ended. */
 int
-step_resphead(struct conn *c)
+resp_step_head(struct conn *c)
 {
 	struct http_resp rp;
 	size_t room;
@@ -287,7 +287,7 @@ step_resphead(struct conn *c)
 }
 
 void
-splice_end(struct conn *c)
+resp_splice_end(struct conn *c)
 {
 	if (c->c_pipe[0] >= 0) {
 		close(c->c_pipe[0]);
@@ -349,7 +349,7 @@ step_splice(struct conn *c)
 
 /* Handler -> client, the body.  1 progress, 0 none, -1 ended. */
 int
-step_respbody(struct conn *c)
+resp_step_body(struct conn *c)
 {
 	size_t room;
 	ssize_t n;
@@ -384,7 +384,7 @@ step_respbody(struct conn *c)
 
 /* CS_DUPLEX: a raw pipe between the client and c_dfd. */
 int
-step_duplex(struct conn *c)
+resp_step_duplex(struct conn *c)
 {
 	ssize_t n;
 	int prog = 0, rv;
@@ -410,7 +410,7 @@ step_duplex(struct conn *c)
 		}
 	}
 	if (!c->c_cleof && c->c_in.b_len == 0) {
-		if ((rv = read_client(c, ASH_IOBUF_SIZE)) < 0) {
+		if ((rv = conn_read(c, ASH_IOBUF_SIZE)) < 0) {
 			if (!c->c_cleof)
 				goto end;
 			shutdown(c->c_dfd, SHUT_WR);
@@ -432,7 +432,7 @@ step_duplex(struct conn *c)
 			prog = 1;
 		}
 	}
-	if ((rv = flush_client(c)) < 0)
+	if ((rv = conn_flush(c)) < 0)
 		goto end;
 	prog |= rv;
 	if (c->c_deof && c->c_out.b_len == 0) {

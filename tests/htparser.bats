@@ -99,6 +99,22 @@ expect_accepted() {
 	assert_status 2
 }
 
+@test "htparser -o help lists every option of htparser(1) with its default" {
+	local man want got
+	run timeout 5 "$HTPARSER" -o help
+	assert_status 0
+	got=$(printf '%s\n' "$output" | sed -nE 's/^  ([a-z-]+=[0-9.]+) .*/\1/p' | sort)
+	man=$ASHD_SRCDIR/doc/htparser.1
+	want=$(sed -nE 's/^\.It Cm ([a-z-]+) Ta ([0-9.]+) Ta .*/\1=\2/p' "$man" | sort)
+	[ -n "$want" ] || fail "no option table in $man"
+	assert_equal "$got" "$want"
+	# The usage names them too.
+	run timeout 5 "$HTPARSER" -h
+	for o in $want; do
+		assert_contains "$output" "${o%%=*}"
+	done
+}
+
 @test "htparser plain:help prints the parameters and exits 0" {
 	run timeout 5 "$HTPARSER" plain:help
 	assert_status 0
