@@ -54,7 +54,7 @@
 #include "log.h"
 #include "req.h"
 
-char conn_iobuf[64 * 1024];
+char conn_iobuf[ASH_READBUF_SIZE];
 
 static void	conn_close(struct conn *c);
 
@@ -125,7 +125,7 @@ tkind_ms(enum tkind k)
 	case T_BODY:	return srv.s_opt.o_tbody;
 	case T_HANDLER:	return srv.s_opt.o_thandler;
 	case T_SEND:	return srv.s_opt.o_tsend;
-	case T_LINGER:	return LINGER_MS;
+	case T_LINGER:	return ASH_LINGER_MS;
 	default:	return 0;
 	}
 }
@@ -334,7 +334,7 @@ step_final(struct conn *c)
 		c->c_crd = 0;
 		return 0;
 	}
-	if (n <= 0 || (c->c_linger += (size_t)n) > LINGER_MAX) {
+	if (n <= 0 || (c->c_linger += (size_t)n) > ASH_LINGER_MAX) {
 		conn_abort(c);
 		return 1;
 	}
@@ -383,7 +383,7 @@ conn_update(struct conn *c)
 		if (c->c_out.b_len > 0 || c->c_piped > 0)
 			ce |= EPOLLOUT;
 		if (!c->c_hdone && c->c_out.b_len < ASH_IOBUF_SIZE &&
-		    c->c_piped < SPLICE_MIN)
+		    c->c_piped < ASH_SPLICE_MIN)
 			he |= EPOLLIN;
 		if (c->c_up.b_len > 0)
 			he |= EPOLLOUT;
@@ -630,7 +630,7 @@ overload_log(const char *why)
 	static uint64_t last;
 	uint64_t now = loop_now();
 
-	if (last == 0 || now - last >= 60000) {
+	if (last == 0 || now - last >= ASH_OVERLOAD_LOG_MS) {
 		log_msg(LOG_WARNING, "%s: new connections get 503", why);
 		last = now;
 	}

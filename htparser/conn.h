@@ -167,7 +167,7 @@ struct conn {
 };
 
 /* One read buffer for the whole process: data is copied out of it. */
-extern char	 conn_iobuf[64 * 1024];
+extern char	 conn_iobuf[ASH_READBUF_SIZE];
 
 /* conn.c */
 /* Printable address and port; IPv4-mapped IPv6 shown as IPv4, a Unix

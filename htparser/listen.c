@@ -33,15 +33,11 @@
 #include <linux/bpf.h>
 
 #include "conn.h"
+#include "ashlimits.h"
 #include "log.h"
-
-/* Connections accepted from one socket of our own at shutdown, at
- * most: the rest is left to the kernel (or reset). */
-#define DRAIN_MAX	4096
 
 /* Descriptors passed by socket activation start here (sd_listen_fds). */
 #define LISTEN_FDS_START 3
-#define LISTEN_FDS_MAX	1024
 
 /* What one port specification says. */
 struct portspec {
@@ -54,7 +50,7 @@ struct portspec {
 static void
 listener_event(struct watch *w, uint32_t ev)
 {
-	conn_accept(w->w_arg, 64);
+	conn_accept(w->w_arg, ASH_ACCEPT_BATCH);
 }
 
 static void
@@ -224,7 +220,7 @@ plain_bind(const struct portspec *ps)
 		if ((!ps->ps_reuseport || setsockopt(fd, SOL_SOCKET,
 		    SO_REUSEPORT, &one, sizeof(one)) == 0) &&
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 1024) == 0)
+		    listen(fd, ASH_LISTEN_BACKLOG) == 0)
 			break;
 		err = errno;
 		close(fd);
@@ -272,7 +268,7 @@ passed_init(void)
 	if (done++)
 		return;
 	if (pid && n && strtol(pid, &end, 10) == (long)getpid() && !*end &&
-	    (v = strtol(n, &end, 10)) > 0 && !*end && v <= LISTEN_FDS_MAX) {
+	    (v = strtol(n, &end, 10)) > 0 && !*end && v <= ASH_LISTEN_FDS_MAX) {
 		npassed = (size_t)v;
 		passed = xcalloc(npassed, sizeof(*passed));
 		/* Names in order, colon-separated (an empty one stays
@@ -385,8 +381,8 @@ listen_stop(void)
 		loop_unwatch(srv.s_loop, &l->l_watch);
 		if (!l->l_passed) {
 			/* Closing drops what is queued: take it first. */
-			for (n = 0; n < DRAIN_MAX; n += got)
-				if ((got = conn_accept(l, 64)) == 0)
+			for (n = 0; n < ASH_ACCEPT_DRAIN_MAX; n += got)
+				if ((got = conn_accept(l, ASH_ACCEPT_BATCH)) == 0)
 					break;
 		}
 		close(l->l_fd);

@@ -118,10 +118,10 @@ drop_privileges(const char *root, const struct passwd *pw)
 
 /*
  * Descriptors: raise the soft limit as far as the hard one allows (up
- * to FD_WANT), then admit connections (one descriptor each) only while
- * FD_SPARE descriptors stay free for everything else and a response
+ * to ASH_FD_WANT), then admit connections (one descriptor each) only while
+ * ASH_FD_SPARE descriptors stay free for everything else and a response
  * socket stays free for each request in flight (half the rest, at most
- * FD_ACTIVE of them).  Past that, new clients get 503 while the
+ * ASH_FD_ACTIVE of them).  Past that, new clients get 503 while the
  * connections there are keep working.
  */
 
@@ -135,17 +135,17 @@ set_conn_limit(void)
 		srv.s_maxconns = 1000;
 		return;
 	}
-	if (rl.rlim_cur < FD_WANT && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < FD_WANT ? rl.rlim_max : FD_WANT;
+	if (rl.rlim_cur < ASH_FD_WANT && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < ASH_FD_WANT ? rl.rlim_max : ASH_FD_WANT;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur <= FD_SPARE + 2) {
+	if (rl.rlim_cur <= ASH_FD_SPARE + 2) {
 		srv.s_maxconns = 1;
 		return;
 	}
-	avail = (size_t)(rl.rlim_cur - FD_SPARE);
-	srv.s_maxconns = avail - (avail / 2 < FD_ACTIVE ? avail / 2 : FD_ACTIVE);
+	avail = (size_t)(rl.rlim_cur - ASH_FD_SPARE);
+	srv.s_maxconns = avail - (avail / 2 < ASH_FD_ACTIVE ? avail / 2 : ASH_FD_ACTIVE);
 }
 
 static void

@@ -72,8 +72,8 @@ set_what(struct conn *c, const struct req *r)
 	size_t n = strlen(r->r_method) + strlen(r->r_url) + 2;
 
 	free(c->c_what);
-	if (n > 300)
-		n = 300;
+	if (n > ASH_LOG_WHAT_MAX)
+		n = ASH_LOG_WHAT_MAX;
 	if ((c->c_what = malloc(n)) != NULL)
 		snprintf(c->c_what, n, "%s %s", r->r_method, r->r_url);
 }

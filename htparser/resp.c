@@ -322,9 +322,9 @@ step_splice(struct conn *c)
 			prog = 1;
 		}
 	}
-	if (!c->c_hdone && c->c_hrd && c->c_piped < SPLICE_MIN) {
-		want = (size_t)(c->c_rleft < 256 * 1024 ? c->c_rleft :
-		    256 * 1024);
+	if (!c->c_hdone && c->c_hrd && c->c_piped < ASH_SPLICE_MIN) {
+		want = (size_t)(c->c_rleft < ASH_SPLICE_PIPE ? c->c_rleft :
+		    ASH_SPLICE_PIPE);
 		n = splice(c->c_hfd, NULL, c->c_pipe[1], NULL, want,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -356,11 +356,11 @@ resp_step_body(struct conn *c)
 
 	/* Once the head is out, a long body switches to splicing. */
 	if (c->c_pipe[0] < 0 && c->c_rmode == BM_LENGTH &&
-	    c->c_rleft >= SPLICE_MIN && c->c_out.b_len == 0 && !c->c_hdone) {
+	    c->c_rleft >= ASH_SPLICE_MIN && c->c_out.b_len == 0 && !c->c_hdone) {
 		if (pipe2(c->c_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 			c->c_pipe[0] = c->c_pipe[1] = -1;	/* copy */
 		else
-			fcntl(c->c_pipe[1], F_SETPIPE_SZ, 256 * 1024);
+			fcntl(c->c_pipe[1], F_SETPIPE_SZ, ASH_SPLICE_PIPE);
 	}
 	if (c->c_pipe[0] >= 0)
 		return step_splice(c);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ashlimits.h"
 #include "child.h"
 #include "conn.h"
 #include "log.h"
@@ -261,12 +262,12 @@ root_reaped(pid_t pid, int status)
 void
 root_last_words(void)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct timespec ts = { 0, 10 * 1000 * 1000 };	/* 10 ms */
 	int i, status;
 
 	if (!rootgone)
 		return;
-	for (i = 0; i < 100 && rootpid > 0; i++) {
+	for (i = 0; i < ASH_ROOT_REAP_MS / 10 && rootpid > 0; i++) {
 		if (waitpid(rootpid, &status, WNOHANG) == rootpid)
 			root_ended(status);
 		else

@@ -42,6 +42,39 @@
 /* Size of the per-direction relay buffer htparser uses while copying. */
 #define ASH_IOBUF_SIZE		(16 * 1024)
 
+/* htparser, the rest of its sizes and times (not options):
+ * - descriptors (set_conn_limit() in htparser/main.c): the soft limit
+ *   wanted, those kept free, most requests in flight;
+ * - how long (ms) and how much a closing connection drains (lingers);
+ * - bodies at least ASH_SPLICE_MIN long go handler -> client by
+ *   splice(2), through a pipe of ASH_SPLICE_PIPE bytes;
+ * - the one read buffer of the process;
+ * - connections accepted per wake-up of a listening socket, and at most
+ *   from one socket of its own when it closes at shutdown; the listen(2)
+ *   backlog; most sockets passed by socket activation;
+ * - most bytes of "METHOD URL" in a log line;
+ * - how long (ms) it waits after the loop for a root handler that
+ *   closed its socket to exit, and how often (ms) at most it logs that
+ *   it turns connections away;
+ * - the largest values -o takes for sizes and for times (seconds). */
+#define ASH_FD_WANT		65536
+#define ASH_FD_SPARE		32
+#define ASH_FD_ACTIVE		1024
+#define ASH_LINGER_MS		2000
+#define ASH_LINGER_MAX		(1024 * 1024)
+#define ASH_SPLICE_MIN		(64 * 1024)
+#define ASH_SPLICE_PIPE		(256 * 1024)
+#define ASH_READBUF_SIZE	(64 * 1024)
+#define ASH_ACCEPT_BATCH	64
+#define ASH_ACCEPT_DRAIN_MAX	4096
+#define ASH_LISTEN_BACKLOG	1024
+#define ASH_LISTEN_FDS_MAX	1024
+#define ASH_LOG_WHAT_MAX	300
+#define ASH_ROOT_REAP_MS	1000
+#define ASH_OVERLOAD_LOG_MS	60000
+#define ASH_OPT_SIZE_MAX	((long long)1024 * 1024 * 1024)
+#define ASH_OPT_SECS_MAX	(86400 * 365)
+
 /* httimed: seconds without a request before it exits (-t). */
 #define ASH_HTTIMED_TIMEOUT	300
 
@@ -86,17 +119,6 @@
 #define ASH_AUTH_CACHE_MAX	4096
 #define ASH_AUTH_TIMEOUT	30
 #define ASH_AUTH_MSG_MAX	1024
-
-/* htparser: descriptors (see set_conn_limit() in htparser/main.c):
- * the soft limit wanted, those kept free, most requests in flight. */
-#define FD_WANT			65536
-#define FD_SPARE		32
-#define FD_ACTIVE		1024
-/* htparser: how long and how much a closing connection drains. */
-#define LINGER_MS		2000
-#define LINGER_MAX		(1024 * 1024)
-/* htparser: bodies at least this long go handler -> client by splice(2). */
-#define SPLICE_MIN		(64 * 1024)
 
 /* Persistent handlers (lib/handler): request datagrams read per wake-up
  * by default; lib/loop: events taken per epoll_wait(2). */
