@@ -56,7 +56,7 @@
 
 char conn_iobuf[ASH_READBUF_SIZE];
 
-static void	conn_close(struct conn *c);
+static void conn_close(struct conn *c);
 
 /* Helpers. */
 
@@ -74,8 +74,8 @@ conn_log(struct conn *c, int prio, const char *fmt, ...)
 	if (c->c_peer.sa.sa_family == AF_UNIX)
 		snprintf(where, sizeof(where), "%s", host);
 	else
-		snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%u" :
-		    "%s:%u", host, port);
+		snprintf(where, sizeof(where),
+		    strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
 	log_msg(prio, "%s%s%s: %s", where, c->c_what ? " " : "",
 	    c->c_what ? c->c_what : "", msg);
 }
@@ -120,13 +120,20 @@ static uint64_t
 tkind_ms(enum tkind k)
 {
 	switch (k) {
-	case T_HEAD:	return srv.s_opt.o_thead;
-	case T_IDLE:	return srv.s_opt.o_tidle;
-	case T_BODY:	return srv.s_opt.o_tbody;
-	case T_HANDLER:	return srv.s_opt.o_thandler;
-	case T_SEND:	return srv.s_opt.o_tsend;
-	case T_LINGER:	return ASH_LINGER_MS;
-	default:	return 0;
+	case T_HEAD:
+		return srv.s_opt.o_thead;
+	case T_IDLE:
+		return srv.s_opt.o_tidle;
+	case T_BODY:
+		return srv.s_opt.o_tbody;
+	case T_HANDLER:
+		return srv.s_opt.o_thandler;
+	case T_SEND:
+		return srv.s_opt.o_tsend;
+	case T_LINGER:
+		return ASH_LINGER_MS;
+	default:
+		return 0;
 	}
 }
 
@@ -134,8 +141,8 @@ void
 conn_timer(struct conn *c, enum tkind k)
 {
 	c->c_tkind = k;
-	if (k == T_NONE || loop_timer(srv.s_loop, &c->c_timer,
-	    tkind_ms(k)) == -1)
+	if (k == T_NONE ||
+	    loop_timer(srv.s_loop, &c->c_timer, tkind_ms(k)) == -1)
 		loop_untimer(srv.s_loop, &c->c_timer);
 }
 
@@ -188,8 +195,9 @@ conn_fail(struct conn *c, int status, const char *msg)
 	buf_free(&c->c_up);
 	buf_free(&c->c_hbuf);
 	http_date(date, sizeof(date), (long long)time(NULL));
-	snprintf(extra, sizeof(extra), "Date: %s\r\nServer: %s/%s\r\n"
-	    "Connection: close\r\n", date, PACKAGE_NAME, PACKAGE_VERSION);
+	snprintf(extra, sizeof(extra),
+	    "Date: %s\r\nServer: %s/%s\r\nConnection: close\r\n", date,
+	    PACKAGE_NAME, PACKAGE_VERSION);
 	if (http_error_format(&c->c_out, status, msg, extra) == -1) {
 		conn_abort(c);
 		return;
@@ -547,8 +555,9 @@ conn_timeout(struct timer *t)
 	case T_HEAD:
 		if (c->c_state == CS_PROXY) {
 			if (c->c_in.b_len > 0)
-				conn_log(c, LOG_WARNING, "PROXY header: "
-				    "incomplete after the time limit");
+				conn_log(c, LOG_WARNING,
+				    "PROXY header: incomplete after the time "
+				    "limit");
 			conn_abort(c);
 			return;
 		}
@@ -620,8 +629,11 @@ conn_close(struct conn *c)
 }
 
 static const char overload_msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: text/plain\r\nContent-Length: 20\r\n"
-    "Connection: close\r\n\r\nServer overloaded.\r\n";
+				   "Content-Type: text/plain\r\n"
+				   "Content-Length: 20\r\n"
+				   "Connection: close\r\n"
+				   "\r\n"
+				   "Server overloaded.\r\n";
 
 /* Say so in the log, but at most once a minute. */
 static void
@@ -647,8 +659,8 @@ accept_overload(struct listener *l)
 		return;
 	close(srv.s_reservefd);
 	srv.s_reservefd = -1;
-	if ((fd = accept4(l->l_fd, NULL, NULL, SOCK_CLOEXEC |
-	    SOCK_NONBLOCK)) >= 0) {
+	fd = accept4(l->l_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0) {
 		(void)!send(fd, overload_msg, sizeof(overload_msg) - 1,
 		    MSG_NOSIGNAL);
 		close(fd);

@@ -41,10 +41,10 @@
 
 /* What one port specification says. */
 struct portspec {
-	const char	*ps_handler;
-	const char	*ps_port, *ps_local;	/* plain */
-	const char	*ps_fd, *ps_name;	/* fd */
-	int		 ps_proxy, ps_https, ps_reuseport;
+	const char *ps_handler;
+	const char *ps_port, *ps_local; /* plain */
+	const char *ps_fd, *ps_name;	/* fd */
+	int ps_proxy, ps_https, ps_reuseport;
 };
 
 static void
@@ -71,21 +71,24 @@ listener_add(int fd, const struct portspec *ps, int passed)
 static void
 flags_help(int plain)
 {
-	printf("  proxy        every connection starts with a PROXY protocol "
+	printf(
+	    "  proxy        every connection starts with a PROXY protocol "
 	    "header (v1 or v2)\n"
-	    "               giving the real client; required, nothing else "
-	    "is trusted\n"
+	    "               giving the real client; required, nothing else is "
+	    "trusted\n"
 	    "  https        the clients spoke TLS to the peer in front: "
 	    "X-Ash-Protocol https\n");
 	if (plain)
-		printf("  reuseport    SO_REUSEPORT: several htparsers share "
-		    "the port\n");
+		printf(
+		    "  reuseport    SO_REUSEPORT: several htparsers share the "
+		    "port\n");
 }
 
 static void
 plain_help(void)
 {
-	printf("plain: plain TCP (HTTP without TLS)\n"
+	printf(
+	    "plain: plain TCP (HTTP without TLS)\n"
 	    "parameters:\n"
 	    "  port=PORT    port to listen on (default 80)\n"
 	    "  local=ADDR   address to bind (default: all, IPv6 and IPv4)\n");
@@ -95,12 +98,12 @@ plain_help(void)
 static void
 fd_help(void)
 {
-	printf("fd: a listening socket passed by the parent (socket "
-	    "activation: LISTEN_FDS)\n"
+	printf(
+	    "fd: a listening socket passed by the parent (socket activation: "
+	    "LISTEN_FDS)\n"
 	    "parameters:\n"
 	    "  fd=N         the socket on descriptor N\n"
-	    "  name=NAME    every passed socket named NAME in "
-	    "LISTEN_FDNAMES\n"
+	    "  name=NAME    every passed socket named NAME in LISTEN_FDNAMES\n"
 	    "               (neither: every passed socket)\n");
 	flags_help(0);
 }
@@ -129,7 +132,7 @@ migrate_prog(void)
 	if (fd != -2)
 		return fd;
 	memset(insns, 0, sizeof(insns));
-	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;	/* r0 = SK_PASS */
+	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; /* r0 = SK_PASS */
 	insns[0].dst_reg = BPF_REG_0;
 	insns[0].imm = SK_PASS;
 	insns[1].code = BPF_JMP | BPF_EXIT;
@@ -138,7 +141,7 @@ migrate_prog(void)
 	attr.expected_attach_type = BPF_SK_REUSEPORT_SELECT_OR_MIGRATE;
 	attr.insns = (uint64_t)(uintptr_t)insns;
 	attr.insn_cnt = 2;
-	attr.license = (uint64_t)(uintptr_t)"GPL";
+	attr.license = (uint64_t)(uintptr_t) "GPL";
 	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
 	return fd;
 }
@@ -150,7 +153,7 @@ migrate_sysctl(void)
 	int fd;
 
 	if ((fd = open("/proc/sys/net/ipv4/tcp_migrate_req",
-	    O_RDONLY | O_CLOEXEC)) >= 0) {
+		 O_RDONLY | O_CLOEXEC)) >= 0) {
 		if (read(fd, &c, 1) != 1)
 			c = '0';
 		close(fd);
@@ -164,16 +167,18 @@ reuseport_migrate(int fd)
 	static int warned;
 	int prog, err;
 
-	if ((prog = migrate_prog()) >= 0 && setsockopt(fd, SOL_SOCKET,
-	    SO_ATTACH_REUSEPORT_EBPF, &prog, sizeof(prog)) == 0)
+	if ((prog = migrate_prog()) >= 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog,
+		sizeof(prog)) == 0)
 		return;
 	err = errno;
 	if (migrate_sysctl() || warned++)
 		return;
-	log_msg(LOG_WARNING, "reuseport: cannot turn on the migration of "
-	    "queued connections (%s) and net.ipv4.tcp_migrate_req is 0: "
-	    "connections queued on this htparser's socket when it stops "
-	    "may be reset", strerror(err));
+	log_msg(LOG_WARNING,
+	    "reuseport: cannot turn on the migration of queued connections "
+	    "(%s) and net.ipv4.tcp_migrate_req is 0: connections queued on "
+	    "this htparser's socket when it stops may be reset",
+	    strerror(err));
 }
 
 /* plain. */
@@ -204,8 +209,8 @@ plain_bind(const struct portspec *ps)
 	if (ai == NULL)
 		ai = res;
 	for (; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, 0);
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0) {
 			err = errno;
 			continue;
@@ -217,8 +222,9 @@ plain_bind(const struct portspec *ps)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
 			    sizeof(zero));
 		}
-		if ((!ps->ps_reuseport || setsockopt(fd, SOL_SOCKET,
-		    SO_REUSEPORT, &one, sizeof(one)) == 0) &&
+		if ((!ps->ps_reuseport ||
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+			    sizeof(one)) == 0) &&
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, ASH_LISTEN_BACKLOG) == 0)
 			break;
@@ -241,10 +247,11 @@ plain_bind(const struct portspec *ps)
 
 /* fd: sockets passed by the parent. */
 
-static struct passed {
-	int	 p_fd;
-	char	*p_name;
-} *passed;
+struct passed {
+	int p_fd;
+	char *p_name;
+};
+static struct passed *passed;
 static size_t npassed;
 
 /*
@@ -288,8 +295,8 @@ passed_init(void)
 			fcntl(passed[i].p_fd, F_SETFD, FD_CLOEXEC);
 		}
 	} else if (n)
-		log_msg(LOG_WARNING, "LISTEN_FDS ignored: LISTEN_PID is not "
-		    "this process");
+		log_msg(LOG_WARNING,
+		    "LISTEN_FDS ignored: LISTEN_PID is not this process");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -314,10 +321,10 @@ fd_take(int fd, const struct portspec *ps)
 		return -1;
 	}
 	sl = sizeof(v);
-	if (v != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v,
-	    &sl) == -1 || !v) {
-		log_msg(LOG_ERR, "fd: descriptor %d is not a listening stream "
-		    "socket", fd);
+	if (v != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &sl) == -1 || !v) {
+		log_msg(LOG_ERR,
+		    "fd: descriptor %d is not a listening stream socket", fd);
 		return -1;
 	}
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
@@ -357,13 +364,16 @@ fd_open(const struct portspec *ps)
 			return -1;
 		n++;
 	}
+	if (n == 0 && ps->ps_name)
+		log_msg(LOG_ERR,
+		    "fd: no socket named \"%s\" was passed "
+		    "(LISTEN_FDNAMES)",
+		    ps->ps_name);
+	else if (n == 0)
+		log_msg(LOG_ERR,
+		    "fd: no socket was passed "
+		    "(LISTEN_FDS, LISTEN_PID)");
 	if (n == 0) {
-		if (ps->ps_name)
-			log_msg(LOG_ERR, "fd: no socket named \"%s\" was passed "
-			    "(LISTEN_FDNAMES)", ps->ps_name);
-		else
-			log_msg(LOG_ERR, "fd: no socket was passed "
-			    "(LISTEN_FDS, LISTEN_PID)");
 		return -1;
 	}
 	return 0;
@@ -382,7 +392,7 @@ listen_stop(void)
 		if (!l->l_passed) {
 			/* Closing drops what is queued: take it first. */
 			for (n = 0; n < ASH_ACCEPT_DRAIN_MAX; n += got)
-				if ((got = conn_accept(l, ASH_ACCEPT_BATCH)) == 0)
+				if (!(got = conn_accept(l, ASH_ACCEPT_BATCH)))
 					break;
 		}
 		close(l->l_fd);
@@ -400,7 +410,7 @@ parse_params(char *pars, struct portspec *ps)
 	char *par, *val, *save = NULL;
 
 	for (par = pars ? strtok_r(pars, ",", &save) : NULL; par;
-	    par = strtok_r(NULL, ",", &save)) {
+	     par = strtok_r(NULL, ",", &save)) {
 		if ((val = strchr(par, '=')) != NULL)
 			*val++ = '\0';
 		if (val == NULL && !strcmp(par, "help")) {
@@ -430,9 +440,9 @@ parse_params(char *pars, struct portspec *ps)
 		    !ps->ps_fd)
 			ps->ps_name = val;
 		else {
-			log_msg(LOG_ERR, "%s: bad parameter \"%s\" (%s:help "
-			    "lists them)", ps->ps_handler, par,
-			    ps->ps_handler);
+			log_msg(LOG_ERR,
+			    "%s: bad parameter \"%s\" (%s:help lists them)",
+			    ps->ps_handler, par, ps->ps_handler);
 			return -1;
 		}
 	}
@@ -455,15 +465,16 @@ listen_portspec(const char *spec)
 		*pars++ = '\0';
 	if (!strcmp(copy, "ssl") || !strcmp(copy, "https") ||
 	    !strcmp(copy, "tls")) {
-		log_msg(LOG_ERR, "%s: htparser does not do TLS itself: run a "
-		    "TLS terminator (hitch, haproxy) in front of a \"plain:"
-		    "...,proxy\" port; see the section TLS AND DEPLOYMENT of "
-		    "htparser(1)", copy);
+		log_msg(LOG_ERR,
+		    "%s: htparser does not do TLS itself: run a TLS terminator "
+		    "(hitch, haproxy) in front of a \"plain:...,proxy\" port; "
+		    "see the section TLS AND DEPLOYMENT of htparser(1)",
+		    copy);
 		goto done;
 	}
 	if (strcmp(copy, "plain") && strcmp(copy, "fd")) {
-		log_msg(LOG_ERR, "%s: unknown port handler (\"plain\" or "
-		    "\"fd\")", copy);
+		log_msg(LOG_ERR,
+		    "%s: unknown port handler (\"plain\" or \"fd\")", copy);
 		goto done;
 	}
 	ps.ps_handler = copy;

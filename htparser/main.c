@@ -37,27 +37,26 @@ static struct watch sigwatch;
 
 /* What the command line says. */
 struct args {
-	const char	*a_user, *a_root, *a_pidpath;
-	int		 a_daemon;
-	char		**a_ports;	/* PORTSPECs, a_nports of them */
-	int		 a_nports;
-	char		**a_handler;	/* ROOT ARGS... (NULL: none given) */
+	const char *a_user, *a_root, *a_pidpath;
+	int a_daemon;
+	char **a_ports; /* PORTSPECs, a_nports of them */
+	int a_nports;
+	char **a_handler; /* ROOT ARGS... (NULL: none given) */
 };
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: htparser [-hSf] [-u USER] [-r ROOT] "
-	    "[-p PIDFILE] [-o NAME=VALUE]...\n"
+	fprintf(out,
+	    "usage: htparser [-hSf] [-u USER] [-r ROOT] [-p PIDFILE] [-o "
+	    "NAME=VALUE]...\n"
 	    "                [PORTSPEC...] -- ROOT [ARGS...]\n"
-	    "PORTSPEC: plain[:port=PORT][,local=ADDR][,proxy][,https]"
-	    "[,reuseport]\n"
+	    "PORTSPEC: "
+	    "plain[:port=PORT][,local=ADDR][,proxy][,https][,reuseport]\n"
 	    "          fd[:fd=N|name=NAME][,proxy][,https]  (plain:help, "
 	    "fd:help)\n"
-	    "          none: the sockets of socket activation (LISTEN_FDS)"
-	    "\n"
-	    "-o limits and timeouts (-o help lists them with their "
-	    "defaults):\n");
+	    "          none: the sockets of socket activation (LISTEN_FDS)\n"
+	    "-o limits and timeouts (-o help: with their defaults):\n");
 	opt_names(out, "   ", 79);
 }
 
@@ -91,7 +90,7 @@ pidfile_open(const char *path)
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_die_errno(1, "%s", path);
 	if ((srv.s_pidfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0644)) == -1)
+		 0644)) == -1)
 		log_die_errno(1, "%s", path);
 	n = snprintf(num, sizeof(num), "%ld\n", (long)getpid());
 	if (write(srv.s_pidfd, num, (size_t)n) != n)
@@ -136,7 +135,8 @@ set_conn_limit(void)
 		return;
 	}
 	if (rl.rlim_cur < ASH_FD_WANT && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < ASH_FD_WANT ? rl.rlim_max : ASH_FD_WANT;
+		rl.rlim_cur = rl.rlim_max < ASH_FD_WANT ? rl.rlim_max
+							: ASH_FD_WANT;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
@@ -145,7 +145,8 @@ set_conn_limit(void)
 		return;
 	}
 	avail = (size_t)(rl.rlim_cur - ASH_FD_SPARE);
-	srv.s_maxconns = avail - (avail / 2 < ASH_FD_ACTIVE ? avail / 2 : ASH_FD_ACTIVE);
+	srv.s_maxconns = avail -
+	    (avail / 2 < ASH_FD_ACTIVE ? avail / 2 : ASH_FD_ACTIVE);
 }
 
 static void
@@ -173,8 +174,8 @@ signal_event(struct watch *w, uint32_t ev)
 				log_msg(LOG_INFO, "second signal: exiting now");
 				finish(0);
 			}
-			conn_shutdown_all(si.ssi_signo == SIGTERM ?
-			    "SIGTERM" : "SIGINT");
+			conn_shutdown_all(
+			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		case SIGHUP:
 			root_hup();

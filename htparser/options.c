@@ -18,45 +18,44 @@
 #include "log.h"
 
 enum optkind {
-	OK_SIZE,	/* size_t, bytes or a count */
-	OK_LLONG,	/* long long, bytes */
-	OK_MSEC		/* uint64_t milliseconds, given in seconds */
+	OK_SIZE,  /* size_t, bytes or a count */
+	OK_LLONG, /* long long, bytes */
+	OK_MSEC	  /* uint64_t milliseconds, given in seconds */
 };
 
 struct optdef {
-	const char	*od_name;
-	size_t		 od_off;	/* in struct options */
-	enum optkind	 od_kind;
-	long long	 od_def;	/* in the field's unit */
-	long long	 od_min, od_max;
-	const char	*od_doc;
+	const char *od_name;
+	size_t od_off; /* in struct options */
+	enum optkind od_kind;
+	long long od_def; /* in the field's unit */
+	long long od_min, od_max;
+	const char *od_doc;
 };
 
-#define OFF(f)		offsetof(struct options, f)
-#define SEC(s)		((long long)(s) * 1000)
+#define OFF(f) offsetof(struct options, f)
+#define SEC(s) ((long long)(s)*1000)
 
 static const struct optdef optdefs[] = {
-	{ "max-line", OFF(o_lim.hl_reqline), OK_SIZE, ASH_REQLINE_MAX,
-	    1, ASH_OPT_SIZE_MAX, "longest request line (414 beyond)" },
-	{ "max-head", OFF(o_lim.hl_head), OK_SIZE, ASH_HEAD_MAX,
-	    1, ASH_OPT_SIZE_MAX, "largest request head (431 beyond)" },
-	{ "max-headers", OFF(o_lim.hl_headers), OK_SIZE, ASH_HEADERS_MAX,
-	    1, ASH_OPT_SIZE_MAX, "most header fields (431 beyond)" },
-	{ "max-body", OFF(o_maxbody), OK_LLONG, ASH_BODY_MAX,
-	    0, LLONG_MAX, "largest request body, 0 for no limit (413)" },
-	{ "timeout-head", OFF(o_thead), OK_MSEC, SEC(ASH_TIMEOUT_HEAD),
-	    1, SEC(ASH_OPT_SECS_MAX), "whole request head (408 or close)" },
-	{ "timeout-body", OFF(o_tbody), OK_MSEC, SEC(ASH_TIMEOUT_BODY),
-	    1, SEC(ASH_OPT_SECS_MAX), "request body silent (408 or close)" },
-	{ "timeout-idle", OFF(o_tidle), OK_MSEC, SEC(ASH_TIMEOUT_IDLE),
-	    1, SEC(ASH_OPT_SECS_MAX), "keep-alive connection idle (close)" },
-	{ "timeout-handler", OFF(o_thandler), OK_MSEC,
-	    SEC(ASH_TIMEOUT_HANDLER), 1, SEC(ASH_OPT_SECS_MAX),
-	    "handler silent (504 or close)" },
-	{ "timeout-send", OFF(o_tsend), OK_MSEC, SEC(ASH_TIMEOUT_SEND),
-	    1, SEC(ASH_OPT_SECS_MAX), "client not reading the response (close)" },
+	{ "max-line", OFF(o_lim.hl_reqline), OK_SIZE, ASH_REQLINE_MAX, 1,
+	    ASH_OPT_SIZE_MAX, "longest request line (414 beyond)" },
+	{ "max-head", OFF(o_lim.hl_head), OK_SIZE, ASH_HEAD_MAX, 1,
+	    ASH_OPT_SIZE_MAX, "largest request head (431 beyond)" },
+	{ "max-headers", OFF(o_lim.hl_headers), OK_SIZE, ASH_HEADERS_MAX, 1,
+	    ASH_OPT_SIZE_MAX, "most header fields (431 beyond)" },
+	{ "max-body", OFF(o_maxbody), OK_LLONG, ASH_BODY_MAX, 0, LLONG_MAX,
+	    "largest request body, 0 for no limit (413)" },
+	{ "timeout-head", OFF(o_thead), OK_MSEC, SEC(ASH_TIMEOUT_HEAD), 1,
+	    SEC(ASH_OPT_SECS_MAX), "whole request head (408 or close)" },
+	{ "timeout-body", OFF(o_tbody), OK_MSEC, SEC(ASH_TIMEOUT_BODY), 1,
+	    SEC(ASH_OPT_SECS_MAX), "request body silent (408 or close)" },
+	{ "timeout-idle", OFF(o_tidle), OK_MSEC, SEC(ASH_TIMEOUT_IDLE), 1,
+	    SEC(ASH_OPT_SECS_MAX), "keep-alive connection idle (close)" },
+	{ "timeout-handler", OFF(o_thandler), OK_MSEC, SEC(ASH_TIMEOUT_HANDLER),
+	    1, SEC(ASH_OPT_SECS_MAX), "handler silent (504 or close)" },
+	{ "timeout-send", OFF(o_tsend), OK_MSEC, SEC(ASH_TIMEOUT_SEND), 1,
+	    SEC(ASH_OPT_SECS_MAX), "client not reading the response (close)" },
 };
-#define NOPTS		(sizeof(optdefs) / sizeof(optdefs[0]))
+#define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
 
 static void
 opt_store(struct options *o, const struct optdef *d, long long v)

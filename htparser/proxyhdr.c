@@ -42,8 +42,9 @@ proxyhdr_step(struct conn *c)
 	if (c->c_in.b_len > 0) {
 		n = proxy_parse(c->c_in.b_data, c->c_in.b_len, &pi);
 		if (n < 0) {
-			conn_log(c, LOG_WARNING, "PROXY header: %s; "
-			    "connection closed", proxy_strerror(n));
+			conn_log(c, LOG_WARNING,
+			    "PROXY header: %s; connection closed",
+			    proxy_strerror(n));
 			conn_abort(c);
 			return 1;
 		}
@@ -59,8 +60,8 @@ proxyhdr_step(struct conn *c)
 	n = conn_read(c, ASH_PROXY_MAX);
 	if (n < 0) {
 		if (c->c_in.b_len > 0)
-			conn_log(c, LOG_WARNING, "PROXY header: connection "
-			    "closed before its end");
+			conn_log(c, LOG_WARNING,
+			    "PROXY header: connection closed before its end");
 		conn_abort(c);
 		return 1;
 	}

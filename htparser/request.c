@@ -33,8 +33,8 @@ static int
 add_ash_headers(struct conn *c, struct req *r)
 {
 	static const char *names[] = { "X-Ash-Address", "X-Ash-Port",
-	    "X-Ash-Server-Address", "X-Ash-Server-Port", "X-Ash-Protocol",
-	    "X-Ash-Connection-ID" };
+		"X-Ash-Server-Address", "X-Ash-Server-Port", "X-Ash-Protocol",
+		"X-Ash-Connection-ID" };
 	static const char fmt[] = "%s%c%u%c%s%c%u%c%s%c%llu";
 	char host[sizeof(c->c_peer.sun.sun_path) + 8];
 	char shost[sizeof(c->c_peer.sun.sun_path) + 8];
@@ -48,12 +48,12 @@ add_ash_headers(struct conn *c, struct req *r)
 	if (c->c_ashv == NULL) {
 		conn_addr_str(&c->c_peer, host, sizeof(host), &port);
 		conn_addr_str(&c->c_local, shost, sizeof(shost), &sport);
-		n = snprintf(NULL, 0, fmt, host, 0, port, 0, shost, 0, sport,
-		    0, proto, 0, c->c_id);
+		n = snprintf(NULL, 0, fmt, host, 0, port, 0, shost, 0, sport, 0,
+		    proto, 0, c->c_id);
 		if (n < 0 || (c->c_ashv = malloc((size_t)n + 1)) == NULL)
 			return -1;
-		snprintf(c->c_ashv, (size_t)n + 1, fmt, host, 0, port, 0,
-		    shost, 0, sport, 0, proto, 0, c->c_id);
+		snprintf(c->c_ashv, (size_t)n + 1, fmt, host, 0, port, 0, shost,
+		    0, sport, 0, proto, 0, c->c_id);
 	}
 	v = c->c_ashv;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -62,6 +62,26 @@ add_ash_headers(struct conn *c, struct req *r)
 		v += strlen(v) + 1;
 	}
 	return 0;
+}
+
+/* What the error page says for a status the request parsers return. */
+static const char *
+rq_status_msg(int status)
+{
+	switch (status) {
+	case 414:
+		return "The request line is too long.";
+	case 417:
+		return "Unsupported expectation.";
+	case 431:
+		return "The request head is too large.";
+	case 501:
+		return "Unsupported transfer coding.";
+	case 505:
+		return "Only HTTP/1.0 and HTTP/1.1 are supported.";
+	default:
+		return "Malformed request.";
+	}
 }
 
 /* "METHOD URL" for log lines, the URL cut short (logs escape the rest
@@ -91,9 +111,7 @@ start_request(struct conn *c, struct req *r)
 	c->c_http11 = !strcmp(r->r_version, "HTTP/1.1");
 	c->c_ishead = !strcmp(r->r_method, "HEAD");
 	if ((st = http_req_framing(r, &f)) != 0) {
-		conn_fail(c, st, st == 501 ? "Unsupported transfer coding." :
-		    st == 417 ? "Unsupported expectation." :
-		    "Malformed request framing.");
+		conn_fail(c, st, rq_status_msg(st));
 		return -1;
 	}
 	c->c_close = f.hf_close || srv.s_stopping;
@@ -141,10 +159,7 @@ rq_step_head(struct conn *c)
 		n = http_parse_request(c->c_in.b_data, c->c_in.b_len,
 		    &srv.s_opt.o_lim, &r);
 		if (n < 0) {
-			conn_fail(c, -n, -n == 414 ? "The request line is "
-			    "too long." : -n == 431 ? "The request head is "
-			    "too large." : -n == 505 ? "Only HTTP/1.0 and "
-			    "HTTP/1.1 are supported." : "Malformed request.");
+			conn_fail(c, -n, rq_status_msg(-n));
 			return 1;
 		}
 		if (n > 0) {
@@ -178,8 +193,8 @@ decode_body(struct conn *c)
 		take = c->c_in.b_len;
 		if ((long long)take > c->c_bleft)
 			take = (size_t)c->c_bleft;
-		if (!c->c_upfail && buf_append(&c->c_up, c->c_in.b_data,
-		    take) == -1)
+		if (!c->c_upfail &&
+		    buf_append(&c->c_up, c->c_in.b_data, take) == -1)
 			goto nomem;
 		buf_consume(&c->c_in, take);
 		if ((c->c_bleft -= (long long)take) == 0)

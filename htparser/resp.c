@@ -52,8 +52,9 @@ append_status(struct buf *b, const struct http_resp *rp)
 	line[11] = (char)('0' + s % 10);
 	line[12] = ' ';
 	if (buf_append(b, line, 13) == -1 ||
-	    buf_appends(b, *rp->hr_reason ? rp->hr_reason :
-	    http_reason(s)) == -1 || buf_append(b, "\r\n", 2) == -1)
+	    buf_appends(b, *rp->hr_reason ? rp->hr_reason : http_reason(s)) ==
+		-1 ||
+	    buf_append(b, "\r\n", 2) == -1)
 		return -1;
 	return 0;
 }
@@ -109,8 +110,8 @@ start_response(struct conn *c, struct http_resp *rp)
 	rawchunk = te != NULL;
 	if ((len = http_resp_length(rp)) == -1 && !rawchunk)
 		return -1;
-	nobody = c->c_ishead || rp->hr_status < 200 ||
-	    rp->hr_status == 204 || rp->hr_status == 304;
+	nobody = c->c_ishead || rp->hr_status < 200 || rp->hr_status == 204 ||
+	    rp->hr_status == 304;
 	if (duplex)
 		c->c_rmode = BM_NONE;
 	else if (nobody)
@@ -130,7 +131,7 @@ start_response(struct conn *c, struct http_resp *rp)
 		c->c_close = 1;
 	}
 	if (!duplex && rp->hr_status < 200)
-		c->c_close = 1;		/* no interim responses from handlers */
+		c->c_close = 1; /* no interim responses from handlers */
 	if (srv.s_stopping)
 		c->c_close = 1;
 	/* The head comes out about the size it came in, and a small body
@@ -142,7 +143,8 @@ start_response(struct conn *c, struct http_resp *rp)
 	for (i = 0; i < rp->hr_nhdrs; i++) {
 		const char *n = rp->hr_hdrs[i].h_name;
 
-		if (!strncasecmp(n, "X-Ash-", 6) || !strcasecmp(n, "Keep-Alive") ||
+		if (!strncasecmp(n, "X-Ash-", 6) ||
+		    !strcasecmp(n, "Keep-Alive") ||
 		    !strcasecmp(n, "Proxy-Connection") ||
 		    (!duplex && !strcasecmp(n, "Connection")) ||
 		    (!rawchunk && !strcasecmp(n, "Transfer-Encoding")))
@@ -154,15 +156,17 @@ start_response(struct conn *c, struct http_resp *rp)
 	    append_field(&c->c_out, "Date", date_now()) == -1)
 		return -1;
 	if (!http_resp_header(rp, "Server") &&
-	    buf_appends(&c->c_out, "Server: " PACKAGE_NAME "/"
-	    PACKAGE_VERSION "\r\n") == -1)
+	    buf_appends(&c->c_out,
+		"Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n") == -1)
 		return -1;
 	if (c->c_rmode == BM_CHUNKED &&
 	    buf_appends(&c->c_out, "Transfer-Encoding: chunked\r\n") == -1)
 		return -1;
-	if (!duplex && buf_appends(&c->c_out, c->c_close ?
-	    "Connection: close\r\n" : c->c_http11 ? "" :
-	    "Connection: keep-alive\r\n") == -1)
+	if (!duplex &&
+	    buf_appends(&c->c_out,
+		c->c_close	  ? "Connection: close\r\n"
+		    : c->c_http11 ? ""
+				  : "Connection: keep-alive\r\n") == -1)
 		return -1;
 	if (buf_appends(&c->c_out, "\r\n") == -1)
 		return -1;
@@ -213,8 +217,8 @@ end_body(struct conn *c)
 	if (c->c_rmode == BM_LENGTH && c->c_rleft > 0) {
 		/* Truncated by the handler: the client must not take
 		 * what follows as the next response. */
-		conn_log(c, LOG_WARNING, "handler ended its response %lld "
-		    "bytes short", c->c_rleft);
+		conn_log(c, LOG_WARNING,
+		    "handler ended its response %lld bytes short", c->c_rleft);
 		c->c_close = 1;
 	}
 	return 0;
@@ -243,8 +247,8 @@ resp_step_head(struct conn *c)
 		return -1;
 	}
 	if (n == 0) {
-		conn_log(c, LOG_WARNING, "handler closed without a "
-		    "complete response head");
+		conn_log(c, LOG_WARNING,
+		    "handler closed without a complete response head");
 		conn_fail(c, 502, "The handler sent no valid response.");
 		return -1;
 	}
@@ -258,15 +262,15 @@ resp_step_head(struct conn *c)
 	if (hl == 0)
 		return 1;
 	if (hl < 0) {
-		conn_log(c, LOG_WARNING, "handler sent a malformed response "
-		    "head");
+		conn_log(c, LOG_WARNING,
+		    "handler sent a malformed response head");
 		conn_fail(c, 502, "The handler sent an invalid response.");
 		return -1;
 	}
 	if (start_response(c, &rp) == -1) {
 		http_resp_free(&rp);
-		conn_log(c, LOG_WARNING, "handler sent an unusable response "
-		    "head");
+		conn_log(c, LOG_WARNING,
+		    "handler sent an unusable response head");
 		conn_fail(c, 502, "The handler sent an invalid response.");
 		return -1;
 	}
@@ -274,14 +278,13 @@ resp_step_head(struct conn *c)
 	c->c_rs = RS_BODY;
 	if (c->c_rmode == BM_LENGTH && c->c_rleft == 0)
 		c->c_hdone = 1;
-	if (emit_body(c, c->c_hbuf.b_data + hl, c->c_hbuf.b_len - (size_t)hl)
-	    == -1) {
+	n = (ssize_t)(c->c_hbuf.b_len - (size_t)hl);
+	if (emit_body(c, c->c_hbuf.b_data + hl, (size_t)n) == -1) {
 		conn_abort(c);
 		return -1;
 	}
 	if (c->c_state == CS_DUPLEX && c->c_rmode == BM_NONE)
-		buf_append(&c->c_out, c->c_hbuf.b_data + hl,
-		    c->c_hbuf.b_len - (size_t)hl);
+		buf_append(&c->c_out, c->c_hbuf.b_data + hl, (size_t)n);
 	buf_free(&c->c_hbuf);
 	return 1;
 }
@@ -323,8 +326,8 @@ step_splice(struct conn *c)
 		}
 	}
 	if (!c->c_hdone && c->c_hrd && c->c_piped < ASH_SPLICE_MIN) {
-		want = (size_t)(c->c_rleft < ASH_SPLICE_PIPE ? c->c_rleft :
-		    ASH_SPLICE_PIPE);
+		want = (size_t)(c->c_rleft < ASH_SPLICE_PIPE ? c->c_rleft
+							     : ASH_SPLICE_PIPE);
 		n = splice(c->c_hfd, NULL, c->c_pipe[1], NULL, want,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -356,9 +359,10 @@ resp_step_body(struct conn *c)
 
 	/* Once the head is out, a long body switches to splicing. */
 	if (c->c_pipe[0] < 0 && c->c_rmode == BM_LENGTH &&
-	    c->c_rleft >= ASH_SPLICE_MIN && c->c_out.b_len == 0 && !c->c_hdone) {
+	    c->c_rleft >= ASH_SPLICE_MIN && c->c_out.b_len == 0 &&
+	    !c->c_hdone) {
 		if (pipe2(c->c_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
-			c->c_pipe[0] = c->c_pipe[1] = -1;	/* copy */
+			c->c_pipe[0] = c->c_pipe[1] = -1; /* copy */
 		else
 			fcntl(c->c_pipe[1], F_SETPIPE_SZ, ASH_SPLICE_PIPE);
 	}
@@ -372,7 +376,7 @@ resp_step_body(struct conn *c)
 	if ((n = read_handler(c, conn_iobuf, room)) < 0) {
 		if (!c->c_hrd)
 			return 0;
-		n = 0;	/* a reset is an end, like EOF */
+		n = 0; /* a reset is an end, like EOF */
 	}
 	if (n == 0 ? end_body(c) : emit_body(c, conn_iobuf, (size_t)n)) {
 		conn_abort(c);
@@ -380,7 +384,6 @@ resp_step_body(struct conn *c)
 	}
 	return 1;
 }
-
 
 /* CS_DUPLEX: a raw pipe between the client and c_dfd. */
 int

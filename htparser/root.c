@@ -27,9 +27,9 @@
 #include "req.h"
 
 static pid_t rootpid = -1;
-static int rootgone;		/* the root handler ended by itself */
+static int rootgone; /* the root handler ended by itself */
 
-static void	root_event(struct watch *w, uint32_t ev);
+static void root_event(struct watch *w, uint32_t ev);
 
 /* Start the root handler with a SOCK_SEQPACKET socket on its stdin
  * (lib/child: an empty signal mask); exit 1 if it cannot be run. */
@@ -62,8 +62,9 @@ root_watch(void)
 void
 root_update(void)
 {
-	if (srv.s_rootfd >= 0 && loop_watch(srv.s_loop, &srv.s_rootwatch,
-	    EPOLLRDHUP | (srv.s_waiting ? EPOLLOUT : 0)) == -1)
+	if (srv.s_rootfd >= 0 &&
+	    loop_watch(srv.s_loop, &srv.s_rootwatch,
+		EPOLLRDHUP | (srv.s_waiting ? EPOLLOUT : 0)) == -1)
 		log_errno(LOG_ERR, "epoll");
 }
 
@@ -99,8 +100,7 @@ root_send(struct conn *c)
 	int sp[2];
 
 	if (c->c_hfd < 0) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-		    sp) == -1) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
 			conn_log(c, LOG_ERR, "socketpair: %s", strerror(errno));
 			conn_fail(c, 503, "Out of resources.");
 			return -1;
@@ -128,8 +128,9 @@ root_send(struct conn *c)
 			conn_fail(c, 431, "The request head is too large.");
 			return -1;
 		}
-		conn_log(c, LOG_ERR, "cannot pass the request to the root "
-		    "handler: %s", strerror(errno));
+		conn_log(c, LOG_ERR,
+		    "cannot pass the request to the root handler: %s",
+		    strerror(errno));
 		conn_fail(c, 503, "The root handler is not available.");
 		return -1;
 	}
@@ -143,7 +144,7 @@ root_send(struct conn *c)
 	c->c_hwr = 1;
 	c->c_rs = RS_HEAD;
 	if (!c->c_bodydone && c->c_expect && c->c_in.b_len == 0) {
-		if (buf_appends(&c->c_out, "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
+		if (buf_appends(&c->c_out, "HTTP/1.1 100 Continue\r\n\r\n")) {
 			conn_fail(c, 500, "Out of memory.");
 			return -1;
 		}
@@ -262,7 +263,7 @@ root_reaped(pid_t pid, int status)
 void
 root_last_words(void)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };	/* 10 ms */
+	struct timespec ts = { 0, 10 * 1000 * 1000 }; /* 10 ms */
 	int i, status;
 
 	if (!rootgone)
