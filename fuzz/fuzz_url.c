@@ -16,7 +16,12 @@
  *  - url_initial_rest is the path without one leading '/' and without
  *    the query, never longer than its input;
  *  - url_encode_path writes only unreserved and sub-delim bytes and
- *    '%XX', and decodes back to its input.
+ *    '%XX', and decodes back to its input;
+ *  - url_resolve_rest returns 0, URL_DOTS_ABOVE or URL_DOTS_SLASH; a
+ *    resolved rest is never longer, has no dot-segment as it is nor
+ *    once decoded and split at every '/', resolves to itself again,
+ *    and for input without '%' equals a reference (RFC 3986 5.2.4 on
+ *    a stack of segments, a ".." above the root an error).
  */
 #include <ctype.h>
 
@@ -107,6 +112,95 @@ check_decode(const char *in, size_t len, int plus, uint32_t *seed)
 	free(a);
 }
 
+/* Is s[0..n) "." or ".." (decoded: no escapes left)? */
+static int
+plain_dots(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' &&
+	    s[1] == '.');
+}
+
+/* The reference resolver for rest strings without '%'. */
+static int
+ref_resolve(const char *in, char *out)
+{
+	const char *seg[4096];
+	size_t len[4096], n = 0, l, i;
+	const char *p = in;
+	int last, trail = 0;
+
+	for (;;) {
+		l = strcspn(p, "/");
+		last = p[l] == '\0';
+		if (n >= 4096)
+			return 1;	/* too long to check */
+		if (plain_dots(p, l) && l == 2) {
+			if (n == 0)
+				return URL_DOTS_ABOVE;
+			n--;
+			trail = last;
+		} else if (plain_dots(p, l))
+			trail = last;
+		else {
+			seg[n] = p;
+			len[n++] = l;
+			trail = 0;
+		}
+		if (last)
+			break;
+		p += l + 1;
+	}
+	*out = '\0';
+	for (i = 0; i < n; i++) {
+		strncat(out, seg[i], len[i]);
+		if (i + 1 < n || trail)
+			strcat(out, "/");
+	}
+	return 0;
+}
+
+static void
+check_resolve(const char *s)
+{
+	size_t len = strlen(s), l;
+	char *r = strdup(s), *again, *ref, *d, *p;
+	int rv;
+
+	if (r == NULL || (ref = malloc(2 * len + 2)) == NULL)
+		abort();
+	rv = url_resolve_rest(r);
+	CHECK(rv == 0 || rv == URL_DOTS_ABOVE || rv == URL_DOTS_SLASH,
+	    "rv %d", rv);
+	if (!strchr(s, '%') && strlen(s) < 4096) {
+		int want = ref_resolve(s, ref);
+
+		if (want != 1)
+			CHECK(rv == want && (rv != 0 || !strcmp(r, ref)),
+			    "'%s': %d '%s', reference %d '%s'", s, rv,
+			    rv ? "" : r, want, want ? "" : ref);
+	}
+	if (rv != 0)
+		goto done;
+	CHECK(strlen(r) <= len, "grew");
+	/* Decoded and split at every '/': no "." or ".." anywhere. */
+	CHECK((d = url_decode_str(r, NULL)) != NULL, "decode");
+	for (p = d;; p += l + 1) {
+		l = strcspn(p, "/");
+		CHECK(!plain_dots(p, l), "'%s' resolves to '%s', with a "
+		    "dot-segment once decoded", s, r);
+		if (p[l] == '\0')
+			break;
+	}
+	free(d);
+	CHECK((again = strdup(r)) != NULL, "strdup");
+	CHECK(url_resolve_rest(again) == 0 && !strcmp(again, r),
+	    "'%s' is not resolved", r);
+	free(again);
+done:
+	free(ref);
+	free(r);
+}
+
 static void
 check_cstring(const char *s)
 {
@@ -172,6 +266,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	check_cstring(s);
+	check_resolve(s);
 	free(s);
 	free(in);
 	return 0;

@@ -22,6 +22,7 @@
 #include "ashlimits.h"
 #include "log.h"
 #include "req.h"
+#include "url.h"
 
 /* Request heads. */
 
@@ -98,6 +99,27 @@ set_what(struct conn *c, const struct req *r)
 		snprintf(c->c_what, n, "%s %s", r->r_method, r->r_url);
 }
 
+/*
+ * The request target: the rest string handlers route on has its
+ * dot-segments resolved (lib/url: url_resolve_rest()), so that no
+ * handler meets a ".." in it; the URL stays as the client sent it.
+ * 0, or -1 if answered.
+ */
+static int
+rq_target(struct conn *c, struct req *r)
+{
+	switch (url_resolve_rest(r->r_rest)) {
+	case 0:
+		return 0;
+	case URL_DOTS_ABOVE:
+		conn_fail(c, 400, "The path climbs above the root.");
+		return -1;
+	default:
+		conn_fail(c, 400, "Encoded dot-segment in the path.");
+		return -1;
+	}
+}
+
 /* Set up the request's body and pass it on.  0, or -1 if answered. */
 static int
 start_request(struct conn *c, struct req *r)
@@ -114,6 +136,8 @@ start_request(struct conn *c, struct req *r)
 		conn_fail(c, st, rq_status_msg(st));
 		return -1;
 	}
+	if (rq_target(c, r) == -1)
+		return -1;
 	c->c_close = f.hf_close || srv.s_stopping;
 	c->c_expect = f.hf_expect;
 	if (f.hf_chunked) {

@@ -192,7 +192,8 @@ file_abs(const struct req *r, const char *script)
 }
 
 /*
- * Split the URL path into SCRIPT_NAME and PATH_INFO (both decoded).
+ * Split the URL path, its dot-segments resolved, into SCRIPT_NAME and
+ * PATH_INFO (both decoded).
  * The rest string is what the handlers before us left of the path:
  *   "/x/y"  ashd's dirplex after a file: the path ends with it, which
  *           is PATH_INFO, and what comes before is the script
@@ -217,6 +218,14 @@ split_path(const struct req *r, const char *file, char **snamep,
 
 	if ((path = url_path(r->r_url)) == NULL)
 		return -1;
+	/* With its dot-segments resolved, as htparser resolved the rest
+	 * string, so that it ends with the rest again (a path it cannot
+	 * resolve never got this far through htparser: kept as it is). */
+	if (path[0] == '/' && url_resolve_rest(path + 1) != 0) {
+		free(path);
+		if ((path = url_path(r->r_url)) == NULL)
+			return -1;
+	}
 	pl = strlen(path);
 	if (rl > 0 && pl >= rl && !strcmp(path + pl - rl, rest) &&
 	    (rest[0] == '/' || (pl > rl && path[pl - rl - 1] == '/'))) {

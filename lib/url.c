@@ -1,5 +1,6 @@
 /*
- * url.c: percent-decoding and the initial rest string.
+ * url.c: percent-decoding, the initial rest string and its
+ * dot-segments.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -83,6 +84,97 @@ url_initial_rest(const char *url)
 	memcpy(r, url, n);
 	r[n] = '\0';
 	return r;
+}
+
+/* The byte at s (of n), "%2e"/"%2E" read as '.': its length, or 0 if
+ * it is not a dot. */
+static size_t
+dot_at(const char *s, size_t n)
+{
+	if (n >= 1 && s[0] == '.')
+		return 1;
+	if (n >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'e' || s[2] == 'E'))
+		return 3;
+	return 0;
+}
+
+/* 1 if s[0..n) is "." (possibly encoded), 2 if "..", else 0. */
+static int
+dot_segment(const char *s, size_t n)
+{
+	size_t a, b;
+
+	if ((a = dot_at(s, n)) == 0)
+		return 0;
+	if (a == n)
+		return 1;
+	if ((b = dot_at(s + a, n - a)) == 0 || a + b != n)
+		return 0;
+	return 2;
+}
+
+/* Is s[i..] "%2f", "%2F" or "%00": an escape that decodes to a byte
+ * that ends a segment (a slash, or the end of a C string)? */
+static int
+cut_at(const char *s, size_t i, size_t n)
+{
+	return i + 2 < n && s[i] == '%' && ((s[i + 1] == '2' &&
+	    (s[i + 2] == 'f' || s[i + 2] == 'F')) || (s[i + 1] == '0' &&
+	    s[i + 2] == '0'));
+}
+
+/* Does the segment s[0..n), decoded and cut at every '/' and NUL that
+ * decoding makes, hold a dot-segment? */
+static int
+slash_dots(const char *s, size_t n)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!cut_at(s, i, n))
+			continue;
+		if (dot_segment(s + start, i - start))
+			return 1;
+		start = i + 3;
+		i += 2;
+	}
+	return start > 0 && dot_segment(s + start, n - start);
+}
+
+int
+url_resolve_rest(char *rest)
+{
+	size_t in = 0, out = 0, n, len = strlen(rest);
+	int dots, last;
+
+	/* Most rest strings have no dot-segment to find. */
+	if (!strchr(rest, '.') && !strstr(rest, "%2") && !strstr(rest, "%00"))
+		return 0;
+	/* out: the resolved segments so far, each followed by its '/'
+	 * (the last one's is written only if a segment follows). */
+	while (in <= len) {
+		n = strcspn(rest + in, "/");
+		last = in + n == len;
+		dots = dot_segment(rest + in, n);
+		if (dots == 0 && slash_dots(rest + in, n))
+			return URL_DOTS_SLASH;
+		if (dots == 2) {
+			if (out == 0)
+				return URL_DOTS_ABOVE;
+			/* Drop the segment before, and its '/'. */
+			for (out--; out > 0 && rest[out - 1] != '/'; out--)
+				;
+		}
+		if (dots == 0) {
+			memmove(rest + out, rest + in, n);
+			out += n;
+			if (!last)
+				rest[out++] = '/';
+		}
+		in += n + 1;
+	}
+	rest[out] = '\0';
+	return 0;
 }
 
 int

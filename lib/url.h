@@ -23,6 +23,29 @@ int	url_has_nul(const char *s);
 /* The rest string htparser starts with: the path without the leading
  * "/" and without the query ("/a/b?c" -> "a/b").  New allocation. */
 char	*url_initial_rest(const char *url);
+/*
+ * Resolve the dot-segments of a rest string in place, as RFC 3986
+ * 5.2.4 resolves those of the path "/" + rest: a "." segment goes, a
+ * ".." segment goes with the segment before it, and a dot-segment that
+ * ends the path leaves a "/" at the end ("a/b/.." -> "a/", "a/." ->
+ * "a/").  Dot-segments are recognised in their percent-encoded forms
+ * too ("%2e", ".%2E", "%2e%2e"...), since "%2e" is "." (RFC 3986
+ * 6.2.2.2); every other segment keeps its bytes as they were.  An
+ * encoded slash ("%2f") separates nothing: "a%2fb" is one segment.
+ * Returns 0, or (rest then undefined):
+ *   URL_DOTS_ABOVE  a ".." would climb above the root ("../x",
+ *                   "a/../../x"), which RFC 3986 would silently drop
+ *   URL_DOTS_SLASH  a segment with an encoded slash or NUL holds a
+ *                   dot-segment once decoded ("..%2f", "a%2f.%2fb",
+ *                   "..%00", which a C string ends after ".."): a
+ *                   handler that decodes the rest must never meet one.
+ * The result is never longer than rest and has no dot-segment, neither
+ * as it is nor once decoded (as a C string) and split at every '/'.
+ */
+#define URL_DOTS_ABOVE	(-1)
+#define URL_DOTS_SLASH	(-2)
+int	url_resolve_rest(char *rest);
+
 /* Percent-encode the bytes that cannot appear in a path segment
  * (for Location headers); appends to b. */
 struct buf;

@@ -476,6 +476,44 @@ t_env_encoded() {
 	t_env_encoded transient
 }
 
+# Dot-segments never reach PATH_INFO or PATH_TRANSLATED: htparser
+# resolves them in the rest string (400 above the root, as nginx
+# answers, and for one that an encoded slash or NUL would make once
+# decoded); SCRIPT_NAME is the resolved path's; REQUEST_URI stays raw.
+t_env_dots() {
+	local t out
+	env_script env.cgi
+	start_cgi "$1"
+	for t in /cgi/env.cgi/../../../etc/passwd \
+	    /cgi/env.cgi/%2e%2e/%2e%2e/%2e%2e/etc/passwd \
+	    /cgi/env.cgi/.%2e/.%2E/%2e./etc/passwd \
+	    /cgi/env.cgi/..%2f..%2f..%2fetc%2fpasswd \
+	    /cgi/env.cgi/x%2f..%2f..%2f..%2fetc%2fpasswd \
+	    /cgi/env.cgi/x/..%00 /cgi/env.cgi/..%00/..%00/etc/passwd; do
+		expect "$t" 400
+		assert_not_contains "$(body)" PATH_INFO
+	done
+	# Within the root: resolved before dirplex routes.
+	expect /cgi/env.cgi/../../etc/passwd 404
+	expect '/cgi/x/../env.cgi/a/./b/%2e%2e/c?q=/../' 200
+	expect_var SCRIPT_NAME /cgi/env.cgi
+	expect_var PATH_INFO /a/c
+	expect_var PATH_TRANSLATED "$SITE/a/c"
+	expect_var REQUEST_URI '/cgi/x/../env.cgi/a/./b/%2e%2e/c?q=/../'
+	expect_var QUERY_STRING 'q=/../'
+	# An encoded slash is data, and decoded in PATH_INFO.
+	expect '/cgi/env.cgi/x%2fy/../z' 200
+	expect_var PATH_INFO /z
+	expect '/cgi/env.cgi/x%2fy' 200
+	expect_var PATH_INFO /x/y
+}
+@test "env: no dot-segment in PATH_INFO or PATH_TRANSLATED, encoded or not [persistent]" {
+	t_env_dots persistent
+}
+@test "env: no dot-segment in PATH_INFO or PATH_TRANSLATED, encoded or not [fork]" {
+	t_env_dots fork
+}
+
 # dirplex's extension-less match: /cgi/env/extra runs env.cgi.
 t_env_stem() {
 	env_script env.cgi

@@ -157,6 +157,45 @@ time.sleep(30)' "$port"
 	assert_contains "$output" $'\nrest a%20b/c%2Fd/\n'
 }
 
+@test "dot-segments: resolved in the rest string (RFC 3986 5.2.4), encoded too; the URL stays raw" {
+	local t want
+	start_htparser
+	# target -> rest string
+	while read -r t want; do
+		[ "$want" = '""' ] && want=
+		run raw_request "GET $t HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+		assert_status 0
+		assert_equal "$(status_codes "$output")" 200
+		assert_contains "$output" $'\nurl '"$t"$'\n'
+		assert_contains "$output" $'\nrest '"$want"$'\n'
+	done <<'EOF'
+/a/./b/../c?x=/../ a/c
+/a/b/.. a/
+/a/b/. a/b/
+/a/%2e/b/%2E%2e/c a/c
+/a/b/.%2e/c a/c
+/a/b/%2e./c?q a/c
+/a/.. ""
+/. ""
+/a%2fb/../c c
+/a%2fb/c a%2fb/c
+/.hidden/..x/.../x..y .hidden/..x/.../x..y
+/a/%2e%2e%2e/b a/%2e%2e%2e/b
+/a%00b/./c a%00b/c
+http://x/a/../b?c b
+EOF
+}
+
+@test "dot-segments: a path above the root, or a dot-segment made by %2f or %00, is 400" {
+	local t
+	for t in /.. /../x /a/../.. /a/../../etc/passwd /%2e%2e/x /.%2E/x \
+	    /a/%2e%2e/%2e%2e/x /a/..%2fx /a%2f..%2fb /..%2F..%2Fetc%2Fpasswd \
+	    /a/..%00 /a/.%00/b /a/%2e%2e%00 http://x/../a; do
+		expect_rejected 400 "GET $t HTTP/1.1\r\n$H\r\n"
+		kill_bg
+	done
+}
+
 @test "the root URL gives an empty rest string" {
 	start_htparser
 	code=$(curl_get '/?q')

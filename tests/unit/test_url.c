@@ -1,6 +1,6 @@
 /*
- * test_url.c: percent-decoding, the initial rest string and path
- * encoding (lib/url.c).
+ * test_url.c: percent-decoding, the initial rest string, its
+ * dot-segments and path encoding (lib/url.c).
  *
  * Decoder inputs are copied to the end of an allocation of exactly
  * their length (no NUL after them), so that reading past `len` shows
@@ -182,6 +182,121 @@ test_initial_rest(void)
 	}
 }
 
+/*
+ * url_resolve_rest().  Rows marked 5.4.1, 5.4.2 and 5.2.4 are the
+ * examples of RFC 3986 whose reference has dot-segments, each as the
+ * rest string of the path that merging it with the base
+ * "http://a/b/c/d;p?q" gives (the query is not part of a rest string);
+ * where RFC 3986 drops a ".." above the root, the answer is
+ * URL_DOTS_ABOVE (400) instead.
+ */
+static void
+test_resolve_rest(void)
+{
+	static const struct {
+		int		 line;
+		const char	*in, *out;	/* out NULL: error rv */
+		int		 rv;
+	} rows[] = {
+		/* 5.4.1 */
+		{ __LINE__, "b/c/.", "b/c/", 0 },		/* "." */
+		{ __LINE__, "b/c/./", "b/c/", 0 },		/* "./" */
+		{ __LINE__, "b/c/..", "b/", 0 },		/* ".." */
+		{ __LINE__, "b/c/../", "b/", 0 },		/* "../" */
+		{ __LINE__, "b/c/../g", "b/g", 0 },		/* "../g" */
+		{ __LINE__, "b/c/../..", "", 0 },		/* "../.." */
+		{ __LINE__, "b/c/../../", "", 0 },		/* "../../" */
+		{ __LINE__, "b/c/../../g", "g", 0 },		/* "../../g" */
+		{ __LINE__, "b/c/./g", "b/c/g", 0 },		/* "./g" */
+		/* 5.4.2 */
+		{ __LINE__, "b/c/../../../g", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "b/c/../../../../g", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "./g", "g", 0 },			/* "/./g" */
+		{ __LINE__, "../g", NULL, URL_DOTS_ABOVE },	/* "/../g" */
+		{ __LINE__, "b/c/g.", "b/c/g.", 0 },
+		{ __LINE__, "b/c/.g", "b/c/.g", 0 },
+		{ __LINE__, "b/c/g..", "b/c/g..", 0 },
+		{ __LINE__, "b/c/..g", "b/c/..g", 0 },
+		{ __LINE__, "b/c/./../g", "b/g", 0 },
+		{ __LINE__, "b/c/./g/.", "b/c/g/", 0 },
+		{ __LINE__, "b/c/g/./h", "b/c/g/h", 0 },
+		{ __LINE__, "b/c/g/../h", "b/c/h", 0 },
+		{ __LINE__, "b/c/g;x=1/./y", "b/c/g;x=1/y", 0 },
+		{ __LINE__, "b/c/g;x=1/../y", "b/c/y", 0 },
+		/* 5.2.4 */
+		{ __LINE__, "a/b/c/./../../g", "a/g", 0 },
+		{ __LINE__, "mid/content=5/../6", "mid/6", 0 },
+		/* Plain. */
+		{ __LINE__, "", "", 0 },
+		{ __LINE__, "a/b/c", "a/b/c", 0 },
+		{ __LINE__, "a/b/", "a/b/", 0 },
+		{ __LINE__, ".", "", 0 },
+		{ __LINE__, "..", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "a/..", "", 0 },
+		{ __LINE__, "a/../..", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "a/../../b", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "a//..", "a/", 0 },
+		{ __LINE__, "/..", "", 0 },		/* "//..": one empty segment */
+		{ __LINE__, "a/./././b", "a/b", 0 },
+		{ __LINE__, "...", "...", 0 },
+		{ __LINE__, "a/.../b", "a/.../b", 0 },
+		{ __LINE__, ".hidden/x", ".hidden/x", 0 },
+		{ __LINE__, "cgi/env.cgi/../../../etc/passwd", NULL,
+		    URL_DOTS_ABOVE },
+		{ __LINE__, "cgi/env.cgi/../../etc/passwd", "etc/passwd", 0 },
+		{ __LINE__, "cgi/x/../env.cgi/a", "cgi/env.cgi/a", 0 },
+		/* Percent-encoded dots. */
+		{ __LINE__, "a/%2e/b", "a/b", 0 },
+		{ __LINE__, "a/%2E/b", "a/b", 0 },
+		{ __LINE__, "a/b/%2e%2e/c", "a/c", 0 },
+		{ __LINE__, "a/b/%2E%2E/c", "a/c", 0 },
+		{ __LINE__, "a/b/.%2e/c", "a/c", 0 },
+		{ __LINE__, "a/b/%2e./c", "a/c", 0 },
+		{ __LINE__, "a/b/.%2E", "a/", 0 },
+		{ __LINE__, "%2e%2e/etc/passwd", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "x/%2e%2e/%2e%2e/etc", NULL, URL_DOTS_ABOVE },
+		{ __LINE__, "a/%2e%2e%2e/b", "a/%2e%2e%2e/b", 0 },
+		{ __LINE__, "a/%2e%2/b", "a/%2e%2/b", 0 },	/* bad escape */
+		{ __LINE__, "a/%2ex/b", "a/%2ex/b", 0 },
+		{ __LINE__, "a/%252e%252e/b", "a/%252e%252e/b", 0 },
+		{ __LINE__, "a/%2e%2E%2e/../b", "a/b", 0 },
+		/* Encoded slashes: data, but never around a dot-segment. */
+		{ __LINE__, "a%2fb/c", "a%2fb/c", 0 },
+		{ __LINE__, "a%2Fb/../c", "c", 0 },
+		{ __LINE__, "%2f", "%2f", 0 },
+		{ __LINE__, "a/..%2f..%2fetc", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a/..%2F", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a%2f..%2fb", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a%2f..", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a%2f.%2fb", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a%2f%2e%2e%2fb", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a%2f.x%2fb", "a%2f.x%2fb", 0 },
+		{ __LINE__, "a%2f%2fb", "a%2f%2fb", 0 },
+		{ __LINE__, "a%252f..%252fb", "a%252f..%252fb", 0 },
+		/* A NUL ends a decoded C string: "..%00" would be "..". */
+		{ __LINE__, "a/..%00", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a/..%00/b", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a/.%00x", NULL, URL_DOTS_SLASH },
+		{ __LINE__, "a%00/../b", "b", 0 },
+		{ __LINE__, "a%00b/c", "a%00b/c", 0 },
+		{ __LINE__, "%00", "%00", 0 },
+	};
+	char buf[128];
+	size_t i;
+	int rv;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", rows[i].in);
+		rv = url_resolve_rest(buf);
+		if (rows[i].out == NULL)
+			is_int_at(rows[i].line, rv, rows[i].rv, rows[i].in);
+		else if (rv != 0)
+			is_int_at(rows[i].line, rv, 0, rows[i].in);
+		else
+			is_str_at(rows[i].line, buf, rows[i].out, rows[i].in);
+	}
+}
+
 static void
 test_encode_path(void)
 {
@@ -252,6 +367,7 @@ main(void)
 	test_decode_str();
 	test_has_nul();
 	test_initial_rest();
+	test_resolve_rest();
 	test_encode_path();
 	return tap_done();
 }
