@@ -1,9 +1,13 @@
 /*
  * req.c: the request head, and its datagram form (ashd(7)).
  *
- * Invariants: every string field is non-NULL and owned; r_hdrs has
- * r_hcap slots of which r_nhdrs are used, in the order received.
- * On any allocation failure the request is left unchanged.
+ * Invariants: every string field is non-NULL and owned: either an
+ * allocation of its own or a part of the request's block [r_blk,
+ * r_blkend) (a decoded request: the struct, then its header array, then
+ * the datagram's strings), which only req_free() releases, with the
+ * struct.  r_hdrs has r_hcap slots of which r_nhdrs are used, in the
+ * order received.  On any allocation failure the request is left
+ * unchanged.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +25,41 @@
 
 #include "http.h"
 #include "req.h"
+
+/* Headers a decoded request has room for beyond its own, so that a
+ * handler adding one or two (X-Ash-File) allocates nothing more. */
+#define REQ_SPARE_HDRS	4
+
+/* Was p allocated on its own (not a part of r's block)? */
+static int
+req_ownalloc(const struct req *r, const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	return a < (uintptr_t)r->r_blk || a >= (uintptr_t)r->r_blkend;
+}
+
+static void
+req_free_str(const struct req *r, char *s)
+{
+	if (req_ownalloc(r, s))
+		free(s);
+}
+
+/* Might the header names a and b be equal, ignoring case?  A cheap
+ * test of the first byte before strcasecmp(): exact for letters, and
+ * never false when they are equal. */
+static inline int
+hdr_maybe(const char *a, const char *b)
+{
+	return (*a | 0x20) == (*b | 0x20);
+}
+
+static int
+hdr_is(const char *a, const char *b)
+{
+	return hdr_maybe(a, b) && !strcasecmp(a, b);
+}
 
 struct req *
 req_new(const char *method, const char *url, const char *version,
@@ -68,15 +107,16 @@ req_free(struct req *r)
 
 	if (r == NULL)
 		return;
-	free(r->r_method);
-	free(r->r_url);
-	free(r->r_version);
-	free(r->r_rest);
+	req_free_str(r, r->r_method);
+	req_free_str(r, r->r_url);
+	req_free_str(r, r->r_version);
+	req_free_str(r, r->r_rest);
 	for (i = 0; i < r->r_nhdrs; i++) {
-		free(r->r_hdrs[i].h_name);
-		free(r->r_hdrs[i].h_value);
+		req_free_str(r, r->r_hdrs[i].h_name);
+		req_free_str(r, r->r_hdrs[i].h_value);
 	}
-	free(r->r_hdrs);
+	if (req_ownalloc(r, r->r_hdrs))
+		free(r->r_hdrs);
 	free(r);
 }
 
@@ -86,7 +126,7 @@ req_header(const struct req *r, const char *name)
 	size_t i;
 
 	for (i = 0; i < r->r_nhdrs; i++)
-		if (!strcasecmp(r->r_hdrs[i].h_name, name))
+		if (hdr_is(r->r_hdrs[i].h_name, name))
 			return r->r_hdrs[i].h_value;
 	return NULL;
 }
@@ -118,8 +158,13 @@ req_add_header(struct req *r, const char *name, const char *value)
 
 	if (r->r_nhdrs == r->r_hcap) {
 		ncap = r->r_hcap ? r->r_hcap * 2 : 16;
-		if (ncap > SIZE_MAX / sizeof(*n) ||
-		    (n = realloc(r->r_hdrs, ncap * sizeof(*n))) == NULL) {
+		if (ncap > SIZE_MAX / sizeof(*n))
+			n = NULL;
+		else if (req_ownalloc(r, r->r_hdrs))
+			n = realloc(r->r_hdrs, ncap * sizeof(*n));
+		else if ((n = malloc(ncap * sizeof(*n))) != NULL)
+			memcpy(n, r->r_hdrs, r->r_nhdrs * sizeof(*n));
+		if (n == NULL) {
 			errno = ENOMEM;
 			return -1;
 		}
@@ -143,8 +188,8 @@ req_add_header(struct req *r, const char *name, const char *value)
 static void
 req_drop(struct req *r, size_t i)
 {
-	free(r->r_hdrs[i].h_name);
-	free(r->r_hdrs[i].h_value);
+	req_free_str(r, r->r_hdrs[i].h_name);
+	req_free_str(r, r->r_hdrs[i].h_value);
 	memmove(&r->r_hdrs[i], &r->r_hdrs[i + 1],
 	    (r->r_nhdrs - i - 1) * sizeof(r->r_hdrs[0]));
 	r->r_nhdrs--;
@@ -157,16 +202,16 @@ req_set_header(struct req *r, const char *name, const char *value)
 	char *v;
 
 	for (i = 0; i < r->r_nhdrs; i++)
-		if (!strcasecmp(r->r_hdrs[i].h_name, name))
+		if (hdr_is(r->r_hdrs[i].h_name, name))
 			break;
 	if (i == r->r_nhdrs)
 		return req_add_header(r, name, value);
 	if ((v = strdup(value)) == NULL)
 		return -1;
-	free(r->r_hdrs[i].h_value);
+	req_free_str(r, r->r_hdrs[i].h_value);
 	r->r_hdrs[i].h_value = v;
 	for (i++; i < r->r_nhdrs;) {
-		if (!strcasecmp(r->r_hdrs[i].h_name, name))
+		if (hdr_is(r->r_hdrs[i].h_name, name))
 			req_drop(r, i);
 		else
 			i++;
@@ -180,7 +225,7 @@ req_remove_header(struct req *r, const char *name)
 	size_t i, n = 0;
 
 	for (i = 0; i < r->r_nhdrs;) {
-		if (!strcasecmp(r->r_hdrs[i].h_name, name)) {
+		if (hdr_is(r->r_hdrs[i].h_name, name)) {
 			req_drop(r, i);
 			n++;
 		} else
@@ -211,7 +256,7 @@ req_set_rest(struct req *r, const char *rest)
 
 	if ((n = strdup(rest)) == NULL)
 		return -1;
-	free(r->r_rest);
+	req_free_str(r, r->r_rest);
 	r->r_rest = n;
 	return 0;
 }
@@ -219,7 +264,8 @@ req_set_rest(struct req *r, const char *rest)
 int
 req_encode(const struct req *r, struct buf *b)
 {
-	size_t i, start = b->b_len, need;
+	size_t i, need;
+	char *p;
 
 	/* The size first: one allocation, not a doubling per few
 	 * strings (this runs for every request at every hop). */
@@ -229,25 +275,20 @@ req_encode(const struct req *r, struct buf *b)
 		need += strlen(r->r_hdrs[i].h_name) +
 		    strlen(r->r_hdrs[i].h_value) + 2;
 	if (buf_reserve(b, need) == -1)
-		goto fail;
-	if (buf_appendz(b, r->r_method) == -1 ||
-	    buf_appendz(b, r->r_url) == -1 ||
-	    buf_appendz(b, r->r_version) == -1 ||
-	    buf_appendz(b, r->r_rest) == -1)
-		goto fail;
+		return -1;
+	p = b->b_data + b->b_len;
+	p = stpcpy(p, r->r_method) + 1;
+	p = stpcpy(p, r->r_url) + 1;
+	p = stpcpy(p, r->r_version) + 1;
+	p = stpcpy(p, r->r_rest) + 1;
 	for (i = 0; i < r->r_nhdrs; i++) {
-		if (buf_appendz(b, r->r_hdrs[i].h_name) == -1 ||
-		    buf_appendz(b, r->r_hdrs[i].h_value) == -1)
-			goto fail;
+		p = stpcpy(p, r->r_hdrs[i].h_name) + 1;
+		p = stpcpy(p, r->r_hdrs[i].h_value) + 1;
 	}
-	if (buf_appendc(b, '\0') == -1)
-		goto fail;
+	*p = '\0';
+	b->b_len += need;
+	b->b_data[b->b_len] = '\0';
 	return 0;
-fail:
-	b->b_len = start;
-	if (b->b_data)
-		b->b_data[start] = '\0';
-	return -1;
 }
 
 /* Next NUL-terminated string at *pos, or NULL if none is complete. */
@@ -265,57 +306,96 @@ dgram_str(const char *data, size_t len, size_t *pos)
 	return s;
 }
 
+/*
+ * Check a datagram and count its headers: 0 and *nhp, or -1 if it is
+ * malformed (a string without its NUL, an empty method, a name without
+ * a value, bytes after the final empty string).
+ */
+static int
+dgram_check(const char *data, size_t len, size_t *nhp)
+{
+	const char *m, *n;
+	size_t pos = 0, i, nh = 0;
+
+	m = dgram_str(data, len, &pos);
+	for (i = 0; i < 3; i++)
+		if (dgram_str(data, len, &pos) == NULL)
+			return -1;
+	if (m == NULL || *m == '\0')
+		return -1;
+	for (;;) {
+		if ((n = dgram_str(data, len, &pos)) == NULL)
+			return -1;
+		if (*n == '\0')
+			break;
+		if (dgram_str(data, len, &pos) == NULL)
+			return -1;
+		nh++;
+	}
+	if (pos != len)
+		return -1;
+	*nhp = nh;
+	return 0;
+}
+
 struct req *
 req_decode(const char *data, size_t len)
 {
-	const char *m, *u, *v, *rest, *n, *val;
 	struct req *r;
-	size_t pos = 0;
+	char *d, *p;
+	size_t nh, cap, i;
 
-	m = dgram_str(data, len, &pos);
-	u = dgram_str(data, len, &pos);
-	v = dgram_str(data, len, &pos);
-	rest = dgram_str(data, len, &pos);
-	if (rest == NULL || *m == '\0') {
+	if (dgram_check(data, len, &nh) == -1) {
 		errno = EBADMSG;
 		return NULL;
 	}
-	if ((r = req_new(m, u, v, rest)) == NULL)
+	/* One block: the struct, the header array, the strings.  The
+	 * sizes are bounded by ASH_DGRAM_MAX (a string is at least its
+	 * NUL, so nh < len). */
+	cap = nh + REQ_SPARE_HDRS;
+	if ((r = malloc(sizeof(*r) + cap * sizeof(struct header) + len))
+	    == NULL)
 		return NULL;
-	for (;;) {
-		if ((n = dgram_str(data, len, &pos)) == NULL)
-			goto bad;
-		if (*n == '\0')
-			break;
-		if ((val = dgram_str(data, len, &pos)) == NULL)
-			goto bad;
-		if (req_add_header(r, n, val) == -1) {
-			req_free(r);
-			return NULL;
-		}
+	r->r_hdrs = (struct header *)(r + 1);
+	d = (char *)(r->r_hdrs + cap);
+	memcpy(d, data, len);
+	r->r_blk = (const char *)r;
+	r->r_blkend = d + len;
+	r->r_nhdrs = nh;
+	r->r_hcap = cap;
+	/* Checked above: every string is there and NUL-terminated. */
+	p = d;
+	r->r_method = p;
+	p += strlen(p) + 1;
+	r->r_url = p;
+	p += strlen(p) + 1;
+	r->r_version = p;
+	p += strlen(p) + 1;
+	r->r_rest = p;
+	p += strlen(p) + 1;
+	for (i = 0; i < nh; i++) {
+		r->r_hdrs[i].h_name = p;
+		p += strlen(p) + 1;
+		r->r_hdrs[i].h_value = p;
+		p += strlen(p) + 1;
 	}
-	if (pos != len)
-		goto bad;
 	return r;
-bad:
-	req_free(r);
-	errno = EBADMSG;
-	return NULL;
 }
 
 int
 req_send(int sock, const struct req *r, int fd)
 {
-	struct buf b = BUF_INIT;
+	/* One buffer for the process, kept between calls (a datagram is
+	 * sent before the next is encoded); let go of when a large one
+	 * made it grow. */
+	static struct buf b = { NULL, 0, 0, ASH_DGRAM_MAX };
 	ssize_t n;
 
-	b.b_max = ASH_DGRAM_MAX;
-	if (req_encode(r, &b) == -1) {
+	b.b_len = 0;
+	n = req_encode(r, &b) == -1 ? -1 :
+	    fd_send(sock, b.b_data, b.b_len, fd);
+	if (b.b_cap > 16 * 1024)
 		buf_free(&b);
-		return -1;
-	}
-	n = fd_send(sock, b.b_data, b.b_len, fd);
-	buf_free(&b);
 	return n < 0 ? -1 : 0;
 }
 

@@ -5,7 +5,14 @@
  * sent them, the rest string (the part of the URL still to be routed),
  * and an ordered list of headers.  Header names compare
  * case-insensitively; order and duplicates are preserved.  Every string
- * is owned by the request and freed by req_free().
+ * is owned by the request and freed by req_free(); change the fields
+ * only through the functions below.
+ *
+ * A decoded request (req_decode(), req_recv()) is one allocation: the
+ * struct, the header array and a copy of the datagram its strings point
+ * into.  The functions below tell those strings from ones they added
+ * later by their address (r_blk .. r_blkend), so a decoded request
+ * costs one malloc() however many headers it has.
  *
  * Functions returning int give 0 / -1 with errno (ENOMEM); pointer
  * functions give NULL on failure.
@@ -28,6 +35,10 @@ struct req {
 	struct header	*r_hdrs;
 	size_t		 r_nhdrs;
 	size_t		 r_hcap;
+	/* private: the block of a decoded request (see above), else
+	 * empty */
+	const char	*r_blk;
+	const char	*r_blkend;
 };
 
 struct req	*req_new(const char *method, const char *url,

@@ -275,6 +275,64 @@ test_datagram(void)
 	req_free(r);
 }
 
+/*
+ * A decoded request lives in one block (lib/req.c); every function that
+ * changes it must tell the block's strings from ones added later, and
+ * move the header array out of the block when it grows past it.  An
+ * invalid free() here aborts the test (and valgrind names it).
+ */
+static void
+test_decoded_edit(void)
+{
+	static const char dg[] = "GET\0/a/b\0HTTP/1.1\0a/b\0"
+	    "Host\0h\0Accept\0*/*\0X-Ash-Port\0" "1\0\0";
+	struct buf b = BUF_INIT;
+	struct req *r, *d;
+	char name[16];
+	int i;
+
+	r = req_decode(dg, sizeof(dg) - 1);
+	ok(r != NULL && r->r_nhdrs == 3, "decoded, 3 headers");
+	ok(r->r_hdrs[0].h_name != dg + 20 && !strcmp(r->r_hdrs[0].h_name,
+	    "Host"), "the strings are a copy, not the caller's buffer");
+	is_int(req_set_header(r, "host", "new"), 0, "set a decoded header");
+	is_str(req_header(r, "Host"), "new", "its new value");
+	is_int(req_set_header(r, "Host", "newer"), 0, "set it again");
+	is_int(req_set_rest(r, "b"), 0, "set the decoded rest");
+	is_int(req_set_rest(r, "c"), 0, "and again");
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "X-Added-%d", i);
+		is_int(req_add_header(r, name, name), 0, "add a header");
+	}
+	is_str(req_header(r, "accept"), "*/*", "a decoded header kept when "
+	    "the array moved out of the block");
+	is_str(req_header(r, "X-Added-19"), "X-Added-19", "the last added");
+	is_int(req_remove_header(r, "Accept"), 1, "remove a decoded header");
+	is_int(req_remove_header(r, "X-Added-3"), 1, "remove an added one");
+	is_int(req_remove_prefix(r, "X-Ash-"), 1, "remove by prefix");
+	is_int(req_set_header(r, "X-Added-0", "v"), 0, "set an added one");
+	d = req_dup(r);
+	ok(req_equal(r, d), "req_dup of an edited decoded request");
+	is_int(req_encode(d, &b), 0, "encode it");
+	req_free(d);
+	d = req_decode(b.b_data, b.b_len);
+	ok(req_equal(r, d) && d->r_nhdrs == 20 &&
+	    !strcmp(d->r_rest, "c") && !strcmp(d->r_hdrs[0].h_value, "newer"),
+	    "it decodes to the same request");
+	req_free(d);
+	req_free(r);
+	buf_free(&b);
+
+	/* Within the spare room: the array stays in the block. */
+	r = req_decode(dg, sizeof(dg) - 1);
+	is_int(req_add_header(r, "X-Ash-File", "/f"), 0, "add one header");
+	ok((const char *)r->r_hdrs > r->r_blk &&
+	    (const char *)r->r_hdrs < r->r_blkend,
+	    "one added header needs no new array");
+	is_int(req_remove_header(r, "X-Ash-File"), 1, "and remove it");
+	req_free(r);
+}
+
 static void
 test_malformed(void)
 {
@@ -772,6 +830,7 @@ main(void)
 	test_headers();
 	test_dup();
 	test_datagram();
+	test_decoded_edit();
 	test_malformed();
 	test_transport();
 	test_limit_boundary();
