@@ -136,8 +136,12 @@
  * ASH_SENDFILE_INLINE_MAX go out with the head in one write. */
 #define ASH_SENDFILE_STEP	(1024 * 1024)
 #define ASH_SENDFILE_INLINE_MAX	(16 * 1024)
-/* sendfile: entries of the cache of precompressed siblings. */
+/* sendfile: entries of the cache of precompressed siblings; entries of
+ * the cache of whole responses, and the largest file it keeps (so at
+ * most 256 x 16 KiB of bodies). */
 #define ASH_SENDFILE_SIBCACHE	512
+#define ASH_SENDFILE_CACHE	256
+#define ASH_SENDFILE_CACHE_FILE	(16 * 1024)
 
 /* callcgi: default -t, seconds; output buffered for the client, and the
  * largest CGI header block a script may write. */

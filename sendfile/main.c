@@ -59,7 +59,8 @@ xfer_push(struct xfer *x)
 
 	while (x->x_headoff < rp->rp_head.b_len) {
 		n = send(x->x_sock, rp->rp_head.b_data + x->x_headoff,
-		    rp->rp_head.b_len - x->x_headoff, MSG_NOSIGNAL);
+		    rp->rp_head.b_len - x->x_headoff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0)
 			return errno == EAGAIN ? 0 : errno == EINTR ? 0 : -1;
 		x->x_headoff += (size_t)n;
@@ -96,26 +97,55 @@ xfer_event(struct watch *w, uint32_t ev)
 		xfer_done(x);
 }
 
+/* A cached response (serve_cached()) sent at once: 1, or 0 if it
+ * would have blocked, with what was sent in *sentp. */
+static int
+send_cached(int sock, const char *data, size_t len, size_t *sentp)
+{
+	ssize_t n;
+
+	*sentp = 0;
+	n = send(sock, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0 || (size_t)n == len)
+		return 1;	/* sent, or the client is gone */
+	*sentp = (size_t)n;
+	return 0;
+}
+
 static void
 serve_one(struct req *r, int sock)
 {
 	struct xfer *x;
+	const char *data;
+	size_t len, sent;
+	int cached;
 
+	if ((cached = serve_cached(r, &opts, &data, &len)) &&
+	    send_cached(sock, data, len, &sent)) {
+		close(sock);
+		return;
+	}
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		http_error(sock, 503, "Out of memory.");
 		close(sock);
 		return;
 	}
 	x->x_sock = sock;
+	x->x_rp.rp_fd = -1;
 	handler_hold();
-	if (serve_plan(r, &opts, &x->x_rp) == -1) {
+	if (cached ? buf_append(&x->x_rp.rp_head, data + sent, len - sent) :
+	    serve_plan(r, &opts, &x->x_rp)) {
 		http_error(sock, 500, "Out of memory.");
 		xfer_done(x);
 		return;
 	}
 	reply_inline(&x->x_rp, ASH_SENDFILE_INLINE_MAX);
-	/* The socket is htparser's fresh socketpair end: no other flags. */
-	fcntl(sock, F_SETFL, O_NONBLOCK);
+	/* sendfile(2) takes no MSG_DONTWAIT.  The socket is htparser's
+	 * fresh socketpair end: no other flags to keep. */
+	if (x->x_rp.rp_len > 0)
+		fcntl(sock, F_SETFL, O_NONBLOCK);
 	watch_init(&x->x_watch, sock, xfer_event, x);
 	if (xfer_push(x) != 0 ||
 	    loop_watch(loop, &x->x_watch, EPOLLOUT) == -1)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ashlimits.h"
+#include "fcache.h"
 #include "http.h"
 #include "log.h"
 #include "mime.h"
@@ -307,6 +308,94 @@ plan_open(const struct req *r, const struct sfopts *o, struct reply *rp,
 	return 1;
 }
 
+void
+file_etag(char *out, size_t cap, const struct stat *st, const char *enc)
+{
+	snprintf(out, cap, "\"%" PRIxMAX "-%" PRIxMAX "-%lx%s%s\"",
+	    (uintmax_t)st->st_size, (uintmax_t)st->st_mtime,
+	    (unsigned long)st->st_mtim.tv_nsec, enc ? "-" : "", enc ? enc : "");
+}
+
+int
+plan_head(struct buf *b, int status, const char *ctype, off_t len,
+    const char *lastmod, const char *etag)
+{
+	return buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %" PRIdMAX "\r\nLast-Modified: %s\r\n"
+	    "ETag: %s\r\nAccept-Ranges: bytes\r\n", status,
+	    http_reason(status), ctype, (intmax_t)len, lastmod, etag);
+}
+
+/*
+ * The headers serve_cached() looks at, found in one pass over the
+ * request's headers instead of a walk per name.  Any conditional header
+ * sets sh_cond: conditional() then reads them as serve_plan() does.
+ */
+struct sfhdrs {
+	const char	*sh_file;	/* X-Ash-File */
+	const char	*sh_ctype;	/* X-Ash-Content-Type */
+	int		 sh_range;	/* Range */
+	int		 sh_cond;	/* If-* */
+};
+
+static void
+pick_headers(const struct req *r, struct sfhdrs *h)
+{
+	const char *n;
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < r->r_nhdrs; i++) {
+		n = r->r_hdrs[i].h_name;
+		switch (*n | 0x20) {
+		case 'x':
+			if (h->sh_file == NULL && !strcasecmp(n, "X-Ash-File"))
+				h->sh_file = r->r_hdrs[i].h_value;
+			else if (h->sh_ctype == NULL &&
+			    !strcasecmp(n, "X-Ash-Content-Type"))
+				h->sh_ctype = r->r_hdrs[i].h_value;
+			break;
+		case 'r':
+			h->sh_range |= !strcasecmp(n, "Range");
+			break;
+		case 'i':
+			h->sh_cond |= !strncasecmp(n, "If-", 3);
+			break;
+		}
+	}
+}
+
+int
+serve_cached(const struct req *r, const struct sfopts *o,
+    const char **datap, size_t *lenp)
+{
+	const struct fcent *e;
+	const char *path, *ctype;
+	struct sfhdrs h;
+	struct stat st;
+	int head;
+
+	if (!(head = !strcmp(r->r_method, "HEAD")) &&
+	    strcmp(r->r_method, "GET"))
+		return 0;
+	pick_headers(r, &h);
+	if ((path = o->so_file) == NULL &&
+	    ((path = h.sh_file) == NULL || *r->r_rest))
+		return 0;
+	/* A range, or a sibling to choose between: serve_plan() does it. */
+	if ((h.sh_range && !head) || siblings(path) != 0)
+		return 0;
+	ctype = o->so_ctype ? o->so_ctype : h.sh_ctype;
+	if (stat(path, &st) == -1 || (e = fcache_get(path, ctype, &st)) ==
+	    NULL)
+		return 0;
+	if (h.sh_cond && conditional(r, e->fc_etag, e->fc_mtim.tv_sec) != 0)
+		return 0;
+	*datap = e->fc_resp.b_data;
+	*lenp = head ? e->fc_headlen : e->fc_resp.b_len;
+	return 1;
+}
+
 int
 serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 {
@@ -325,9 +414,7 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 	ctype = o->so_ctype ? o->so_ctype :
 	    (rv = req_header(r, "X-Ash-Content-Type")) ? rv : mime_type(path);
 	pick_encoding(r, path, &st, &rp->rp_fd, &enc, &vary);
-	snprintf(etag, sizeof(etag), "\"%" PRIxMAX "-%" PRIxMAX "-%lx%s%s\"",
-	    (uintmax_t)st.st_size, (uintmax_t)st.st_mtime,
-	    (unsigned long)st.st_mtim.tv_nsec, enc ? "-" : "", enc ? enc : "");
+	file_etag(etag, sizeof(etag), &st, enc);
 	http_date(lastmod, sizeof(lastmod), (long long)st.st_mtime);
 	len = st.st_size;
 	if ((cond = conditional(r, etag, st.st_mtime)) == 412)
@@ -353,10 +440,7 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 	rp->rp_status = ranged ? 206 : 200;
 	rp->rp_off = off;
 	rp->rp_len = head ? 0 : len;
-	if (buf_printf(&rp->rp_head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %" PRIdMAX "\r\nLast-Modified: %s\r\n"
-	    "ETag: %s\r\nAccept-Ranges: bytes\r\n", rp->rp_status,
-	    http_reason(rp->rp_status), ctype, (intmax_t)len, lastmod,
+	if (plan_head(&rp->rp_head, rp->rp_status, ctype, len, lastmod,
 	    etag) == -1)
 		return -1;
 	if (enc && buf_printf(&rp->rp_head, "Content-Encoding: %s\r\n",

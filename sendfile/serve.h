@@ -30,6 +30,21 @@ struct reply {
 int	serve_plan(const struct req *r, const struct sfopts *o,
 	    struct reply *rp);
 void	reply_free(struct reply *rp);
+/*
+ * The common case without serve_plan(): a GET or HEAD of a small
+ * regular file (fcache.h) without a Range or a precompressed sibling,
+ * where no conditional header applies.  1 with the whole response in
+ * *datap, *lenp (valid until the next call), or 0: use serve_plan().
+ */
+int	serve_cached(const struct req *r, const struct sfopts *o,
+	    const char **datap, size_t *lenp);
+/* The ETag of the file st describes (enc: the sibling's coding, or
+ * NULL); the first lines of a 200 or 206 head, up to Accept-Ranges. */
+struct stat;
+void	file_etag(char *out, size_t cap, const struct stat *st,
+	    const char *enc);
+int	plan_head(struct buf *b, int status, const char *ctype, off_t len,
+	    const char *lastmod, const char *etag);
 /* A body of at most max bytes goes into rp_head, so that head and body
  * leave in one write: 1 done, 0 not (too big, or the file changed), -1
  * error. */

@@ -207,6 +207,33 @@ bytes() {
 	body_equals 'version 2'
 }
 
+@test "a cached small file: a change of content, inode or existence is seen on the next request" {
+	printf 'one' >"$SITE/f.txt"
+	touch -d @1577934245 "$SITE/f.txt"
+	start_site "$SITE"
+	expect /f.txt 200
+	body_equals one
+	expect /f.txt 200 -H 'Accept: */*'
+	body_equals one
+	# Written in place, size and modification time put back: only the
+	# change time tells.
+	printf 'two' >"$SITE/f.txt"
+	touch -d @1577934245 "$SITE/f.txt"
+	expect /f.txt 200
+	body_equals two
+	printf 'six' >"$SITE/g.txt"
+	touch -d @1577934245 "$SITE/g.txt"
+	mv "$SITE/g.txt" "$SITE/f.txt"
+	expect /f.txt 200
+	body_equals six
+	rawhttp -t 5 -s "HEAD /f.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" -c >"$TEST_TMP/resp"
+	run resp_summary "$TEST_TMP/resp" 1
+	assert_status 0
+	assert_equal "$output" $'200 head 0\n200 length 3'
+	rm "$SITE/f.txt"
+	expect /f.txt 404
+}
+
 @test "If-Modified-Since: 304 when not modified since, 200 when modified" {
 	printf 'content' >"$SITE/f.txt"
 	touch -d @1577934245 "$SITE/f.txt"
