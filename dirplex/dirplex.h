@@ -71,6 +71,14 @@ struct config	*htrc_get(const char *dir);
 /* Check every .htrc below dir (for -t); returns the number of errors. */
 int		 htrc_check_tree(const char *dir);
 
+/*
+ * statcache.c: the type of what is at `path` (S_IFREG, S_IFDIR, or
+ * another S_IFMT value) in *typep, 0; -1 with errno if stat(2) fails.
+ * A regular file or a directory found is remembered while `now` (the
+ * time(3) of the request) stays the same: for less than a second.
+ */
+int		 statcache_type(const char *path, time_t now, mode_t *typep);
+
 /* map.c */
 extern char		*rootdir;	/* DIR, absolute */
 extern struct config	*cf_extra;	/* -c, or NULL */

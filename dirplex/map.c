@@ -37,6 +37,7 @@ struct walk {
 	size_t		 w_n;
 	int		 w_broken;		/* a .htrc had errors */
 	int		 w_nomem;		/* one could not be read: ENOMEM */
+	time_t		 w_now;			/* for statcache_type() */
 };
 
 /* The i-th configuration by distance (0 = nearest), or NULL. */
@@ -363,7 +364,7 @@ find_index(const struct walk *w, const char *dir)
 {
 	static char *none[] = { NULL };
 	struct config *cf;
-	struct stat st;
+	mode_t type;
 	char **names = none, *p, *stem;
 	size_t i;
 
@@ -378,13 +379,15 @@ find_index(const struct walk *w, const char *dir)
 	for (; *names; names++) {
 		if ((p = path_join(dir, *names)) == NULL)
 			return NULL;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+		if (statcache_type(p, w->w_now, &type) == 0 &&
+		    type == S_IFREG)
 			return p;
 		free(p);
 		if ((stem = find_stem(dir, *names)) != NULL) {
 			p = path_join(dir, stem);
 			free(stem);
-			if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			if (p && statcache_type(p, w->w_now, &type) == 0 &&
+			    type == S_IFREG)
 				return p;
 			free(p);
 		}
@@ -411,24 +414,25 @@ try_capture(const struct walk *w, const char *dir, struct req *r, int fd)
 }
 
 /* The path of elem in dir, or of the file its stem names (find_stem())
- * if there is none; *st its stat (st_mode 0: nothing there).  NULL on
- * ENOMEM. */
+ * if there is none; *typep its type (S_IFMT bits; 0: nothing there).
+ * NULL on ENOMEM. */
 static char *
-lookup(const char *dir, const char *elem, struct stat *st)
+lookup(const struct walk *w, const char *dir, const char *elem,
+    mode_t *typep)
 {
 	char *path, *stem;
 
 	if ((path = path_join(dir, elem)) == NULL)
 		return NULL;
-	if (stat(path, st) == 0)
+	if (statcache_type(path, w->w_now, typep) == 0)
 		return path;
-	st->st_mode = 0;
+	*typep = 0;
 	if ((stem = find_stem(dir, elem)) != NULL) {
 		free(path);
 		path = path_join(dir, stem);
 		free(stem);
-		if (path != NULL && stat(path, st) == -1)
-			st->st_mode = 0;
+		if (path != NULL && statcache_type(path, w->w_now, typep) == -1)
+			*typep = 0;
 	}
 	return path;
 }
@@ -437,12 +441,13 @@ void
 serve(struct req *r, int fd)
 {
 	struct walk w;
-	struct stat st;
+	mode_t type;
 	char *dir, *elem = NULL, *next = NULL, *rest;
 	const char *slash;
 	size_t el, dl;
 
 	memset(&w, 0, sizeof(w));
+	w.w_now = time(NULL);
 	if ((dir = strdup(rootdir)) == NULL || (rest = strdup(r->r_rest))
 	    == NULL) {
 		free(dir);
@@ -478,9 +483,9 @@ serve(struct req *r, int fd)
 			goto done;
 		}
 		free(next);
-		if ((next = lookup(dir, elem, &st)) == NULL)
+		if ((next = lookup(&w, dir, elem, &type)) == NULL)
 			goto nomem;
-		if (S_ISDIR(st.st_mode)) {
+		if (type == S_IFDIR) {
 			if (slash == NULL) {
 				redirect_slash(r, fd);
 				goto done;
@@ -492,7 +497,7 @@ serve(struct req *r, int fd)
 			walk_enter(&w, dir);
 			continue;
 		}
-		if (S_ISREG(st.st_mode)) {
+		if (type == S_IFREG) {
 			/* The rest keeps its slash, as in ashd: "/x" after
 			 * "file/x", "/" after "file/", "" after "file". */
 			if (req_set_rest(r, rest) == -1)

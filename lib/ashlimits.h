@@ -128,8 +128,10 @@
  * its queue (child_set_loop()). */
 #define ASH_CHILD_QUEUE_MAX	1024
 
-/* dirplex: most .htrc files on one path. */
+/* dirplex: most .htrc files on one path; entries of the cache of what
+ * the walk found (kept for the rest of the second). */
 #define ASH_HTRC_CHAIN_MAX	64
+#define ASH_DIRPLEX_STATCACHE	512
 
 /* sendfile: largest piece handed to sendfile(2) at once, so that one
  * big file does not starve the other transfers; bodies up to

@@ -511,6 +511,24 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SITE/sock"
 	assert_equal "$(seen X-Ash-Version)" two-two
 }
 
+@test "lookups are remembered for the second only: a new file at once, a changed kind after it" {
+	echo t >"$SITE/a.txt"
+	start_echo_site
+	expect_404 /new.txt
+	echo n >"$SITE/new.txt"
+	expect_file /new.txt "$SITE/new.txt"
+	expect_file /a.txt "$SITE/a.txt"
+	rm "$SITE/a.txt"
+	mkdir "$SITE/a.txt"
+	# What was found is kept for the rest of the second.
+	sleep 1.2
+	expect /a.txt 301
+	assert_equal "$(field Location)" /a.txt/
+	rmdir "$SITE/a.txt"
+	sleep 1.2
+	expect_404 /a.txt
+}
+
 @test "a .htrc reload keeps a child of the same name, stops a removed one" {
 	mkdir -p "$SITE/sub"
 	echo t >"$SITE/sub/a.txt"
