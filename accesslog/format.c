@@ -21,21 +21,21 @@
 #include "http.h"
 #include "req.h"
 
-#define RFC822_TIME	"%a, %d %b %Y %H:%M:%S %z"
-#define TIME_MAX	256	/* longest expanded %t */
+#define RFC822_TIME "%a, %d %b %Y %H:%M:%S %z"
+#define TIME_MAX    256 /* longest expanded %t */
 
 struct item {
-	char	 it_c;		/* field letter, or 0: literal */
-	char	*it_arg;	/* {argument}, literal text, or NULL */
-	size_t	 it_len;	/* literal: its length */
-	time_t	 it_sec;	/* %t/%T: the second it_cache is for */
-	char	*it_cache;
-	size_t	 it_clen;
+	char it_c;     /* field letter, or 0: literal */
+	char *it_arg;  /* {argument}, literal text, or NULL */
+	size_t it_len; /* literal: its length */
+	time_t it_sec; /* %t/%T: the second it_cache is for */
+	char *it_cache;
+	size_t it_clen;
 };
 
 struct fmt {
-	struct item	*f_items;
-	size_t		 f_n;
+	struct item *f_items;
+	size_t f_n;
 };
 
 /* Which letters are fields; those in NEEDARG need {HEADER}. */
@@ -76,7 +76,8 @@ fmt_add(struct fmt *f, char c, const char *arg, size_t len)
 		it->it_arg[len] = '\0';
 		it->it_len = len;
 	}
-	if ((c == 't' || c == 'T') && (it->it_cache = malloc(TIME_MAX)) == NULL) {
+	if ((c == 't' || c == 'T') &&
+	    (it->it_cache = malloc(TIME_MAX)) == NULL) {
 		free(it->it_arg);
 		return -1;
 	}
@@ -117,7 +118,8 @@ fmt_compile(const char *s, char **errp)
 		if (p[1] == '{') {
 			arg = p + 2;
 			if ((end = strchr(arg, '}')) == NULL) {
-				*errp = fmt_error("unterminated {", (size_t)(p - s));
+				*errp = fmt_error("unterminated {",
+				    (size_t)(p - s));
 				goto fail;
 			}
 			alen = (size_t)(end - arg);
@@ -125,8 +127,9 @@ fmt_compile(const char *s, char **errp)
 		} else
 			end = p + 1;
 		if (*end == '\0' || strchr(FIELDS, *end) == NULL) {
-			*errp = fmt_error(*end ? "unknown field" :
-			    "% at the end", (size_t)(end - s));
+			*errp = fmt_error(*end ? "unknown field"
+					       : "% at the end",
+			    (size_t)(end - s));
 			goto fail;
 		}
 		if (strchr(NEEDARG, *end) && alen == 0) {
@@ -157,7 +160,8 @@ escape_n(struct buf *b, const char *s, size_t n)
 
 	while (s < end) {
 		for (run = s; s < end && (c = (unsigned char)*s) >= 32 &&
-		    c < 127 && c != '"' && c != '\\'; s++)
+		     c < 127 && c != '"' && c != '\\';
+		     s++)
 			;
 		if (s > run && buf_append(b, run, (size_t)(s - run)) == -1)
 			return -1;
@@ -200,11 +204,11 @@ put_time(struct buf *b, struct item *it, time_t sec)
 	size_t n;
 
 	if (it->it_sec != sec) {
-		if ((it->it_c == 't' ? localtime_r(&sec, &tm) :
-		    gmtime_r(&sec, &tm)) == NULL)
+		if ((it->it_c == 't' ? localtime_r(&sec, &tm)
+				     : gmtime_r(&sec, &tm)) == NULL)
 			return buf_appendc(b, '-');
-		n = strftime(raw, sizeof(raw), it->it_arg && *it->it_arg ?
-		    it->it_arg : RFC822_TIME, &tm);
+		n = strftime(raw, sizeof(raw),
+		    it->it_arg && *it->it_arg ? it->it_arg : RFC822_TIME, &tm);
 		raw[n] = '\0';
 		buf_init(&cb, 0);
 		if (fmt_escape(&cb, raw) == -1)
@@ -258,8 +262,8 @@ put_item(struct buf *b, struct item *it, const struct logrec *lr)
 		return fmt_escape(b, r->r_url);
 	case 'U':
 		q = strchr(r->r_url, '?');
-		return escape_n(b, r->r_url, q ? (size_t)(q - r->r_url) :
-		    strlen(r->r_url));
+		return escape_n(b, r->r_url,
+		    q ? (size_t)(q - r->r_url) : strlen(r->r_url));
 	case 'm':
 		return fmt_escape(b, r->r_method);
 	case 'v':

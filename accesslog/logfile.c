@@ -29,20 +29,20 @@
 #include "log.h"
 #include "loop.h"
 
-#define LOG_BUF_MAX	(1024 * 1024)	/* held while writes fail */
-#define LOG_BUF_FLUSH	(64 * 1024)	/* -F: write when this much */
-#define LOG_FLUSH_MS	1000		/* -F: or when this old */
+#define LOG_BUF_MAX   (1024 * 1024) /* held while writes fail */
+#define LOG_BUF_FLUSH (64 * 1024)   /* -F: write when this much */
+#define LOG_FLUSH_MS  1000	    /* -F: or when this old */
 
-static char		*lpath;		/* NULL: standard output */
-static int		 lfd = -1;
-static int		 lnolock;
-static struct buf	 lbuf = BUF_INIT;
-static int		 lfailing;	/* the last write failed */
-static unsigned long	 ldropped;	/* records dropped meanwhile */
-static struct loop	*lloop;
-static int		 lflush = 1;
-static int		 lpending;	/* a flush is deferred */
-static struct timer	 ltimer;
+static char *lpath; /* NULL: standard output */
+static int lfd = -1;
+static int lnolock;
+static struct buf lbuf = BUF_INIT;
+static int lfailing;	       /* the last write failed */
+static unsigned long ldropped; /* records dropped meanwhile */
+static struct loop *lloop;
+static int lflush = 1;
+static int lpending; /* a flush is deferred */
+static struct timer ltimer;
 
 static int
 lock_file(int fd, const char *path)
@@ -59,8 +59,10 @@ lock_file(int fd, const char *path)
 		fl.l_type = F_WRLCK;
 		fl.l_whence = SEEK_SET;
 		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
-			log_msg(LOG_ERR, "%s: locked by process %ld (-L "
-			    "shares a log file)", path, (long)fl.l_pid);
+			log_msg(LOG_ERR,
+			    "%s: locked by process %ld (-L "
+			    "shares a log file)",
+			    path, (long)fl.l_pid);
 		else
 			log_msg(LOG_ERR, "%s: locked by another process", path);
 	} else
@@ -75,7 +77,7 @@ open_file(const char *path)
 	int fd;
 
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0666)) == -1) {
+		 0666)) == -1) {
 		log_errno(LOG_ERR, "%s: cannot open", path);
 		return -1;
 	}
@@ -117,7 +119,8 @@ logf_flush(void)
 			continue;
 		if (n <= 0) {
 			if (!lfailing)
-				log_errno(LOG_ERR, "%s: cannot write the log "
+				log_errno(LOG_ERR,
+				    "%s: cannot write the log "
 				    "(records are kept and written later)",
 				    lname());
 			lfailing = 1;
@@ -127,16 +130,20 @@ logf_flush(void)
 	}
 	if (lfailing) {
 		if (ldropped)
-			log_msg(LOG_ERR, "%s: writing again; %lu records "
-			    "were lost", lname(), ldropped);
+			log_msg(LOG_ERR,
+			    "%s: writing again; %lu records "
+			    "were lost",
+			    lname(), ldropped);
 		else
-			log_msg(LOG_ERR, "%s: writing again, no records "
-			    "lost", lname());
+			log_msg(LOG_ERR,
+			    "%s: writing again, no records "
+			    "lost",
+			    lname());
 		lfailing = 0;
 		ldropped = 0;
 	}
 	if (lbuf.b_cap > 4 * LOG_BUF_FLUSH)
-		buf_free(&lbuf);	/* give back what a backlog took */
+		buf_free(&lbuf); /* give back what a backlog took */
 }
 
 static void
@@ -227,8 +234,10 @@ logf_reopen(void)
 		/* Not rotated: our own lock would only be lost when the
 		 * old descriptor is closed; open without locking. */
 		if ((fd = open(lpath, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1) {
-			log_errno(LOG_ERR, "%s: cannot reopen, still writing "
-			    "the old file", lpath);
+			log_errno(LOG_ERR,
+			    "%s: cannot reopen, still writing "
+			    "the old file",
+			    lpath);
 			return;
 		}
 	} else if ((fd = open_file(lpath)) == -1) {
@@ -240,7 +249,7 @@ logf_reopen(void)
 	if (same && !lnolock && lock_file(fd, lpath) == -1)
 		log_msg(LOG_ERR, "%s: writing it unlocked", lpath);
 	if (lbuf.b_len > 0)
-		logf_flush();	/* what a failing file kept */
+		logf_flush(); /* what a failing file kept */
 }
 
 long

@@ -32,28 +32,30 @@
 #include "loop.h"
 #include "req.h"
 
-#define DEFAULT_FORMAT	"%{%Y-%m-%d %H:%M:%S}t %m %u %A \"%G\""
-#define APACHE_FORMAT	"%A - - [%{%d/%b/%Y:%H:%M:%S %z}t] " \
-			"\"%m %u %v\" %c %o \"%R\" \"%G\""
+#define DEFAULT_FORMAT "%{%Y-%m-%d %H:%M:%S}t %m %u %A \"%G\""
+#define APACHE_FORMAT \
+	"%A - - [%{%d/%b/%Y:%H:%M:%S %z}t] " \
+	"\"%m %u %v\" %c %o \"%R\" \"%G\""
 
-static struct child	*child;
-static struct fmt	*format;
-static int		 extended;
-static int		 stopping;
-static int		 status;	/* exit status */
-static char		*pidfile;
-static int		 hupfd = -1;	/* our end of the child's socket */
-static struct watch	 hupwatch;
-static pid_t		 gone_pid;	/* the child that has exited */
-static char		*child_name;
-static struct timer	 gonetimer;
+static struct child *child;
+static struct fmt *format;
+static int extended;
+static int stopping;
+static int status; /* exit status */
+static char *pidfile;
+static int hupfd = -1; /* our end of the child's socket */
+static struct watch hupwatch;
+static pid_t gone_pid; /* the child that has exited */
+static char *child_name;
+static struct timer gonetimer;
 
-#define GONE_WAIT_MS	1000	/* for the exited child to be reaped */
+#define GONE_WAIT_MS 1000 /* for the exited child to be reaped */
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: accesslog [-hFaeL] [-f FORMAT] [-p PIDFILE] "
+	fprintf(out,
+	    "usage: accesslog [-hFaeL] [-f FORMAT] [-p PIDFILE] "
 	    "OUTFILE CHILD [ARGS...]\n"
 	    "       accesslog -P LOGFILE\n");
 }
@@ -184,7 +186,8 @@ pidfile_name(const char *arg, const char *outfile)
 {
 	if (strcmp(arg, "-") == 0) {
 		if (strcmp(outfile, "-") == 0)
-			log_die(2, "-p -: the log is standard output, "
+			log_die(2,
+			    "-p -: the log is standard output, "
 			    "which has no name to add .pid to");
 		if (asprintf(&pidfile, "%s.pid", outfile) == -1)
 			log_die_errno(1, "pid file");
@@ -269,7 +272,8 @@ main(int argc, char **argv)
 	if (pidarg)
 		pidfile_name(pidarg, argv[optind]);
 	if (!handler_persistent()) {
-		log_msg(LOG_ERR, "standard input is not a request socket "
+		log_msg(LOG_ERR,
+		    "standard input is not a request socket "
 		    "(accesslog is a persistent handler, see ashd(7))");
 		return 1;
 	}

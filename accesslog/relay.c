@@ -51,58 +51,58 @@
 #include "loop.h"
 #include "req.h"
 
-#define SPLICE_MIN	(64 * 1024)	/* body length worth a pipe */
-#define SPLICE_CHUNK	(64 * 1024)
-#define PIPE_POOL	8		/* idle pipes kept */
+#define SPLICE_MIN   (64 * 1024) /* body length worth a pipe */
+#define SPLICE_CHUNK (64 * 1024)
+#define PIPE_POOL    8 /* idle pipes kept */
 
 enum rl_state { RL_HEAD, RL_BODY, RL_DONE };
 /* Which response bytes the body count takes. */
 enum rl_count { RC_NONE, RC_LENGTH, RC_ALL, RC_CHUNKED };
 
 struct relay {
-	struct req	*rl_req;
-	struct fmt	*rl_fmt;
-	struct timespec	 rl_when;	/* realtime, for the record */
-	struct timespec	 rl_t0;		/* monotonic, for %d */
-	int		 rl_cfd;	/* htparser's response socket */
-	int		 rl_hfd;	/* ours, to the child */
-	int		 rl_dfd;	/* passed with the head, or -1 */
-	struct watch	 rl_cw, rl_hw;
-	int		 rl_crd, rl_cwr, rl_hrd, rl_hwr;
+	struct req *rl_req;
+	struct fmt *rl_fmt;
+	struct timespec rl_when; /* realtime, for the record */
+	struct timespec rl_t0;	 /* monotonic, for %d */
+	int rl_cfd;		 /* htparser's response socket */
+	int rl_hfd;		 /* ours, to the child */
+	int rl_dfd;		 /* passed with the head, or -1 */
+	struct watch rl_cw, rl_hw;
+	int rl_crd, rl_cwr, rl_hrd, rl_hwr;
 	/* up */
-	struct buf	 rl_up;		/* read, not yet sent */
-	int		 rl_upeof;
-	long long	 rl_in;
+	struct buf rl_up; /* read, not yet sent */
+	int rl_upeof;
+	long long rl_in;
 	/* down */
-	enum rl_state	 rl_state;
-	struct buf	 rl_head;	/* an incomplete head */
-	struct buf	 rl_down;	/* read, not yet sent */
-	size_t		 rl_headleft;	/* head bytes at its front */
-	int		 rl_heof;	/* nothing more to read from the child */
+	enum rl_state rl_state;
+	struct buf rl_head; /* an incomplete head */
+	struct buf rl_down; /* read, not yet sent */
+	size_t rl_headleft; /* head bytes at its front */
+	int rl_heof;	    /* nothing more to read from the child */
 	struct http_resp rl_resp;
-	int		 rl_hasresp;
-	int		 rl_status;
-	enum rl_count	 rl_count;
-	long long	 rl_left;	/* RC_LENGTH: bytes still counted */
-	struct chunkdec	 rl_cd;
-	long long	 rl_out;	/* counted */
-	long long	 rl_sent;	/* body bytes sent, counted or not */
-	int		 rl_pipe[2];
-	size_t		 rl_piped;
+	int rl_hasresp;
+	int rl_status;
+	enum rl_count rl_count;
+	long long rl_left; /* RC_LENGTH: bytes still counted */
+	struct chunkdec rl_cd;
+	long long rl_out;  /* counted */
+	long long rl_sent; /* body bytes sent, counted or not */
+	int rl_pipe[2];
+	size_t rl_piped;
 	/* The relays in flight, oldest first, for the sweep. */
-	struct relay	*rl_next, *rl_prev;
-	int		 rl_swept;	/* htparser's socket watched for
+	struct relay *rl_next, *rl_prev;
+	int rl_swept; /* htparser's socket watched for
 					 * its hang-up */
 };
 
-static char	iobuf[64 * 1024];
-static int	pool[PIPE_POOL][2];
-static int	npool;
-static struct relay	*oldest, *newest;
-static struct timer	 sweeper;
-static int		 sweeper_init;
+static char iobuf[64 * 1024];
+static int pool[PIPE_POOL][2];
+static int npool;
+static struct relay *oldest, *newest;
+static struct timer sweeper;
+static int sweeper_init;
 
-static void	relay_step(struct relay *rl);
+static void relay_step(struct relay *rl);
 
 /* Pipes */
 
@@ -166,9 +166,9 @@ count_sent(struct relay *rl, const char *data, size_t n)
 		break;
 	case RC_CHUNKED:
 		while (n > 0 && data != NULL) {
-			if ((used = chunk_feed(&rl->rl_cd, data, n, &d,
-			    &dl)) <= 0) {
-				rl->rl_count = RC_NONE;	/* not chunked */
+			if ((used = chunk_feed(&rl->rl_cd, data, n, &d, &dl)) <=
+			    0) {
+				rl->rl_count = RC_NONE; /* not chunked */
 				break;
 			}
 			rl->rl_out += (long long)dl;
@@ -195,9 +195,8 @@ head_done(struct relay *rl)
 	te = http_resp_header(rp, "Transfer-Encoding") != NULL;
 	if ((len = http_resp_length(rp)) == -1 && !te)
 		return -1;
-	nobody = !strcmp(rl->rl_req->r_method, "HEAD") ||
-	    rp->hr_status < 200 || rp->hr_status == 204 ||
-	    rp->hr_status == 304;
+	nobody = !strcmp(rl->rl_req->r_method, "HEAD") || rp->hr_status < 200 ||
+	    rp->hr_status == 204 || rp->hr_status == 304;
 	if (duplex || nobody)
 		rl->rl_count = RC_NONE;
 	else if (te) {
@@ -320,8 +319,7 @@ head_in(struct relay *rl, const char *data, size_t len)
 	}
 	rl->rl_state = RL_BODY;
 	rl->rl_headleft = (size_t)hl;
-	rv = rl->rl_dfd >= 0 ? pass_duplex(rl, data, len) :
-	    emit(rl, data, len);
+	rv = rl->rl_dfd >= 0 ? pass_duplex(rl, data, len) : emit(rl, data, len);
 	buf_free(&rl->rl_head);
 	return rv;
 }
@@ -332,11 +330,11 @@ want_splice(struct relay *rl)
 {
 	if (rl->rl_pipe[0] >= 0)
 		return 1;
-	if (rl->rl_state != RL_BODY || rl->rl_down.b_len > 0 ||
-	    rl->rl_heof || rl->rl_count == RC_CHUNKED)
+	if (rl->rl_state != RL_BODY || rl->rl_down.b_len > 0 || rl->rl_heof ||
+	    rl->rl_count == RC_CHUNKED)
 		return 0;
-	if (rl->rl_count == RC_LENGTH ? rl->rl_left < SPLICE_MIN :
-	    rl->rl_sent < SPLICE_MIN)
+	if (rl->rl_count == RC_LENGTH ? rl->rl_left < SPLICE_MIN
+				      : rl->rl_sent < SPLICE_MIN)
 		return 0;
 	/* splice(2) into a socket blocks on the socket's own mode. */
 	if (fcntl(rl->rl_cfd, F_SETFL, O_RDWR | O_NONBLOCK) == -1 ||
@@ -357,14 +355,14 @@ down_splice(struct relay *rl)
 	if (rl->rl_piped > 0) {
 		if (!rl->rl_cwr)
 			return 0;
-		n = splice(rl->rl_pipe[0], NULL, rl->rl_cfd, NULL,
-		    rl->rl_piped, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = splice(rl->rl_pipe[0], NULL, rl->rl_cfd, NULL, rl->rl_piped,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			rl->rl_cwr = 0;
 			return 0;
 		}
 		if (n <= 0) {
-			rl->rl_state = RL_DONE;		/* htparser is gone */
+			rl->rl_state = RL_DONE; /* htparser is gone */
 			return 1;
 		}
 		rl->rl_piped -= (size_t)n;
@@ -387,7 +385,7 @@ down_splice(struct relay *rl)
 		return 0;
 	}
 	if (n <= 0)
-		rl->rl_heof = 1;	/* end, or a reset: the same */
+		rl->rl_heof = 1; /* end, or a reset: the same */
 	else
 		rl->rl_piped += (size_t)n;
 	return 1;
@@ -419,8 +417,9 @@ down_step(struct relay *rl)
 	}
 	if (want_splice(rl))
 		return down_splice(rl);
-	if (rl->rl_heof || (rl->rl_count == RC_LENGTH && rl->rl_left == 0 &&
-	    rl->rl_headleft == 0)) {
+	if (rl->rl_heof ||
+	    (rl->rl_count == RC_LENGTH && rl->rl_left == 0 &&
+		rl->rl_headleft == 0)) {
 		/* All of it: htparser is done with the response too once
 		 * Content-Length bytes are in (what follows is dropped). */
 		rl->rl_state = RL_DONE;
@@ -444,12 +443,13 @@ down_step(struct relay *rl)
 	if (n <= 0) {
 		rl->rl_heof = 1;
 		if (rl->rl_state == RL_HEAD)
-			answer(rl, 502, "the handler closed the response "
+			answer(rl, 502,
+			    "the handler closed the response "
 			    "socket without a complete response head");
 		return 1;
 	}
-	if ((rl->rl_state == RL_HEAD ? head_in(rl, iobuf, (size_t)n) :
-	    emit(rl, iobuf, (size_t)n)) == -1)
+	if ((rl->rl_state == RL_HEAD ? head_in(rl, iobuf, (size_t)n)
+				     : emit(rl, iobuf, (size_t)n)) == -1)
 		rl->rl_state = RL_DONE;
 	return 1;
 }
@@ -534,7 +534,7 @@ up_step(struct relay *rl)
  * relay still in flight after SWEEP_MS has htparser's socket watched for
  * its hang-up from then on: a fast request costs no epoll_ctl() for it.
  */
-#define SWEEP_MS	1000
+#define SWEEP_MS 1000
 
 static void
 sweep(struct timer *t)
@@ -546,7 +546,8 @@ sweep(struct timer *t)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (rl = oldest; rl != NULL; rl = rl->rl_next) {
 		if ((now.tv_sec - rl->rl_t0.tv_sec) * 1000 +
-		    (now.tv_nsec - rl->rl_t0.tv_nsec) / 1000000 < SWEEP_MS)
+			(now.tv_nsec - rl->rl_t0.tv_nsec) / 1000000 <
+		    SWEEP_MS)
 			break;
 		if (!rl->rl_swept) {
 			rl->rl_swept = 1;
@@ -613,7 +614,9 @@ relay_end(struct relay *rl)
 	lr.lr_ext = 1;
 	/* Gone before the head went out: htparser answered, or nobody. */
 	lr.lr_status = rl->rl_status > 0 && rl->rl_headleft == 0 &&
-	    rl->rl_state != RL_HEAD ? rl->rl_status : -1;
+		rl->rl_state != RL_HEAD
+	    ? rl->rl_status
+	    : -1;
 	lr.lr_in = rl->rl_in;
 	lr.lr_out = rl->rl_out;
 	lr.lr_usec = usec_since(&rl->rl_t0);
@@ -727,8 +730,9 @@ relay_refuse(struct fmt *f, struct req *r, int fd, struct timespec *when)
 	lr.lr_when = *when;
 	lr.lr_ext = 1;
 	lr.lr_status = 503;
-	if (http_error_format(&b, 503, "The handler is not available.",
-	    NULL) == 0 && write_all(fd, b.b_data, b.b_len) == 0 &&
+	if (http_error_format(&b, 503, "The handler is not available.", NULL) ==
+		0 &&
+	    write_all(fd, b.b_data, b.b_len) == 0 &&
 	    strcmp(r->r_method, "HEAD") != 0 &&
 	    (e = strstr(b.b_data, "\r\n\r\n")) != NULL)
 		lr.lr_out = (long long)(b.b_len - (size_t)(e + 4 - b.b_data));

@@ -60,12 +60,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DGRAM_MAX	(128 * 1024)	/* as ASH_DGRAM_MAX */
-#define HEAD_MAX	(16 * 1024)	/* request or response head */
-#define BATCH		64
+#define DGRAM_MAX (128 * 1024) /* as ASH_DGRAM_MAX */
+#define HEAD_MAX  (16 * 1024)  /* request or response head */
+#define BATCH	  64
 
-static void __attribute__((noreturn))
-die(const char *fmt, ...)
+static void __attribute__((noreturn)) die(const char *fmt, ...)
 {
 	va_list ap;
 	int e = errno;
@@ -78,10 +77,10 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: floor front [-a ADDR] PORT -- PROGRAM "
+	fprintf(stderr,
+	    "usage: floor front [-a ADDR] PORT -- PROGRAM "
 	    "[ARGS...]\n"
 	    "       floor pass DIR -- PROGRAM [ARGS...]\n"
 	    "       floor respond FILE\n");
@@ -120,8 +119,8 @@ static ssize_t
 recv_dgram(int sock, char *buf, size_t cap, int *fdp)
 {
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cm;
 	struct msghdr msg;
 	struct cmsghdr *c;
@@ -165,8 +164,8 @@ static ssize_t
 send_dgram(int sock, const char *data, size_t len, int fd, int flags)
 {
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct msghdr msg;
 	struct iovec iov = { (void *)data, len };
@@ -201,7 +200,8 @@ dgram_walk(const char *d, size_t len, size_t *restend)
 	int i;
 
 	for (i = 0;; i++) {
-		if (pos >= len || (e = memchr(d + pos, '\0', len - pos)) == NULL)
+		if (pos >= len ||
+		    (e = memchr(d + pos, '\0', len - pos)) == NULL)
 			return -1;
 		if (i >= 4 && i % 2 == 0 && e == d + pos)
 			return pos + 1 == len ? (ssize_t)pos : -1;
@@ -234,7 +234,8 @@ static int
 run_respond(const char *file)
 {
 	static char dg[DGRAM_MAX];
-	static const char bad[] = "HTTP/1.1 405 Method Not Allowed\r\n"
+	static const char bad[] =
+	    "HTTP/1.1 405 Method Not Allowed\r\n"
 	    "Allow: GET, HEAD\r\nContent-Length: 0\r\n\r\n";
 	char *resp, date[64];
 	size_t headlen, len, off;
@@ -250,7 +251,8 @@ run_respond(const char *file)
 		die("malloc");
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
 	    gmtime(&st.st_mtime));
-	headlen = (size_t)snprintf(resp, 512, "HTTP/1.1 200 OK\r\n"
+	headlen = (size_t)snprintf(resp, 512,
+	    "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: application/octet-stream\r\n"
 	    "Content-Length: %lld\r\nLast-Modified: %s\r\n"
 	    "ETag: \"%llx-%llx\"\r\nAccept-Ranges: bytes\r\n\r\n",
@@ -321,8 +323,8 @@ run_pass(const char *dir, char **child)
 		el = slash ? (size_t)(slash - rest) : strlen(rest);
 		pos = (size_t)(rest - in);
 		memcpy(out, in, pos);
-		memcpy(out + pos, slash ? slash + 1 : "", slash ?
-		    strlen(slash + 1) + 1 : 1);
+		memcpy(out + pos, slash ? slash + 1 : "",
+		    slash ? strlen(slash + 1) + 1 : 1);
 		pos += slash ? strlen(slash + 1) + 1 : 1;
 		memcpy(out + pos, in + restend, (size_t)end - restend);
 		pos += (size_t)end - restend;
@@ -358,27 +360,27 @@ enum { EV_LISTEN, EV_ROOT, EV_CLIENT, EV_HANDLER };
 enum { CS_HEAD, CS_WAIT, CS_REQ, CS_DEAD };
 
 struct ev {
-	int		 e_kind;
-	struct conn	*e_conn;
+	int e_kind;
+	struct conn *e_conn;
 };
 
 struct buf {
-	char		*b_data;
-	size_t		 b_len, b_cap;
+	char *b_data;
+	size_t b_len, b_cap;
 };
 
 struct conn {
-	struct ev	 c_cev, c_hev;
-	int		 c_fd, c_hfd, c_theirs;
-	int		 c_state;
-	int		 c_crd, c_cwr;		/* edge-triggered readiness */
-	int		 c_close, c_ishead, c_hdone, c_nodelay, c_out_ev;
-	long long	 c_rleft;		/* body to relay; -1: to EOF */
-	struct buf	 c_in, c_resp, c_out, c_q;
-	size_t		 c_outoff;
-	struct conn	*c_next;		/* wait queue, or dead list */
-	size_t		 c_ashvlen;
-	char		 c_ashv[256];		/* the X-Ash-* headers */
+	struct ev c_cev, c_hev;
+	int c_fd, c_hfd, c_theirs;
+	int c_state;
+	int c_crd, c_cwr; /* edge-triggered readiness */
+	int c_close, c_ishead, c_hdone, c_nodelay, c_out_ev;
+	long long c_rleft; /* body to relay; -1: to EOF */
+	struct buf c_in, c_resp, c_out, c_q;
+	size_t c_outoff;
+	struct conn *c_next; /* wait queue, or dead list */
+	size_t c_ashvlen;
+	char c_ashv[256]; /* the X-Ash-* headers */
 };
 
 static int epfd, rootfd, lfd;
@@ -479,7 +481,8 @@ conn_error(struct conn *c, const char *status)
 	c->c_out.b_len = c->c_outoff = 0;
 	buf_puts(&c->c_out, "HTTP/1.1 ");
 	buf_puts(&c->c_out, status);
-	buf_puts(&c->c_out, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	buf_puts(&c->c_out,
+	    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 	c->c_close = 1;
 	c->c_state = CS_REQ;
 }
@@ -527,14 +530,14 @@ put_header(struct conn *c, const char *p, const char *eol, size_t *pos)
 	for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
 		;
 	if (nl >= 6 && !strncasecmp(p, "X-Ash-", 6))
-		return 0;	/* reserved: never from a client */
+		return 0; /* reserved: never from a client */
 	if (nl == 10 && !strncasecmp(p, "Connection", 10)) {
 		if (has_token(v, (size_t)(ve - v), "close"))
 			c->c_close = 1;
 		else if (has_token(v, (size_t)(ve - v), "keep-alive"))
 			c->c_close = 0;
 	} else if ((nl == 14 && !strncasecmp(p, "Content-Length", 14) &&
-	    !(ve - v == 1 && *v == '0')) ||
+		       !(ve - v == 1 && *v == '0')) ||
 	    (nl == 17 && !strncasecmp(p, "Transfer-Encoding", 17)))
 		return -1;
 	*pos = put_str(dgbuf, *pos, p, nl);
@@ -626,7 +629,7 @@ dispatch(struct conn *c, size_t len)
 	waittail = &c->c_next;
 }
 
-static void	conn_run(struct conn *);
+static void conn_run(struct conn *);
 
 static void
 root_event(uint32_t events)
@@ -638,8 +641,8 @@ root_event(uint32_t events)
 		die("the root handler went away");
 	}
 	while ((c = waithead) != NULL) {
-		if (send_dgram(rootfd, c->c_q.b_data, c->c_q.b_len,
-		    c->c_theirs, MSG_DONTWAIT) < 0) {
+		if (send_dgram(rootfd, c->c_q.b_data, c->c_q.b_len, c->c_theirs,
+			MSG_DONTWAIT) < 0) {
 			if (errno == EAGAIN || errno == ENOBUFS)
 				return;
 			die("sending to the root handler");
@@ -691,9 +694,10 @@ start_response(struct conn *c)
 			return -1;
 		nl = (size_t)(colon - p);
 		if (nl == 17 && !strncasecmp(p, "Transfer-Encoding", 17))
-			return -1;	/* not relayed by the floor */
-		if ((nl == 10 && (!strncasecmp(p, "Connection", 10) ||
-		    !strncasecmp(p, "Keep-Alive", 10))) ||
+			return -1; /* not relayed by the floor */
+		if ((nl == 10 &&
+			(!strncasecmp(p, "Connection", 10) ||
+			    !strncasecmp(p, "Keep-Alive", 10))) ||
 		    (nl >= 6 && !strncasecmp(p, "X-Ash-", 6)))
 			continue;
 		if (nl == 14 && !strncasecmp(p, "Content-Length", 14))
@@ -710,11 +714,10 @@ start_response(struct conn *c)
 	}
 	if (!server)
 		buf_puts(&c->c_out, "Server: floor\r\n");
-	nobody = c->c_ishead || status < 200 || status == 204 ||
-	    status == 304;
+	nobody = c->c_ishead || status < 200 || status == 204 || status == 304;
 	c->c_rleft = nobody ? 0 : cl;
 	if (c->c_rleft < 0)
-		c->c_close = 1;		/* until end-of-file */
+		c->c_close = 1; /* until end-of-file */
 	if (c->c_close)
 		buf_puts(&c->c_out, "Connection: close\r\n");
 	buf_put(&c->c_out, "\r\n", 2);
@@ -756,10 +759,11 @@ handler_event(struct conn *c)
 			return;
 		}
 		c->c_hdone = 1;
-		emit_body(c, c->c_resp.b_data + hl, c->c_resp.b_len - (size_t)hl);
+		emit_body(c, c->c_resp.b_data + hl,
+		    c->c_resp.b_len - (size_t)hl);
 	} else if (n <= 0) {
 		if (c->c_rleft > 0)
-			c->c_close = 1;		/* cut short */
+			c->c_close = 1; /* cut short */
 		c->c_rleft = 0;
 	} else
 		emit_body(c, iobuf, (size_t)n);
@@ -788,8 +792,9 @@ flush_client(struct conn *c)
 		c->c_cwr = 0;
 		if (!c->c_out_ev) {
 			/* Rare: the first time, ask for EPOLLOUT too. */
-			epoll_set(EPOLL_CTL_MOD, c->c_fd, EPOLLIN | EPOLLOUT |
-			    EPOLLRDHUP | EPOLLET, &c->c_cev);
+			epoll_set(EPOLL_CTL_MOD, c->c_fd,
+			    EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+			    &c->c_cev);
 			c->c_out_ev = 1;
 		}
 		return 0;
@@ -856,7 +861,7 @@ conn_run(struct conn *c)
 			return;
 		}
 		if ((size_t)n < room)
-			c->c_crd = 0;	/* drained (as nginx takes it) */
+			c->c_crd = 0; /* drained (as nginx takes it) */
 		c->c_in.b_len += (size_t)n;
 	}
 }
@@ -885,7 +890,7 @@ accept_event(void)
 	for (i = 0; i < BATCH; i++) {
 		sl = sizeof(sa);
 		if ((fd = accept4(lfd, (struct sockaddr *)&sa, &sl,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+			 SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 			return;
 		if ((c = calloc(1, sizeof(*c))) == NULL)
 			die("calloc");
@@ -958,8 +963,8 @@ front_listen(const char *addr, const char *port)
 		usage();
 	snprintf(laddr, sizeof(laddr), "%s", addr);
 	lport = (unsigned)p;
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		 0)) == -1)
 		die("socket");
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
@@ -967,8 +972,7 @@ front_listen(const char *addr, const char *port)
 		die("%s port %s", addr, port);
 }
 
-static void __attribute__((noreturn))
-run_front(int argc, char **argv)
+static void __attribute__((noreturn)) run_front(int argc, char **argv)
 {
 	struct epoll_event evs[BATCH];
 	const char *addr = "127.0.0.1";

@@ -51,8 +51,8 @@ static void
 send_fd(int sock, int fd)
 {
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct msghdr msg;
 	struct iovec iov;
@@ -78,8 +78,8 @@ static int
 recv_fd(int sock)
 {
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct msghdr msg;
 	struct iovec iov;

@@ -13,20 +13,20 @@
 struct req;
 
 struct cgiopts {
-	const char	*co_program;	/* -p or -P: interpreter, or NULL */
-	char		**co_args;	/* -P: its arguments, NULL-terminated */
-	int		 co_chdir;	/* -c: run in the script's directory */
-	uint64_t	 co_timeout;	/* -t, milliseconds */
-	const char	*co_path;	/* PATH given to scripts */
-	const char	*co_tmpdir;	/* where bodies without a length go */
+	const char *co_program; /* -p or -P: interpreter, or NULL */
+	char **co_args;		/* -P: its arguments, NULL-terminated */
+	int co_chdir;		/* -c: run in the script's directory */
+	uint64_t co_timeout;	/* -t, milliseconds */
+	const char *co_path;	/* PATH given to scripts */
+	const char *co_tmpdir;	/* where bodies without a length go */
 };
 
 extern struct cgiopts cgiopt;
 
 /* Serve request r (taken over) answering on sock (taken over); each
  * job is held (handler_hold()) until it is over. */
-void	job_start(struct loop *l, struct req *r, int sock);
+void job_start(struct loop *l, struct req *r, int sock);
 /* A child process has been reaped. */
-void	job_reaped(pid_t pid);
+void job_reaped(pid_t pid);
 
 #endif

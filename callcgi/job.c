@@ -45,32 +45,32 @@
 enum jstate { J_SPOOL, J_HEAD, J_BODY, J_DONE };
 
 struct job {
-	struct job	*j_next, *j_prev;
-	enum jstate	 j_state;
-	struct req	*j_req;
-	char		*j_script;	/* file to run, absolute, or NULL */
-	const char	*j_name;	/* for the log */
-	int		 j_sock;	/* response socket, -1 once closed */
-	int		 j_out;		/* script's stdout, -1 if none */
-	int		 j_err;		/* script's stderr */
-	int		 j_spool;	/* body file (SPOOL), or -1 */
-	long long	 j_spooled;
-	pid_t		 j_pid;		/* 0: not started or reaped */
-	int		 j_killed;
-	long long	 j_limit;	/* head + announced body, or -1 */
-	long long	 j_sent;	/* bytes sent to the socket */
-	struct watch	 j_sw, j_ow, j_ew;
-	struct timer	 j_timer;
-	struct buf	 j_in;		/* script output not yet sent */
-	struct buf	 j_errline;	/* a partial stderr line */
+	struct job *j_next, *j_prev;
+	enum jstate j_state;
+	struct req *j_req;
+	char *j_script;	    /* file to run, absolute, or NULL */
+	const char *j_name; /* for the log */
+	int j_sock;	    /* response socket, -1 once closed */
+	int j_out;	    /* script's stdout, -1 if none */
+	int j_err;	    /* script's stderr */
+	int j_spool;	    /* body file (SPOOL), or -1 */
+	long long j_spooled;
+	pid_t j_pid; /* 0: not started or reaped */
+	int j_killed;
+	long long j_limit; /* head + announced body, or -1 */
+	long long j_sent;  /* bytes sent to the socket */
+	struct watch j_sw, j_ow, j_ew;
+	struct timer j_timer;
+	struct buf j_in;      /* script output not yet sent */
+	struct buf j_errline; /* a partial stderr line */
 };
 
-struct cgiopts	 cgiopt;
+struct cgiopts cgiopt;
 static struct job *jobs;
 static struct loop *jloop;
 
-static void	job_update(struct job *j);
-static void	job_finish(struct job *j);
+static void job_update(struct job *j);
+static void job_finish(struct job *j);
 
 static void
 job_kill(struct job *j)
@@ -163,11 +163,12 @@ err_event(struct watch *w, uint32_t ev)
 		return;
 	if (n > 0 && buf_append(&j->j_errline, buf, (size_t)n) == -1)
 		n = 0;
-	while (j->j_errline.b_len > 0 && ((nl = memchr(j->j_errline.b_data,
-	    '\n', j->j_errline.b_len)) != NULL || n <= 0 ||
-	    j->j_errline.b_len > 4096)) {
-		size_t l = nl ? (size_t)(nl - j->j_errline.b_data) :
-		    j->j_errline.b_len;
+	while (j->j_errline.b_len > 0 &&
+	    ((nl = memchr(j->j_errline.b_data, '\n', j->j_errline.b_len)) !=
+		    NULL ||
+		n <= 0 || j->j_errline.b_len > 4096)) {
+		size_t l = nl ? (size_t)(nl - j->j_errline.b_data)
+			      : j->j_errline.b_len;
 
 		log_msg(LOG_WARNING, "%s: %.*s", j->j_name, (int)l,
 		    j->j_errline.b_data);
@@ -189,8 +190,7 @@ body_length(const struct job *j, const struct http_resp *rp)
 	long long n;
 
 	if (cl == NULL || !strcmp(j->j_req->r_method, "HEAD") ||
-	    rp->hr_status < 200 || rp->hr_status == 204 ||
-	    rp->hr_status == 304)
+	    rp->hr_status < 200 || rp->hr_status == 204 || rp->hr_status == 304)
 		return -1;
 	n = strtoll(cl, &end, 10);
 	return *cl >= '0' && *cl <= '9' && *end == '\0' && n >= 0 ? n : -1;
@@ -210,8 +210,11 @@ job_head(struct job *j)
 	if (n == 0 && j->j_in.b_len < ASH_CGI_HEAD_MAX)
 		return 0;
 	if (n <= 0) {
-		log_msg(LOG_ERR, "%s: %s", j->j_name, n == 0 ? "header block "
-		    "too large" : why ? why : strerror(errno));
+		log_msg(LOG_ERR, "%s: %s", j->j_name,
+		    n == 0    ? "header block "
+				"too large"
+			: why ? why
+			      : strerror(errno));
 		job_fail(j, 500, "The script sent an invalid response.");
 		return -1;
 	}
@@ -223,7 +226,7 @@ job_head(struct job *j)
 	if (buf_append(&h, j->j_in.b_data + n, j->j_in.b_len - (size_t)n) == -1)
 		goto nomem;
 	if (j->j_limit >= 0 && (long long)h.b_len > j->j_limit)
-		h.b_len = (size_t)j->j_limit;	/* more than announced */
+		h.b_len = (size_t)j->j_limit; /* more than announced */
 	http_resp_free(&rp);
 	buf_free(&j->j_in);
 	j->j_in = h;
@@ -255,8 +258,9 @@ job_flush(struct job *j)
 		buf_consume(&j->j_in, (size_t)n);
 		j->j_sent += n;
 	}
-	if (j->j_sock >= 0 && j->j_in.b_len == 0 && (j->j_state == J_DONE ||
-	    (j->j_limit >= 0 && j->j_sent >= j->j_limit))) {
+	if (j->j_sock >= 0 && j->j_in.b_len == 0 &&
+	    (j->j_state == J_DONE ||
+		(j->j_limit >= 0 && j->j_sent >= j->j_limit))) {
 		job_end_response(j);
 		job_update(j);
 		job_finish(j);
@@ -276,7 +280,7 @@ out_event(struct watch *w, uint32_t ev)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0 && j->j_state == J_DONE)
-		return;		/* after the response: dropped */
+		return; /* after the response: dropped */
 	if (n <= 0) {
 		close_watched(&j->j_ow, &j->j_out);
 		if (j->j_state == J_DONE) {
@@ -288,9 +292,10 @@ out_event(struct watch *w, uint32_t ev)
 				return;
 			if (j->j_state == J_HEAD) {
 				log_msg(LOG_ERR, "%s: %s", j->j_name,
-				    j->j_in.b_len ? "incomplete header block" :
-				    "no output");
-				job_fail(j, 500, "The script sent no valid "
+				    j->j_in.b_len ? "incomplete header block"
+						  : "no output");
+				job_fail(j, 500,
+				    "The script sent no valid "
 				    "response.");
 				return;
 			}
@@ -300,10 +305,10 @@ out_event(struct watch *w, uint32_t ev)
 			job_update(j);
 		return;
 	}
-	if (j->j_state == J_BODY && j->j_limit >= 0 && (long long)n >
-	    j->j_limit - j->j_sent - (long long)j->j_in.b_len)
+	if (j->j_state == J_BODY && j->j_limit >= 0 &&
+	    (long long)n > j->j_limit - j->j_sent - (long long)j->j_in.b_len)
 		n = (ssize_t)(j->j_limit - j->j_sent -
-		    (long long)j->j_in.b_len);	/* more than announced */
+		    (long long)j->j_in.b_len); /* more than announced */
 	if (buf_append(&j->j_in, buf, (size_t)n) == -1) {
 		job_fail(j, 500, "Out of memory.");
 		return;
@@ -326,8 +331,8 @@ job_argv(const struct job *j)
 		n++;
 	if ((argv = calloc(n + 3, sizeof(*argv))) == NULL)
 		return NULL;
-	argv[i++] = (char *)(cgiopt.co_program ? cgiopt.co_program :
-	    j->j_script);
+	argv[i++] = (char *)(cgiopt.co_program ? cgiopt.co_program
+					       : j->j_script);
 	for (k = 0; k < n; k++)
 		argv[i++] = cgiopt.co_args[k];
 	if (cgiopt.co_program && j->j_script)
@@ -346,7 +351,7 @@ job_envp(const struct job *j)
 	char **envp = NULL;
 
 	if (cgi_env_build(&env, j->j_req, j->j_script,
-	    j->j_spool >= 0 ? j->j_spooled : -1) == -1)
+		j->j_spool >= 0 ? j->j_spooled : -1) == -1)
 		return NULL;
 	if (cgi_env_set(&env, "PATH", cgiopt.co_path) == 0 &&
 	    cgi_env_inherit(&env, environ) == 0)
@@ -371,7 +376,8 @@ job_spawn(struct job *j, int in)
 		job_fail(j, 500, "Out of memory.");
 		return -1;
 	}
-	if ((!nph && pipe2(out, O_CLOEXEC) == -1) || pipe2(err, O_CLOEXEC) == -1) {
+	if ((!nph && pipe2(out, O_CLOEXEC) == -1) ||
+	    pipe2(err, O_CLOEXEC) == -1) {
 		e = errno;
 		goto fail;
 	}
@@ -411,8 +417,7 @@ job_spawn(struct job *j, int in)
 	j->j_state = J_HEAD;
 	return 0;
 fail:
-	log_msg(LOG_ERR, "%s: cannot run %s: %s", j->j_name, path,
-	    strerror(e));
+	log_msg(LOG_ERR, "%s: cannot run %s: %s", j->j_name, path, strerror(e));
 	free(argv);
 	cgi_envp_free(envp);
 	if (out[0] >= 0) {
@@ -434,7 +439,7 @@ job_spool(struct job *j)
 	int rv;
 
 	if ((rv = cgi_spool(j->j_sock, cgiopt.co_tmpdir, &j->j_spool,
-	    &j->j_spooled)) == 0) {
+		 &j->j_spooled)) == 0) {
 		job_update(j);
 		return;
 	}
@@ -492,8 +497,10 @@ job_update(struct job *j)
 	if (j->j_sock >= 0)
 		loop_watch(jloop, &j->j_sw, se);
 	if (j->j_out >= 0)
-		loop_watch(jloop, &j->j_ow, j->j_in.b_len < ASH_CGI_BUF_MAX ||
-		    j->j_state == J_DONE ? EPOLLIN : 0);
+		loop_watch(jloop, &j->j_ow,
+		    j->j_in.b_len < ASH_CGI_BUF_MAX || j->j_state == J_DONE
+			? EPOLLIN
+			: 0);
 }
 
 void
@@ -524,8 +531,9 @@ job_start(struct loop *l, struct req *r, int sock)
 	jobs = j;
 	if ((file = req_header(r, "X-Ash-File")) != NULL) {
 		if ((j->j_script = realpath(file, NULL)) == NULL) {
-			job_fail(j, errno == ENOENT || errno == ENOTDIR ? 404 :
-			    500, "Not found.");
+			job_fail(j,
+			    errno == ENOENT || errno == ENOTDIR ? 404 : 500,
+			    "Not found.");
 			return;
 		}
 		base = strrchr(j->j_script, '/');

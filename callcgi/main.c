@@ -22,14 +22,15 @@
 #include "loop.h"
 #include "req.h"
 
-#define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 static struct loop *loop;
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: callcgi [-hcV] [-p PROGRAM | -P PROGRAM "
+	fprintf(out,
+	    "usage: callcgi [-hcV] [-p PROGRAM | -P PROGRAM "
 	    "[ARGS...] ;] [-t SECONDS]\n"
 	    "               [METHOD URL REST]\n");
 }
@@ -82,8 +83,8 @@ transient(char **args)
 	/* Keep one copy of the response socket, so that its end is seen
 	 * when the job closes it. */
 	if ((sock = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1 ||
-	    (null = open("/dev/null", O_RDWR)) == -1 ||
-	    dup2(null, 0) == -1 || dup2(null, 1) == -1)
+	    (null = open("/dev/null", O_RDWR)) == -1 || dup2(null, 0) == -1 ||
+	    dup2(null, 1) == -1)
 		log_die_errno(1, "setting up");
 	close(null);
 	if ((r = req_from_env(args[0], args[1], args[2])) == NULL)
@@ -120,8 +121,10 @@ main(int argc, char **argv)
 		case 'P':
 			cgiopt.co_program = optarg;
 			if (program_args(argc, argv) == -1) {
-				log_msg(LOG_ERR, "-P %s: the arguments must end "
-				    "with \";\"", optarg);
+				log_msg(LOG_ERR,
+				    "-P %s: the arguments must end "
+				    "with \";\"",
+				    optarg);
 				return 2;
 			}
 			break;

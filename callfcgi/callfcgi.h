@@ -21,10 +21,10 @@ struct fconn;
 struct freq;
 struct req;
 
-extern struct loop	*loop;
+extern struct loop *loop;
 
 /* request.c */
-void	 freq_start(struct req *r, int sock);	/* takes both over */
-void	 freq_retry_waiting(void);	/* a backend may be up again */
+void freq_start(struct req *r, int sock); /* takes both over */
+void freq_retry_waiting(void);		  /* a backend may be up again */
 
 #endif

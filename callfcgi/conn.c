@@ -63,7 +63,7 @@ conn_close(struct fconn *c, const char *why)
 		q->q_conn = NULL;
 		q->q_cnext = NULL;
 		if (c->c_state == C_CONNECTING)
-			q->q_tries--;	/* never reached the application */
+			q->q_tries--; /* never reached the application */
 		if (!q->q_gotrec && !q->q_stdin_sent && !q->q_aborted &&
 		    q->q_tries < 3) {
 			/* Nothing lost (a kept-alive connection the
@@ -127,7 +127,7 @@ conn_record(struct fconn *c, const struct fcgi_rec *rec)
 		if (q->q_id == rec->fr_id)
 			break;
 	if (q == NULL)
-		return;		/* late records of an ended request */
+		return; /* late records of an ended request */
 	q->q_gotrec = 1;
 	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	switch (rec->fr_type) {
@@ -191,7 +191,7 @@ conn_read(struct fconn *c)
 			break;
 		conn_record(c, &rec);
 		if (c->c_fd < 0)
-			return;		/* closed while handling it */
+			return; /* closed while handling it */
 	}
 }
 
@@ -258,9 +258,8 @@ conn_update(struct fconn *c)
 static struct fconn *
 conn_new(struct backend *b)
 {
-	static const char *const names[] = {
-		FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS
-	};
+	static const char *const names[] = { FCGI_MAX_CONNS, FCGI_MAX_REQS,
+		FCGI_MPXS_CONNS };
 	struct fconn *c;
 	int fd;
 
@@ -295,8 +294,9 @@ struct fconn *
 conn_for(struct backend *b)
 {
 	struct fconn *c;
-	int maxreqs = b->b_mpx ? (b->b_maxreqs ? b->b_maxreqs :
-	    ASH_FCGI_MPX_DEFAULT) : 1;
+	int maxreqs = b->b_mpx
+	    ? (b->b_maxreqs ? b->b_maxreqs : ASH_FCGI_MPX_DEFAULT)
+	    : 1;
 
 	int maxconns;
 
@@ -313,7 +313,8 @@ conn_for(struct backend *b)
 	if (!b->b_known)
 		maxconns = 1;
 	else if (b->b_maxconns > 0)
-		maxconns = b->b_maxconns * (bconf.bc_argv ? bconf.bc_nprocs : 1);
+		maxconns = b->b_maxconns *
+		    (bconf.bc_argv ? bconf.bc_nprocs : 1);
 	else
 		maxconns = bconf.bc_argv ? bconf.bc_nprocs : 16;
 	if (bconf.bc_maxconns > 0 && bconf.bc_maxconns < maxconns)
@@ -353,8 +354,8 @@ conn_attach(struct fconn *c, struct freq *q)
 	q->q_tries++;
 	off = c->c_out.b_len;
 	/* The request id is in bytes 2-3 of every record header. */
-	if (buf_append(&c->c_out, q->q_params.b_data,
-	    q->q_params.b_len) == -1) {
+	if (buf_append(&c->c_out, q->q_params.b_data, q->q_params.b_len) ==
+	    -1) {
 		conn_close(c, "out of memory");
 		return;
 	}
@@ -369,4 +370,3 @@ conn_attach(struct fconn *c, struct freq *q)
 	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	freq_pump_stdin(q);
 }
-

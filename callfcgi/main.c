@@ -19,7 +19,8 @@ struct loop *loop;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: callfcgi [-h] [-N RETRIES] [-i ID] [-u UNIXPATH] "
+	fprintf(out,
+	    "usage: callfcgi [-h] [-N RETRIES] [-i ID] [-u UNIXPATH] "
 	    "[-t [HOST:]PORT]...\n"
 	    "                [-n PROCESSES] [-m CONNECTIONS] [-T SECONDS] "
 	    "[PROGRAM [ARGS...]]\n");

@@ -35,11 +35,11 @@
 
 static struct freq *reqs, *waithead, **waittail = &waithead;
 static struct timer retrytimer;
-static char iobuf[65536];	/* a body on its way */
+static char iobuf[65536]; /* a body on its way */
 
-static void	freq_free(struct freq *q);
-static void	sock_event(struct watch *w, uint32_t ev);
-static void	retry_event(struct timer *t);
+static void freq_free(struct freq *q);
+static void sock_event(struct watch *w, uint32_t ev);
+static void retry_event(struct timer *t);
 
 /* Requests. */
 
@@ -160,7 +160,7 @@ freq_abort(struct freq *q)
 	    fcgi_encode_abort(&c->c_out, q->q_id) == 0) {
 		q->q_aborted = 1;
 		conn_update(c);
-		return;		/* END_REQUEST will free it */
+		return; /* END_REQUEST will free it */
 	}
 	conn_close(c, "abort not possible");
 }
@@ -210,22 +210,25 @@ freq_stdout(struct freq *q, const char *data, size_t len)
 		return 0;
 	if (n < 0 && why == NULL && errno == ENOMEM) {
 		freq_answer(q, 503, "Out of memory.");
-		q->q_aborted = 1;	/* discard the rest */
+		q->q_aborted = 1; /* discard the rest */
 		freq_close_sock(q);
 		return 0;
 	}
 	if (n <= 0) {
 		log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
-		    q->q_conn->c_be->b_name, n == 0 ? "response head too large" :
-		    why ? why : strerror(errno));
-		freq_answer(q, 502, "The application sent an invalid response.");
-		q->q_aborted = 1;	/* discard the rest */
+		    q->q_conn->c_be->b_name,
+		    n == 0    ? "response head too large"
+			: why ? why
+			      : strerror(errno));
+		freq_answer(q, 502,
+		    "The application sent an invalid response.");
+		q->q_aborted = 1; /* discard the rest */
 		freq_close_sock(q);
 		return 0;
 	}
 	if (cgi_http_head(&q->q_out, &rp) == -1 ||
 	    buf_append(&q->q_out, q->q_head.b_data + n,
-	    q->q_head.b_len - (size_t)n) == -1) {
+		q->q_head.b_len - (size_t)n) == -1) {
 		http_resp_free(&rp);
 		return -1;
 	}
@@ -265,8 +268,9 @@ freq_endrequest(struct freq *q, const struct fcgi_rec *rec)
 	case FCGI_REQUEST_COMPLETE:
 		if (!q->q_headdone && !q->q_aborted)
 			log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
-			    q->q_conn->c_be->b_name, q->q_head.b_len ?
-			    "incomplete response head" : "no response");
+			    q->q_conn->c_be->b_name,
+			    q->q_head.b_len ? "incomplete response head"
+					    : "no response");
 		freq_end(q, 502, "The application sent no valid response.");
 		return;
 	case FCGI_CANT_MPX_CONN:
@@ -282,8 +286,10 @@ freq_endrequest(struct freq *q, const struct fcgi_rec *rec)
 		return;
 	default:
 		log_msg(LOG_ERR, "%s: backend %s: %s", q->q_name,
-		    q->q_conn->c_be->b_name, proto == FCGI_UNKNOWN_ROLE ?
-		    "does not take the responder role" : "bad END_REQUEST");
+		    q->q_conn->c_be->b_name,
+		    proto == FCGI_UNKNOWN_ROLE
+			? "does not take the responder role"
+			: "bad END_REQUEST");
 		freq_end(q, 502, "The application refused the request.");
 		return;
 	}
@@ -313,12 +319,12 @@ freq_pump_stdin(struct freq *q)
 		if (n == 0) {
 			q->q_stdin_done = 1;
 			if (fcgi_encode_stream_end(&c->c_out, FCGI_STDIN,
-			    q->q_id) == -1)
+				q->q_id) == -1)
 				conn_close(c, "out of memory");
 			break;
 		}
 		if (fcgi_encode_stream(&c->c_out, FCGI_STDIN, q->q_id, iobuf,
-		    (size_t)n) == -1) {
+			(size_t)n) == -1) {
 			conn_close(c, "out of memory");
 			return;
 		}
@@ -363,9 +369,9 @@ freq_update(struct freq *q)
 		return;
 	if (q->q_out.b_len > 0)
 		ev |= EPOLLOUT;
-	if (q->q_state == Q_SPOOL || (q->q_state == Q_RUN && q->q_bodysock &&
-	    !q->q_stdin_done && q->q_conn &&
-	    q->q_conn->c_out.b_len < ASH_FCGI_CBUF_MAX))
+	if (q->q_state == Q_SPOOL ||
+	    (q->q_state == Q_RUN && q->q_bodysock && !q->q_stdin_done &&
+		q->q_conn && q->q_conn->c_out.b_len < ASH_FCGI_CBUF_MAX))
 		ev |= EPOLLIN;
 	loop_watch(loop, &q->q_sw, ev);
 }
@@ -442,7 +448,7 @@ freq_params(struct freq *q)
 	int rv;
 
 	if (cgi_env_build(&env, q->q_req, q->q_script,
-	    q->q_bodysock ? -1 : q->q_spooled) == -1)
+		q->q_bodysock ? -1 : q->q_spooled) == -1)
 		return -1;
 	if ((nv = calloc(env.ce_n + 1, sizeof(*nv))) == NULL) {
 		cgi_env_free(&env);
@@ -455,8 +461,10 @@ freq_params(struct freq *q)
 		nv[i].nv_valuelen = strlen(env.ce_vars[i].cv_value);
 	}
 	rv = fcgi_encode_begin(&q->q_params, 0, FCGI_RESPONDER,
-	    FCGI_KEEP_CONN) == -1 || fcgi_encode_params(&q->q_params, 0, nv,
-	    env.ce_n) == -1 ? -1 : 0;
+		 FCGI_KEEP_CONN) == -1 ||
+		fcgi_encode_params(&q->q_params, 0, nv, env.ce_n) == -1
+	    ? -1
+	    : 0;
 	free(nv);
 	cgi_env_free(&env);
 	return rv;
@@ -491,8 +499,10 @@ sock_event(struct watch *w, uint32_t ev)
 		}
 		if (rv < 0) {
 			if (errno != ECONNRESET && errno != EPIPE)
-				log_errno(LOG_ERR, "%s: storing the request "
-				    "body in %s", q->q_name, bconf.bc_tmpdir);
+				log_errno(LOG_ERR,
+				    "%s: storing the request "
+				    "body in %s",
+				    q->q_name, bconf.bc_tmpdir);
 			freq_answer(q, 500, "Cannot store the request body.");
 			freq_free(q);
 			return;

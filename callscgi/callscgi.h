@@ -15,10 +15,10 @@
 struct loop;
 struct req;
 
-extern struct loop	*loop;
-extern int		 streambody;	/* -s */
+extern struct loop *loop;
+extern int streambody; /* -s */
 
 /* sreq.c */
-void	sreq_start(struct req *r, int sock, void *arg);	/* takes both */
+void sreq_start(struct req *r, int sock, void *arg); /* takes both */
 
 #endif

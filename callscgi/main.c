@@ -20,7 +20,8 @@ int streambody;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: callscgi [-hsV] [-N RETRIES] [-i ID] [-u UNIXPATH] "
+	fprintf(out,
+	    "usage: callscgi [-hsV] [-N RETRIES] [-i ID] [-u UNIXPATH] "
 	    "[-t [HOST:]PORT]...\n"
 	    "                [-n PROCESSES] [-m CONNECTIONS] [-T SECONDS] "
 	    "[PROGRAM [ARGS...]]\n");

@@ -48,36 +48,36 @@
 enum sstate { S_SPOOL, S_WAIT, S_CONNECT, S_RUN, S_DONE };
 
 struct sreq {
-	struct sreq	*s_wnext;	/* waiting FIFO */
-	enum sstate	 s_state;
-	struct req	*s_req;
-	char		*s_script;	/* X-Ash-File, absolute, or NULL */
-	const char	*s_name;	/* for the log */
-	int		 s_sock;	/* the client's, -1 once closed */
-	int		 s_fd;		/* the application's, or -1 */
-	struct backend	*s_be;
-	struct watch	 s_sw, s_bw;
-	struct timer	 s_timer;
-	uint64_t	 s_since;	/* first try for a connection */
-	struct spool	 s_spool;	/* the body, unless streamed */
-	int		 s_stream;	/* -s: the body comes from s_sock */
-	long long	 s_clen;	/* CONTENT_LENGTH */
-	long long	 s_bodyin;	/* streamed: bytes read so far */
-	struct buf	 s_tobe;	/* head (and streamed body) to send */
-	struct buf	 s_head;	/* response head being gathered */
-	struct buf	 s_out;		/* to the client */
-	unsigned	 s_sent:1;	/* all of the request went out */
-	unsigned	 s_headdone:1;	/* response head passed on */
-	unsigned	 s_dead:1;
+	struct sreq *s_wnext; /* waiting FIFO */
+	enum sstate s_state;
+	struct req *s_req;
+	char *s_script;	    /* X-Ash-File, absolute, or NULL */
+	const char *s_name; /* for the log */
+	int s_sock;	    /* the client's, -1 once closed */
+	int s_fd;	    /* the application's, or -1 */
+	struct backend *s_be;
+	struct watch s_sw, s_bw;
+	struct timer s_timer;
+	uint64_t s_since;	 /* first try for a connection */
+	struct spool s_spool;	 /* the body, unless streamed */
+	int s_stream;		 /* -s: the body comes from s_sock */
+	long long s_clen;	 /* CONTENT_LENGTH */
+	long long s_bodyin;	 /* streamed: bytes read so far */
+	struct buf s_tobe;	 /* head (and streamed body) to send */
+	struct buf s_head;	 /* response head being gathered */
+	struct buf s_out;	 /* to the client */
+	unsigned s_sent : 1;	 /* all of the request went out */
+	unsigned s_headdone : 1; /* response head passed on */
+	unsigned s_dead : 1;
 };
 
 static struct sreq *waithead, **waittail = &waithead;
 static struct timer retrytimer;
 static char iobuf[65536];
 
-static void	sreq_dispatch(struct sreq *s);
-static void	sreq_update(struct sreq *s);
-static void	retry_waiting(void);
+static void sreq_dispatch(struct sreq *s);
+static void sreq_update(struct sreq *s);
+static void retry_waiting(void);
 
 /* Answer status if nothing went out yet; then nothing more goes. */
 static void
@@ -199,17 +199,19 @@ sreq_update(struct sreq *s)
 	if (s->s_sock >= 0) {
 		if (s->s_out.b_len > 0)
 			ev |= EPOLLOUT;
-		if (s->s_state == S_SPOOL || (s->s_stream &&
-		    s->s_state == S_RUN && s->s_bodyin < s->s_clen &&
-		    s->s_tobe.b_len < ASH_SCGI_OUT_MAX))
+		if (s->s_state == S_SPOOL ||
+		    (s->s_stream && s->s_state == S_RUN &&
+			s->s_bodyin < s->s_clen &&
+			s->s_tobe.b_len < ASH_SCGI_OUT_MAX))
 			ev |= EPOLLIN;
 		if (loop_watch(loop, &s->s_sw, ev) == -1)
 			goto fail;
 	}
 	if (s->s_fd >= 0) {
 		ev = 0;
-		if (s->s_state == S_CONNECT || (!s->s_sent &&
-		    (s->s_tobe.b_len > 0 || spool_left(&s->s_spool) > 0)))
+		if (s->s_state == S_CONNECT ||
+		    (!s->s_sent &&
+			(s->s_tobe.b_len > 0 || spool_left(&s->s_spool) > 0)))
 			ev |= EPOLLOUT;
 		if (s->s_state == S_RUN && s->s_out.b_len < ASH_SCGI_OUT_MAX)
 			ev |= EPOLLIN;
@@ -249,8 +251,10 @@ sreq_head(struct sreq *s)
 	}
 	if (n <= 0) {
 		log_msg(LOG_ERR, "%s: backend %s: %s", s->s_name,
-		    s->s_be->b_name, n == 0 ? "response head too large" :
-		    why ? why : "malformed response head");
+		    s->s_be->b_name,
+		    n == 0    ? "response head too large"
+			: why ? why
+			      : "malformed response head");
 		sreq_end(s, 502, "The application sent an invalid response.");
 		return -1;
 	}
@@ -278,16 +282,18 @@ sreq_read_app(struct sreq *s)
 	if (n <= 0) {
 		if (s->s_headdone) {
 			if (n < 0)
-				log_errno(LOG_WARNING, "%s: backend %s: "
-				    "response cut short", s->s_name,
-				    s->s_be->b_name);
+				log_errno(LOG_WARNING,
+				    "%s: backend %s: "
+				    "response cut short",
+				    s->s_name, s->s_be->b_name);
 			sreq_end(s, 0, NULL);
 			return;
 		}
 		log_msg(LOG_ERR, "%s: backend %s: %s", s->s_name,
-		    s->s_be->b_name, n < 0 ? strerror(errno) :
-		    s->s_head.b_len ? "incomplete response head" :
-		    "no response");
+		    s->s_be->b_name,
+		    n < 0		  ? strerror(errno)
+			: s->s_head.b_len ? "incomplete response head"
+					  : "no response");
 		sreq_end(s, 502, "The application sent no valid response.");
 		return;
 	}
@@ -328,8 +334,10 @@ sreq_write_app(struct sreq *s)
 		if (n < 0) {
 			/* It may have answered without reading it all:
 			 * what it says decides. */
-			log_errno(LOG_INFO, "%s: backend %s: sending the "
-			    "request", s->s_name, s->s_be->b_name);
+			log_errno(LOG_INFO,
+			    "%s: backend %s: sending the "
+			    "request",
+			    s->s_name, s->s_be->b_name);
 			s->s_sent = 1;
 			break;
 		}
@@ -348,8 +356,10 @@ sreq_read_body(struct sreq *s)
 
 	while ((left = s->s_clen - s->s_bodyin) > 0 &&
 	    s->s_tobe.b_len < ASH_SCGI_OUT_MAX) {
-		n = recv(s->s_sock, iobuf, left < (long long)sizeof(iobuf) ?
-		    (size_t)left : sizeof(iobuf), MSG_DONTWAIT);
+		n = recv(s->s_sock, iobuf,
+		    left < (long long)sizeof(iobuf) ? (size_t)left
+						    : sizeof(iobuf),
+		    MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -431,7 +441,7 @@ sreq_dispatch(struct sreq *s)
 			continue;
 		}
 		if ((fd = backend_connect(b)) == -1) {
-			if (errno == EAGAIN)	/* its queue is full */
+			if (errno == EAGAIN) /* its queue is full */
 				anyup = 1;
 			else
 				backend_down(b, strerror(errno));
@@ -550,8 +560,8 @@ sock_event(struct watch *w, uint32_t ev)
 		sreq_spool(s);
 		return;
 	}
-	if ((ev & (EPOLLHUP | EPOLLERR)) && !(s->s_stream &&
-	    s->s_bodyin < s->s_clen && (ev & EPOLLIN))) {
+	if ((ev & (EPOLLHUP | EPOLLERR)) &&
+	    !(s->s_stream && s->s_bodyin < s->s_clen && (ev & EPOLLIN))) {
 		log_msg(LOG_INFO, "%s: client went away", s->s_name);
 		sreq_free(s);
 		return;

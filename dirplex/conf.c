@@ -41,25 +41,29 @@ match_free(struct match *m)
 
 /* filename/pathname PATTERNS..., default, local; -1 if bad. */
 static int
-match_rule(struct cfread *rd, const struct stanza *s,
-    const struct cfline *l, struct match *m)
+match_rule(struct cfread *rd, const struct stanza *s, const struct cfline *l,
+    struct match *m)
 {
 	const char *w = l->cl_argv[0];
 	int pats = w[1] == 'i' || w[1] == 'a';
 	struct rule *ru;
 
 	if (pats != (l->cl_argc > 1)) {
-		cf_err(rd, s, l, pats ? "%s needs at least one pattern" :
-		    "%s takes no arguments", w);
+		cf_err(rd, s, l,
+		    pats ? "%s needs at least one pattern"
+			 : "%s takes no arguments",
+		    w);
 		return -1;
 	}
-	if ((ru = realloc(m->m_rules, (m->m_nrules + 1) *
-	    sizeof(*m->m_rules))) == NULL)
+	if ((ru = realloc(m->m_rules,
+		 (m->m_nrules + 1) * sizeof(*m->m_rules))) == NULL)
 		goto nomem;
 	m->m_rules = ru;
 	ru = &m->m_rules[m->m_nrules];
-	ru->ru_type = w[0] == 'f' ? R_FILENAME : w[0] == 'p' ? R_PATHNAME :
-	    w[0] == 'd' ? R_DEFAULT : R_LOCAL;
+	ru->ru_type = w[0] == 'f' ? R_FILENAME
+	    : w[0] == 'p'	  ? R_PATHNAME
+	    : w[0] == 'd'	  ? R_DEFAULT
+				  : R_LOCAL;
 	ru->ru_pats = NULL;
 	if (pats && (ru->ru_pats = cf_strv_dup(l->cl_argv + 1)) == NULL)
 		goto nomem;
@@ -74,23 +78,25 @@ nomem:
 
 /* handler NAME, fork PROG ARGS...; -1 if bad. */
 static int
-match_action(struct cfread *rd, const struct stanza *s,
-    const struct cfline *l, struct match *m)
+match_action(struct cfread *rd, const struct stanza *s, const struct cfline *l,
+    struct match *m)
 {
 	const char *w = l->cl_argv[0];
 
 	if (m->m_handler || m->m_fork) {
-		cf_err(rd, s, l, "a match has exactly one action (handler "
+		cf_err(rd, s, l,
+		    "a match has exactly one action (handler "
 		    "or fork)");
 		return -1;
 	}
 	if (l->cl_argc < 2 || (w[0] == 'h' && l->cl_argc != 2)) {
-		cf_err(rd, s, l, w[0] == 'h' ? "handler takes one name" :
-		    "fork needs a program");
+		cf_err(rd, s, l,
+		    w[0] == 'h' ? "handler takes one name"
+				: "fork needs a program");
 		return -1;
 	}
-	if (w[0] == 'h' ? (m->m_handler = strdup(l->cl_argv[1])) == NULL :
-	    (m->m_fork = cf_strv_dup(l->cl_argv + 1)) == NULL) {
+	if (w[0] == 'h' ? (m->m_handler = strdup(l->cl_argv[1])) == NULL
+			: (m->m_fork = cf_strv_dup(l->cl_argv + 1)) == NULL) {
 		cf_nomem(rd);
 		return -1;
 	}
@@ -99,8 +105,8 @@ match_action(struct cfread *rd, const struct stanza *s,
 
 /* set/xset NAME VALUE; -1 if bad. */
 static int
-match_set(struct cfread *rd, const struct stanza *s,
-    const struct cfline *l, struct match *m)
+match_set(struct cfread *rd, const struct stanza *s, const struct cfline *l,
+    struct match *m)
 {
 	const char *w = l->cl_argv[0];
 	char hdr[256];
@@ -131,15 +137,16 @@ parse_match(struct cfread *rd, const struct stanza *s)
 		cf_nomem(rd);
 		return NULL;
 	}
-	if (l->cl_argc > 2 || (l->cl_argc == 2 &&
-	    strcmp(l->cl_argv[1], "directory") &&
-	    strcmp(l->cl_argv[1], "notfound"))) {
-		cf_err(rd, s, l, "match takes nothing, \"directory\" or "
+	if (l->cl_argc > 2 ||
+	    (l->cl_argc == 2 && strcmp(l->cl_argv[1], "directory") &&
+		strcmp(l->cl_argv[1], "notfound"))) {
+		cf_err(rd, s, l,
+		    "match takes nothing, \"directory\" or "
 		    "\"notfound\"");
 		bad = 1;
 	} else if (l->cl_argc == 2)
-		m->m_kind = l->cl_argv[1][0] == 'd' ? MK_DIRECTORY :
-		    MK_NOTFOUND;
+		m->m_kind = l->cl_argv[1][0] == 'd' ? MK_DIRECTORY
+						    : MK_NOTFOUND;
 	for (i = 1; i < s->s_nlines; i++) {
 		l = &s->s_lines[i];
 		w = l->cl_argv[0];
@@ -172,8 +179,7 @@ parse_match(struct cfread *rd, const struct stanza *s)
 
 /* index-file, dot-allow: a word list replacing any earlier one. */
 static void
-conf_words(struct cfread *rd, const struct cfline *l, char ***vp,
-    int *hasp)
+conf_words(struct cfread *rd, const struct cfline *l, char ***vp, int *hasp)
 {
 	char **v;
 
@@ -194,10 +200,11 @@ conf_capture(struct config *cf, struct cfread *rd, const struct stanza *s)
 	char *h;
 
 	if (l->cl_argc < 2 || l->cl_argc > 3)
-		cf_err(rd, s, NULL, "capture takes a handler name and "
+		cf_err(rd, s, NULL,
+		    "capture takes a handler name and "
 		    "optional flags");
-	else if (l->cl_argc == 3 && strspn(l->cl_argv[2], "D") !=
-	    strlen(l->cl_argv[2]))
+	else if (l->cl_argc == 3 &&
+	    strspn(l->cl_argv[2], "D") != strlen(l->cl_argv[2]))
 		cf_err(rd, s, NULL, "unknown capture flags \"%s\" (only D)",
 		    l->cl_argv[2]);
 	else if (!cf->cf_htrc)
@@ -231,7 +238,7 @@ conf_stanza(struct cfread *rd, const struct stanza *s, void *arg)
 	if (!strcmp(w, "match")) {
 		if ((m = parse_match(rd, s)) != NULL) {
 			for (tail = &cf->cf_matches; *tail;
-			    tail = &(*tail)->m_next)
+			     tail = &(*tail)->m_next)
 				;
 			*tail = m;
 		}
@@ -307,8 +314,10 @@ conf_reload(const char *name, struct config **cfp)
 	if ((ncf = conf_read(path, rootdir, 0, NULL)) == NULL) {
 		log_errno(LOG_ERR, "reload: %s", path);
 	} else if (ncf->cf_nerrors) {
-		log_msg(LOG_ERR, "reload: %s: %d error(s), keeping the "
-		    "configuration in force", path, ncf->cf_nerrors);
+		log_msg(LOG_ERR,
+		    "reload: %s: %d error(s), keeping the "
+		    "configuration in force",
+		    path, ncf->cf_nerrors);
 		conf_free(ncf);
 	} else {
 		if (*cfp) {
@@ -323,11 +332,11 @@ conf_reload(const char *name, struct config **cfp)
 
 /* The .htrc cache: a list, since a site has few of them. */
 struct htrc {
-	struct htrc	*h_next;
-	char		*h_dir;
-	struct config	*h_cf;		/* NULL: none there (negative cache) */
-	time_t		 h_checked;
-	struct stat	 h_st;
+	struct htrc *h_next;
+	char *h_dir;
+	struct config *h_cf; /* NULL: none there (negative cache) */
+	time_t h_checked;
+	struct stat h_st;
 };
 static struct htrc *htrcs;
 
@@ -409,7 +418,8 @@ htrc_get(const char *dir)
 	if (h->h_checked == now)
 		return h->h_cf;
 	if ((size_t)snprintf(path, sizeof(path), "%s/.htrc", dir) >=
-	    sizeof(path) || stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+		sizeof(path) ||
+	    stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
 		h->h_checked = now;
 		htrc_drop(h);
 		return NULL;
@@ -440,8 +450,8 @@ report_count(const char *msg)
 /* Directories already checked, so that symbolic links (followed, as
  * serving does) cannot make the walk loop. */
 struct seen {
-	dev_t	dev;
-	ino_t	ino;
+	dev_t dev;
+	ino_t ino;
 };
 
 static int
@@ -456,7 +466,8 @@ check_tree(const char *dir, struct seen **seen, size_t *nseen)
 	int errors = 0;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/.htrc", dir) <
-	    sizeof(path) && stat(path, &st) == 0) {
+		sizeof(path) &&
+	    stat(path, &st) == 0) {
 		if ((cf = conf_read(path, dir, 1, report_count)) == NULL) {
 			fprintf(stderr, "%s: %s: %s\n", log_progname(), path,
 			    strerror(errno));
@@ -480,7 +491,7 @@ check_tree(const char *dir, struct seen **seen, size_t *nseen)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-		    de->d_name) >= sizeof(path))
+			de->d_name) >= sizeof(path))
 			continue;
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			errors += check_tree(path, seen, nseen);

@@ -20,8 +20,8 @@
 #include "log.h"
 #include "req.h"
 
-static const char *extra;	/* -c CONFIG, or NULL */
-static int noglobal;		/* -N */
+static const char *extra; /* -c CONFIG, or NULL */
+static int noglobal;	  /* -N */
 
 static void
 usage(FILE *out)

@@ -28,16 +28,16 @@
 #include "req.h"
 #include "url.h"
 
-char		*rootdir;
-struct config	*cf_extra, *cf_global;
-
+char *rootdir;
+struct config *cf_extra, *cf_global;
 
 struct walk {
-	struct config	*w_chain[ASH_HTRC_CHAIN_MAX];	/* .htrc files, nearest last */
-	size_t		 w_n;
-	int		 w_broken;		/* a .htrc had errors */
-	int		 w_nomem;		/* one could not be read: ENOMEM */
-	time_t		 w_now;			/* for statcache_type() */
+	struct config
+	    *w_chain[ASH_HTRC_CHAIN_MAX]; /* .htrc files, nearest last */
+	size_t w_n;
+	int w_broken; /* a .htrc had errors */
+	int w_nomem;  /* one could not be read: ENOMEM */
+	time_t w_now; /* for statcache_type() */
 };
 
 /* The i-th configuration by distance (0 = nearest), or NULL. */
@@ -135,8 +135,8 @@ path_join(const char *dir, const char *name)
 
 /* Does stanza m match `path` (absolute; `name` its last element)? */
 static int
-match_rules(const struct config *cf, const struct match *m,
-    const char *path, const char *name)
+match_rules(const struct config *cf, const struct match *m, const char *path,
+    const char *name)
 {
 	size_t i, dl = strlen(cf->cf_dir);
 	const char *rel, *slash;
@@ -221,7 +221,8 @@ pass_named(const struct walk *w, const char *name, struct req *r, int fd)
 			    req_describe(r, who, sizeof(who)), name);
 			http_error(fd, 500, "Server configuration error.");
 		} else
-			http_error(fd, 404, "The requested resource was not "
+			http_error(fd, 404,
+			    "The requested resource was not "
 			    "found.");
 		return;
 	}
@@ -310,9 +311,11 @@ redirect_slash(struct req *r, int fd)
 	    buf_appendc(&loc, '/') == -1 ||
 	    buf_appends(&loc, r->r_url + pl) == -1 ||
 	    strpbrk(loc.b_data, "\r\n") != NULL ||
-	    buf_printf(&b, "HTTP/1.1 301 Moved Permanently\r\n"
-	    "Location: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
-	    "Content-Length: 0\r\n\r\n", loc.b_data) == -1)
+	    buf_printf(&b,
+		"HTTP/1.1 301 Moved Permanently\r\n"
+		"Location: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+		"Content-Length: 0\r\n\r\n",
+		loc.b_data) == -1)
 		http_error(fd, 500, "Cannot redirect.");
 	else
 		write_all(fd, b.b_data, b.b_len);
@@ -322,8 +325,8 @@ redirect_slash(struct req *r, int fd)
 
 /* Use a found file (or directory, with kind MK_DIRECTORY). */
 static void
-dispatch(const struct walk *w, enum mkind k, const char *path,
-    struct req *r, int fd)
+dispatch(const struct walk *w, enum mkind k, const char *path, struct req *r,
+    int fd)
 {
 	const struct config *cf;
 	const struct match *m;
@@ -379,8 +382,7 @@ find_index(const struct walk *w, const char *dir)
 	for (; *names; names++) {
 		if ((p = path_join(dir, *names)) == NULL)
 			return NULL;
-		if (statcache_type(p, w->w_now, &type) == 0 &&
-		    type == S_IFREG)
+		if (statcache_type(p, w->w_now, &type) == 0 && type == S_IFREG)
 			return p;
 		free(p);
 		if ((stem = find_stem(dir, *names)) != NULL) {
@@ -417,8 +419,7 @@ try_capture(const struct walk *w, const char *dir, struct req *r, int fd)
  * if there is none; *typep its type (S_IFMT bits; 0: nothing there).
  * NULL on ENOMEM. */
 static char *
-lookup(const struct walk *w, const char *dir, const char *elem,
-    mode_t *typep)
+lookup(const struct walk *w, const char *dir, const char *elem, mode_t *typep)
 {
 	char *path, *stem;
 
@@ -448,8 +449,8 @@ serve(struct req *r, int fd)
 
 	memset(&w, 0, sizeof(w));
 	w.w_now = time(NULL);
-	if ((dir = strdup(rootdir)) == NULL || (rest = strdup(r->r_rest))
-	    == NULL) {
+	if ((dir = strdup(rootdir)) == NULL ||
+	    (rest = strdup(r->r_rest)) == NULL) {
 		free(dir);
 		http_error(fd, 503, "Out of memory.");
 		return;

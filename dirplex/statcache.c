@@ -19,9 +19,9 @@
 #include "dirplex.h"
 
 static struct {
-	char	*path;
-	mode_t	 type;		/* S_IFREG or S_IFDIR */
-	time_t	 checked;
+	char *path;
+	mode_t type; /* S_IFREG or S_IFDIR */
+	time_t checked;
 } cache[ASH_DIRPLEX_STATCACHE];
 
 int

@@ -34,46 +34,43 @@
 #include "ashlimits.h"
 #include "log.h"
 
-#define DEFAULT_SOCKET	"/dev/log"
-#define WAIT_MS		1000	/* for the program after its end-of-file */
+#define DEFAULT_SOCKET "/dev/log"
+#define WAIT_MS	       1000 /* for the program after its end-of-file */
 
 struct name {
-	const char	*n_name;
-	int		 n_value;
+	const char *n_name;
+	int n_value;
 };
 
-static const struct name facilities[] = {
-	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
-	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
-	{ "kern", LOG_KERN }, { "lpr", LOG_LPR }, { "mail", LOG_MAIL },
-	{ "news", LOG_NEWS }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
-	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-	{ NULL, 0 }
-};
+static const struct name facilities[] = { { "auth", LOG_AUTH },
+	{ "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
+	{ "daemon", LOG_DAEMON }, { "ftp", LOG_FTP }, { "kern", LOG_KERN },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "user", LOG_USER }, { "uucp", LOG_UUCP }, { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 }, { NULL, 0 } };
 
-static const struct name priorities[] = {
-	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
-	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
-	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG },
-	{ NULL, 0 }
-};
+static const struct name priorities[] = { { "emerg", LOG_EMERG },
+	{ "alert", LOG_ALERT }, { "crit", LOG_CRIT }, { "err", LOG_ERR },
+	{ "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+	{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { NULL, 0 } };
 
-static const char	*sockpath = DEFAULT_SOCKET;
-static const char	*tag;
-static int		 pri;		/* facility | priority */
-static pid_t		 child;
-static int		 logfd = -1;	/* the syslog socket, or -1 */
-static int		 logstream;	/* it is SOCK_STREAM */
-static int		 errfd = -1;	/* our own standard error */
-static int		 fallback;	/* writing to errfd instead */
+static const char *sockpath = DEFAULT_SOCKET;
+static const char *tag;
+static int pri; /* facility | priority */
+static pid_t child;
+static int logfd = -1; /* the syslog socket, or -1 */
+static int logstream;  /* it is SOCK_STREAM */
+static int errfd = -1; /* our own standard error */
+static int fallback;   /* writing to errfd instead */
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: errlogger [-h] [-n NAME] [-f FACILITY] "
+	fprintf(out,
+	    "usage: errlogger [-h] [-n NAME] [-f FACILITY] "
 	    "[-p PRIORITY] PROGRAM [ARGS...]\n");
 }
 
@@ -158,7 +155,7 @@ emit(const char *s, size_t n)
 	/* A stream socket takes a NUL after each message as its end. */
 	msg[len] = '\0';
 	if (fallback && log_connect() == 0)
-		fallback = 0;		/* the daemon is back */
+		fallback = 0; /* the daemon is back */
 	if (!fallback) {
 		/* Once more on a new connection: the daemon may have been
 		 * restarted since. */
@@ -167,8 +164,10 @@ emit(const char *s, size_t n)
 			return;
 		e = errno;
 		fallback = 1;
-		dprintf(errfd, "errlogger: %s: %s; writing to standard error "
-		    "instead\n", sockpath, strerror(e));
+		dprintf(errfd,
+		    "errlogger: %s: %s; writing to standard error "
+		    "instead\n",
+		    sockpath, strerror(e));
 	}
 	msg[len] = '\n';
 	(void)!write(errfd, msg + hl, tl + n + 1);
@@ -184,7 +183,8 @@ cut_at(const char *s, size_t n)
 	if (n <= ERRLOG_LINE_MAX)
 		return n;
 	for (cut = ERRLOG_LINE_MAX; cut > ERRLOG_LINE_MAX - 4 &&
-	    ((unsigned char)s[cut] & 0xc0) == 0x80; cut--)
+	     ((unsigned char)s[cut] & 0xc0) == 0x80;
+	     cut--)
 		;
 	return cut > ERRLOG_LINE_MAX - 4 ? cut : ERRLOG_LINE_MAX;
 }
@@ -270,9 +270,9 @@ child_status(void)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		ns = (long long)WAIT_MS * 1000000 -
 		    ((long long)(now.tv_sec - t0.tv_sec) * 1000000000 +
-		    (now.tv_nsec - t0.tv_nsec));
+			(now.tv_nsec - t0.tv_nsec));
 		if (ns <= 0)
-			return 0;	/* still running: not ours to wait for */
+			return 0; /* still running: not ours to wait for */
 		left.tv_sec = (time_t)(ns / 1000000000);
 		left.tv_nsec = (long)(ns % 1000000000);
 		sigtimedwait(&chld, NULL, &left);
@@ -286,8 +286,7 @@ child_status(void)
 
 /* The program, with the pipe as standard error; exec failures go
  * through the pipe too, and so to the log. */
-static void __attribute__((noreturn))
-run_program(char **argv, int p[2])
+static void __attribute__((noreturn)) run_program(char **argv, int p[2])
 {
 	sigset_t none;
 
@@ -305,8 +304,7 @@ run_program(char **argv, int p[2])
 static void
 setup_signals(sigset_t *mask)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
-	    SIGUSR2 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
 	size_t i;
 

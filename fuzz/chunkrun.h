@@ -18,11 +18,11 @@
 #include "fuzz.h"
 
 struct chunkrun {
-	char	*cr_out;	/* decoded data */
-	size_t	 cr_outlen;
-	size_t	 cr_used;	/* input consumed (meaningful unless error) */
-	int	 cr_done;
-	int	 cr_err;	/* 0 or the negative status */
+	char *cr_out; /* decoded data */
+	size_t cr_outlen;
+	size_t cr_used; /* input consumed (meaningful unless error) */
+	int cr_done;
+	int cr_err; /* 0 or the negative status */
 };
 
 enum { FEED_WHOLE, FEED_BYTES, FEED_PIECES };
@@ -96,8 +96,8 @@ chunkrun(const char *in, size_t len, int mode, uint32_t seed,
 	cr->cr_done = chunk_done(&d);
 	cr->cr_used = pos;
 	if (!cr->cr_done)
-		CHECK(pos == len, "stopped at %zu of %zu without an end",
-		    pos, len);
+		CHECK(pos == len, "stopped at %zu of %zu without an end", pos,
+		    len);
 }
 
 static int
@@ -145,8 +145,9 @@ ref_dechunk(const char *in, size_t len, struct chunkrun *cr)
 		size = 0;
 		digits = 0;
 		for (; pos < len && (h = ref_hex((unsigned char)in[pos])) >= 0;
-		    pos++) {
-			if (++digits > 15 || pos - start + 1 > ASH_CHUNKLINE_MAX)
+		     pos++) {
+			if (++digits > 15 ||
+			    pos - start + 1 > ASH_CHUNKLINE_MAX)
 				return -1;
 			size = size * 16 + (unsigned)h;
 		}
@@ -157,7 +158,7 @@ ref_dechunk(const char *in, size_t len, struct chunkrun *cr)
 		/* BWS may stand before an extension, and only there. */
 		if (in[pos] == ' ' || in[pos] == '\t') {
 			for (; pos < len && (in[pos] == ' ' || in[pos] == '\t');
-			    pos++)
+			     pos++)
 				if (pos - start + 1 > ASH_CHUNKLINE_MAX)
 					return -1;
 			if (pos == len)
@@ -252,8 +253,8 @@ chunk_check(const char *in, size_t len, uint32_t seed, size_t *usedp)
 	rr = ref_dechunk(in, len, &ref);
 	st = w.cr_err ? -1 : w.cr_done;
 	CHECK(b.cr_err == w.cr_err && p.cr_err == w.cr_err,
-	    "errors differ: whole %d, bytes %d, pieces %d", w.cr_err,
-	    b.cr_err, p.cr_err);
+	    "errors differ: whole %d, bytes %d, pieces %d", w.cr_err, b.cr_err,
+	    p.cr_err);
 	CHECK(b.cr_done == w.cr_done && p.cr_done == w.cr_done,
 	    "completion differs");
 	CHECK(st == rr, "decoder says %d, the reference %d", st, rr);
@@ -262,17 +263,22 @@ chunk_check(const char *in, size_t len, uint32_t seed, size_t *usedp)
 		    "consumed differs: %zu %zu %zu", w.cr_used, b.cr_used,
 		    p.cr_used);
 		CHECK(w.cr_outlen <= w.cr_used, "more data than input");
-		CHECK(ref.cr_outlen == w.cr_outlen && (w.cr_outlen == 0 ||
-		    !memcmp(ref.cr_out, w.cr_out, w.cr_outlen)),
+		CHECK(ref.cr_outlen == w.cr_outlen &&
+			(w.cr_outlen == 0 ||
+			    !memcmp(ref.cr_out, w.cr_out, w.cr_outlen)),
 		    "decoded data differs from the reference");
 		if (st == 1)
-			CHECK(ref.cr_used == w.cr_used, "end at %zu, "
-			    "reference %zu", w.cr_used, ref.cr_used);
+			CHECK(ref.cr_used == w.cr_used,
+			    "end at %zu, "
+			    "reference %zu",
+			    w.cr_used, ref.cr_used);
 	}
 	/* Whatever came out before an error is the same, too. */
 	CHECK(b.cr_outlen == w.cr_outlen && p.cr_outlen == w.cr_outlen &&
-	    (w.cr_outlen == 0 || (!memcmp(b.cr_out, w.cr_out, w.cr_outlen) &&
-	    !memcmp(p.cr_out, w.cr_out, w.cr_outlen))) || st < 0,
+		    (w.cr_outlen == 0 ||
+			(!memcmp(b.cr_out, w.cr_out, w.cr_outlen) &&
+			    !memcmp(p.cr_out, w.cr_out, w.cr_outlen))) ||
+		st < 0,
 	    "decoded data differs between feeds");
 	*usedp = st == 1 ? w.cr_used : 0;
 	free(w.cr_out);

@@ -20,15 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s: ",	\
-		    __FILE__, __LINE__, #cond);				\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
+#define CHECK(cond, ...) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, \
+			    "%s:%d: invariant failed: %s: ", __FILE__, \
+			    __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__); \
+			fputc('\n', stderr); \
+			abort(); \
+		} \
+	} while (0)
 
 /* A copy of data[0..len) in its own allocation of exactly len bytes
  * (at least 1), so that ASan sees any read past len or before 0. */

@@ -47,7 +47,7 @@ static void
 rm_dir(void)
 {
 	const char *names[] = { "in.conf", "a.conf", "b.conf", "self.conf",
-	    "bad.conf" };
+		"bad.conf" };
 	char p[600];
 	size_t i;
 
@@ -69,7 +69,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/fuzzcf.XXXXXX",
-	    tmp && *tmp ? tmp : "/tmp") >= sizeof(dir) || mkdtemp(dir) == NULL)
+		tmp && *tmp ? tmp : "/tmp") >= sizeof(dir) ||
+	    mkdtemp(dir) == NULL)
 		abort();
 	atexit(rm_dir);
 	snprintf(inpath, sizeof(inpath), "%s/in.conf", dir);
@@ -86,8 +87,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 /* One line of the input as the reader sees it: up to LF, a trailing CR
  * dropped; NULL for a line the reader refuses (NUL, too long). */
 struct line {
-	char	*l_text;
-	int	 l_ok;
+	char *l_text;
+	int l_ok;
 };
 
 static struct line *
@@ -288,8 +289,8 @@ read_all(const char *path, struct line *lines, size_t nlines, size_t bound)
 				continue;
 			/* A line of the input: the words cf_split gives. */
 			CHECK(l->cl_lineno >= 1 &&
-			    (size_t)l->cl_lineno <= nlines, "line %d of %zu",
-			    l->cl_lineno, nlines);
+				(size_t)l->cl_lineno <= nlines,
+			    "line %d of %zu", l->cl_lineno, nlines);
 			const char *t = lines[l->cl_lineno - 1].l_text;
 			CHECK(lines[l->cl_lineno - 1].l_ok, "a bad line read");
 			CHECK((i == 0) == (*t != ' ' && *t != '\t'),
@@ -357,8 +358,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (memchr(data, '\r', size) == NULL) {
 			write_file(data, size, 1);
 			b = read_all(inpath, lines, nlines, bound);
-			CHECK(!strcmp(a, b), "CRLF reads differently:\n%s\n--\n%s",
-			    a, b);
+			CHECK(!strcmp(a, b),
+			    "CRLF reads differently:\n%s\n--\n%s", a, b);
 			free(b);
 		}
 		free(a);

@@ -87,9 +87,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		other = before - count(r, name);
 		CHECK(req_set_header(d, name, "x") == 0, "set");
 		CHECK(count(d, name) == 1 && d->r_nhdrs == other + 1 &&
-		    !strcmp(req_header(d, name), "x"), "set_header");
+			!strcmp(req_header(d, name), "x"),
+		    "set_header");
 		CHECK(req_remove_header(d, name) == 1 && d->r_nhdrs == other &&
-		    req_header(d, name) == NULL, "remove_header");
+			req_header(d, name) == NULL,
+		    "remove_header");
 	}
 	req_free(d);
 	req_free(r);

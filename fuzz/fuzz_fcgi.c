@@ -28,17 +28,17 @@
 #include "fuzz.h"
 
 struct rec {
-	int		 type;
-	unsigned int	 id;
-	char		*content;
-	size_t		 len;
+	int type;
+	unsigned int id;
+	char *content;
+	size_t len;
 };
 
 struct run {
-	struct rec	*recs;
-	size_t		 nrecs;
-	int		 failed;	/* 0, or the errno */
-	int		 idle;
+	struct rec *recs;
+	size_t nrecs;
+	int failed; /* 0, or the errno */
+	int idle;
 };
 
 static void
@@ -83,21 +83,26 @@ feed_piece(struct fcgi_dec *d, const char *piece, size_t len, struct run *r)
 			CHECK(fcgi_dec_error(d) != NULL, "no reason");
 			/* It stays failed. */
 			CHECK(fcgi_dec_feed(d, piece + off, len - off, &used,
-			    &rec) == -1 && errno == e, "error not sticky");
+				  &rec) == -1 &&
+				errno == e,
+			    "error not sticky");
 			r->failed = e;
 			return -1;
 		}
 		CHECK(used <= len - off, "used %zu of %zu", used, len - off);
 		if (rv == 0) {
-			CHECK(used == len - off, "need more with %zu of %zu "
-			    "used", used, len - off);
+			CHECK(used == len - off,
+			    "need more with %zu of %zu "
+			    "used",
+			    used, len - off);
 			break;
 		}
 		CHECK(rv == 1, "feed returned %d", rv);
 		CHECK(rec.fr_content != NULL && rec.fr_len <= FCGI_MAX_CONTENT,
 		    "record content");
 		CHECK(rec.fr_type >= 0 && rec.fr_type <= 255 &&
-		    rec.fr_id <= FCGI_MAX_ID, "record header");
+			rec.fr_id <= FCGI_MAX_ID,
+		    "record header");
 		run_add(r, &rec);
 		off += used;
 	}
@@ -127,8 +132,10 @@ run_stream(const uint8_t *in, size_t len, size_t maxpiece, uint32_t seed,
 		 * next feed: the record was copied already. */
 		free(piece);
 		pos += n;
-		CHECK(r->nrecs <= pos / FCGI_HEADER_LEN, "%zu records from "
-		    "%zu bytes", r->nrecs, pos);
+		CHECK(r->nrecs <= pos / FCGI_HEADER_LEN,
+		    "%zu records from "
+		    "%zu bytes",
+		    r->nrecs, pos);
 	}
 	r->idle = !r->failed && fcgi_dec_idle(&d);
 	fcgi_dec_free(&d);
@@ -176,15 +183,15 @@ run_same(const struct run *a, const struct run *b, const char *what)
 
 	CHECK(a->failed == b->failed, "%s: failed %d vs %d", what, a->failed,
 	    b->failed);
-	CHECK(a->idle == b->idle, "%s: idle %d vs %d", what, a->idle,
-	    b->idle);
+	CHECK(a->idle == b->idle, "%s: idle %d vs %d", what, a->idle, b->idle);
 	CHECK(a->nrecs == b->nrecs, "%s: %zu vs %zu records", what, a->nrecs,
 	    b->nrecs);
 	for (i = 0; i < a->nrecs; i++) {
 		const struct rec *x = &a->recs[i], *y = &b->recs[i];
 
-		CHECK(x->type == y->type && x->id == y->id && x->len == y->len &&
-		    !memcmp(x->content, y->content, x->len),
+		CHECK(x->type == y->type && x->id == y->id &&
+			x->len == y->len &&
+			!memcmp(x->content, y->content, x->len),
 		    "%s: record %zu differs", what, i);
 	}
 }
@@ -206,29 +213,35 @@ check_nv(const struct rec *r)
 			break;
 		}
 		if (rv == -1) {
-			CHECK(errno == EBADMSG && off == prev, "error: errno %d,"
-			    " off %zu from %zu", errno, off, prev);
+			CHECK(errno == EBADMSG && off == prev,
+			    "error: errno %d,"
+			    " off %zu from %zu",
+			    errno, off, prev);
 			break;
 		}
-		CHECK(rv == 1 && off > prev && off <= r->len, "pair at %zu: "
-		    "rv %d, off %zu", prev, rv, off);
-		CHECK(nv.nv_name >= r->content && nv.nv_value >= nv.nv_name +
-		    nv.nv_namelen && nv.nv_value + nv.nv_valuelen ==
-		    r->content + off, "pair outside its bytes");
-		CHECK(fcgi_encode_nv(&b, nv.nv_name, nv.nv_namelen,
-		    nv.nv_value, nv.nv_valuelen) == 0, "encode_nv");
+		CHECK(rv == 1 && off > prev && off <= r->len,
+		    "pair at %zu: "
+		    "rv %d, off %zu",
+		    prev, rv, off);
+		CHECK(nv.nv_name >= r->content &&
+			nv.nv_value >= nv.nv_name + nv.nv_namelen &&
+			nv.nv_value + nv.nv_valuelen == r->content + off,
+		    "pair outside its bytes");
+		CHECK(fcgi_encode_nv(&b, nv.nv_name, nv.nv_namelen, nv.nv_value,
+			  nv.nv_valuelen) == 0,
+		    "encode_nv");
 		npairs++;
 	}
 	/* The pairs, re-encoded, parse back the same. */
 	off = off2 = 0;
 	while (npairs-- > 0) {
 		CHECK(fcgi_next_nv(r->content, r->len, &off, &nv) == 1 &&
-		    fcgi_next_nv(b.b_data, b.b_len, &off2, &nv2) == 1,
+			fcgi_next_nv(b.b_data, b.b_len, &off2, &nv2) == 1,
 		    "re-encoded pairs");
 		CHECK(nv.nv_namelen == nv2.nv_namelen &&
-		    nv.nv_valuelen == nv2.nv_valuelen &&
-		    !memcmp(nv.nv_name, nv2.nv_name, nv.nv_namelen) &&
-		    !memcmp(nv.nv_value, nv2.nv_value, nv.nv_valuelen),
+			nv.nv_valuelen == nv2.nv_valuelen &&
+			!memcmp(nv.nv_name, nv2.nv_name, nv.nv_namelen) &&
+			!memcmp(nv.nv_value, nv2.nv_value, nv.nv_valuelen),
 		    "pair differs after re-encoding");
 	}
 	CHECK(off2 == b.b_len, "re-encoding has more");
@@ -245,25 +258,31 @@ check_record(const struct rec *r)
 	uint32_t app;
 	int role, flags, t;
 
-	CHECK(fcgi_encode_record(&b, r->type, r->id, r->content, r->len) ==
-	    0, "encode_record");
+	CHECK(fcgi_encode_record(&b, r->type, r->id, r->content, r->len) == 0,
+	    "encode_record");
 	CHECK(b.b_len % 8 == 0, "record not padded to 8");
 	fcgi_dec_init(&d);
 	CHECK(fcgi_dec_feed(&d, b.b_data, b.b_len, &used, &fr) == 1,
 	    "re-encoded record does not decode");
 	CHECK(fr.fr_type == r->type && fr.fr_id == r->id &&
-	    fr.fr_len == r->len && !memcmp(fr.fr_content, r->content, r->len),
+		fr.fr_len == r->len &&
+		!memcmp(fr.fr_content, r->content, r->len),
 	    "re-encoded record differs");
-	CHECK(fcgi_dec_feed(&d, b.b_data + used, b.b_len - used, &used,
-	    &fr) == 0 && fcgi_dec_idle(&d), "padding left over");
+	CHECK(fcgi_dec_feed(&d, b.b_data + used, b.b_len - used, &used, &fr) ==
+		    0 &&
+		fcgi_dec_idle(&d),
+	    "padding left over");
 	fcgi_dec_free(&d);
 	buf_free(&b);
 	CHECK((fcgi_parse_begin(r->content, r->len, &role, &flags) == 0) ==
-	    (r->len == 8), "begin body");
+		(r->len == 8),
+	    "begin body");
 	CHECK((fcgi_parse_end(r->content, r->len, &app, &flags) == 0) ==
-	    (r->len == 8), "end body");
+		(r->len == 8),
+	    "end body");
 	CHECK((fcgi_parse_unknown_type(r->content, r->len, &t) == 0) ==
-	    (r->len == 8), "unknown-type body");
+		(r->len == 8),
+	    "unknown-type body");
 	check_nv(r);
 }
 

@@ -107,18 +107,22 @@ check_result(const uint8_t *data, int rv, const struct proxy_info *pi)
 	if (pi->pi_local)
 		return;
 	CHECK(pi->pi_family == AF_INET || pi->pi_family == AF_INET6 ||
-	    pi->pi_family == AF_UNIX, "family %d", pi->pi_family);
+		pi->pi_family == AF_UNIX,
+	    "family %d", pi->pi_family);
 	CHECK(pi->pi_src.ss_family == pi->pi_family &&
-	    pi->pi_dst.ss_family == pi->pi_family, "address families");
+		pi->pi_dst.ss_family == pi->pi_family,
+	    "address families");
 	if (pi->pi_version == 1) {
 		CHECK(pi->pi_family != AF_UNIX, "v1 unix");
 		check_v1_print(pi);
 	} else if (pi->pi_family == AF_INET) {
 		CHECK(!memcmp(&s4->sin_addr, data + 16, 4) &&
-		    !memcmp(&s4->sin_port, data + 24, 2), "v2 inet source");
+			!memcmp(&s4->sin_port, data + 24, 2),
+		    "v2 inet source");
 	} else if (pi->pi_family == AF_INET6) {
 		CHECK(!memcmp(&s6->sin6_addr, data + 16, 16) &&
-		    !memcmp(&s6->sin6_port, data + 48, 2), "v2 inet6 source");
+			!memcmp(&s6->sin6_port, data + 48, 2),
+		    "v2 inet6 source");
 	}
 }
 
@@ -133,8 +137,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rv = parse_copy(data, size, &pi);
 	CHECK(rv == 0 || (rv > 0 && (size_t)rv <= size) ||
-	    (rv <= -PROXY_ESIG && rv >= -PROXY_ECRC), "answer %d for %zu "
-	    "bytes", rv, size);
+		(rv <= -PROXY_ESIG && rv >= -PROXY_ECRC),
+	    "answer %d for %zu "
+	    "bytes",
+	    rv, size);
 	rv2 = parse_copy(data, size, &pi2);
 	CHECK(rv2 == rv && (rv <= 0 || same_info(&pi, &pi2)),
 	    "not deterministic");
@@ -146,17 +152,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (k = 0; k < size; k += step) {
 		got = parse_copy(data, k, &pi2);
 		if (rv > 0 && k < (size_t)rv)
-			CHECK(got == 0, "prefix %zu of a %d-byte header: %d",
-			    k, rv, got);
+			CHECK(got == 0, "prefix %zu of a %d-byte header: %d", k,
+			    rv, got);
 		else if (rv > 0)
-			CHECK(got == rv && same_info(&pi, &pi2), "prefix %zu "
-			    "after the header: %d", k, got);
-		else if (err_seen)
-			CHECK(got == rv, "error of prefix %zu changed to %d",
+			CHECK(got == rv && same_info(&pi, &pi2),
+			    "prefix %zu "
+			    "after the header: %d",
 			    k, got);
+		else if (err_seen)
+			CHECK(got == rv, "error of prefix %zu changed to %d", k,
+			    got);
 		else {
-			CHECK(got == 0 || got == rv, "prefix %zu: %d, whole: "
-			    "%d", k, got, rv);
+			CHECK(got == 0 || got == rv,
+			    "prefix %zu: %d, whole: "
+			    "%d",
+			    k, got, rv);
 			err_seen = got < 0;
 		}
 	}
@@ -172,8 +182,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < 32; k++)
 			more[rv + (int)k] = (uint8_t)fuzz_rand(&seed);
 		got = parse_copy(more, (size_t)rv + 32, &pi2);
-		CHECK(got == rv && same_info(&pi, &pi2), "header with other "
-		    "bytes after it: %d", got);
+		CHECK(got == rv && same_info(&pi, &pi2),
+		    "header with other "
+		    "bytes after it: %d",
+		    got);
 		free(more);
 	}
 	return 0;

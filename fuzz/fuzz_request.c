@@ -92,14 +92,14 @@ req_shape(const struct req *r)
 		CHECK((unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f,
 		    "target byte %#x", (unsigned char)*p);
 	CHECK(*r->r_url == '/' || !strcmp(r->r_url, "*") ||
-	    !strncasecmp(r->r_url, "http://", 7) ||
-	    !strncasecmp(r->r_url, "https://", 8), "target form %s",
-	    r->r_url);
+		!strncasecmp(r->r_url, "http://", 7) ||
+		!strncasecmp(r->r_url, "https://", 8),
+	    "target form %s", r->r_url);
 	if (!strcmp(r->r_url, "*"))
-		CHECK(!strcmp(r->r_method, "OPTIONS"), "* for %s",
-		    r->r_method);
+		CHECK(!strcmp(r->r_method, "OPTIONS"), "* for %s", r->r_method);
 	CHECK(!strcmp(r->r_version, "HTTP/1.1") ||
-	    !strcmp(r->r_version, "HTTP/1.0"), "version %s", r->r_version);
+		!strcmp(r->r_version, "HTTP/1.0"),
+	    "version %s", r->r_version);
 	/* The rest is the target's path without the leading '/' and the
 	 * query: a piece of the target. */
 	CHECK(strstr(r->r_url, r->r_rest) != NULL && !strchr(r->r_rest, '?'),
@@ -107,8 +107,8 @@ req_shape(const struct req *r)
 	if (*r->r_url == '/') {
 		n = strcspn(r->r_url + 1, "?");
 		CHECK(strlen(r->r_rest) == n &&
-		    !strncmp(r->r_rest, r->r_url + 1, n), "rest %s of %s",
-		    r->r_rest, r->r_url);
+			!strncmp(r->r_rest, r->r_url + 1, n),
+		    "rest %s of %s", r->r_rest, r->r_url);
 	}
 	for (i = 0; i < r->r_nhdrs; i++) {
 		const char *nm = r->r_hdrs[i].h_name, *v = r->r_hdrs[i].h_value;
@@ -120,8 +120,10 @@ req_shape(const struct req *r)
 		for (p = v; *p; p++)
 			CHECK(*p == '\t' || (unsigned char)*p >= 0x20,
 			    "value byte %#x", (unsigned char)*p);
-		CHECK(p == v || (p[-1] != ' ' && p[-1] != '\t' &&
-		    *v != ' ' && *v != '\t'), "value not trimmed: '%s'", v);
+		CHECK(p == v ||
+			(p[-1] != ' ' && p[-1] != '\t' && *v != ' ' &&
+			    *v != '\t'),
+		    "value not trimmed: '%s'", v);
 		CHECK(!strchr(v, 0x7f), "DEL in a value");
 	}
 	CHECK(req_encode(r, &b) == 0, "encode");
@@ -170,7 +172,8 @@ cl_all(const char *v, long long len)
 		if (q == s)
 			return 0;
 		for (x = 0; s < q; s++) {
-			if (!isdigit((unsigned char)*s) || x > 99999999999999999LL)
+			if (!isdigit((unsigned char)*s) ||
+			    x > 99999999999999999LL)
 				return 0;
 			x = x * 10 + (*s - '0');
 		}
@@ -193,8 +196,7 @@ framing_check(const struct req *r, const uint8_t *body, size_t blen,
 	char *copy;
 
 	st = http_req_framing(r, &f);
-	CHECK(st == 0 || st == 400 || st == 417 || st == 501, "status %d",
-	    st);
+	CHECK(st == 0 || st == 400 || st == 417 || st == 501, "status %d", st);
 	if (st != 0)
 		return;
 	for (i = 0; i < r->r_nhdrs; i++) {
@@ -207,25 +209,29 @@ framing_check(const struct req *r, const uint8_t *body, size_t blen,
 			te_elements(v, &nchunked, &nother);
 		} else if (!strcasecmp(n, "Content-Length")) {
 			ncl++;
-			CHECK(cl_all(v, f.hf_length), "Content-Length '%s' "
-			    "accepted as %lld", v, f.hf_length);
+			CHECK(cl_all(v, f.hf_length),
+			    "Content-Length '%s' "
+			    "accepted as %lld",
+			    v, f.hf_length);
 		} else if (!strcasecmp(n, "Connection")) {
 			close |= http_list_has(v, "close");
 			keep |= http_list_has(v, "keep-alive");
 		} else if (!strcasecmp(n, "Expect"))
 			expect = 1;
 	}
-	CHECK(nhost == 1 || (!http11 && nhost == 0), "%zu Host fields",
-	    nhost);
+	CHECK(nhost == 1 || (!http11 && nhost == 0), "%zu Host fields", nhost);
 	if (f.hf_chunked) {
 		CHECK(http11 && ncl == 0 && f.hf_length == -1 &&
-		    nchunked == 1 && nother == 0, "chunked accepted with "
+			nchunked == 1 && nother == 0,
+		    "chunked accepted with "
 		    "version %s, %zu CL, %zu chunked, %zu other codings",
 		    r->r_version, ncl, nchunked, nother);
 	} else {
 		CHECK(nte == 0, "Transfer-Encoding but not chunked");
-		CHECK((ncl == 0) == (f.hf_length == -1), "length %lld from "
-		    "%zu fields", f.hf_length, ncl);
+		CHECK((ncl == 0) == (f.hf_length == -1),
+		    "length %lld from "
+		    "%zu fields",
+		    f.hf_length, ncl);
 	}
 	CHECK(!f.hf_expect || (http11 && expect), "expect");
 	CHECK(f.hf_close == (http11 ? close : !keep), "close");
@@ -243,8 +249,9 @@ reqline_span(const uint8_t *d, size_t len, size_t *startp, size_t *lenp)
 {
 	size_t pos = 0, e;
 
-	while (pos < len && (d[pos] == '\n' ||
-	    (d[pos] == '\r' && pos + 1 < len && d[pos + 1] == '\n')))
+	while (pos < len &&
+	    (d[pos] == '\n' ||
+		(d[pos] == '\r' && pos + 1 < len && d[pos + 1] == '\n')))
 		pos += d[pos] == '\r' ? 2 : 1;
 	for (e = pos; e < len && d[e] != '\n'; e++)
 		;
@@ -288,7 +295,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n < 0)
 		CHECK(ns < 0, "small limits accept what default rejects");
 	if (n == 0)
-		CHECK(ns <= 0, "small limits accept what default wants more of");
+		CHECK(ns <= 0,
+		    "small limits accept what default wants more of");
 
 	/* Prefixes: "need more" before the end, then the same answer. */
 	for (int i = 0; i < 3; i++) {

@@ -54,10 +54,12 @@ run(int which, const uint8_t *data, size_t len, struct http_resp *rp)
 	if (n < 0)
 		CHECK(errno == EBADMSG, "errno %d", errno);
 	if (which == P_CGI)
-		CHECK((n < 0) == (why != NULL), "reason given: %d", why != NULL);
+		CHECK((n < 0) == (why != NULL), "reason given: %d",
+		    why != NULL);
 	if (n <= 0)
 		CHECK(rp->hr_nhdrs == 0 && rp->hr_hdrs == NULL &&
-		    rp->hr_reason == NULL, "result %d left fields", n);
+			rp->hr_reason == NULL,
+		    "result %d left fields", n);
 	return n;
 }
 
@@ -69,13 +71,13 @@ resp_same(const struct http_resp *a, const struct http_resp *b)
 	CHECK(a->hr_status == b->hr_status, "status %d vs %d", a->hr_status,
 	    b->hr_status);
 	CHECK((a->hr_reason == NULL) == (b->hr_reason == NULL) &&
-	    (a->hr_reason == NULL || !strcmp(a->hr_reason, b->hr_reason)),
+		(a->hr_reason == NULL || !strcmp(a->hr_reason, b->hr_reason)),
 	    "reason");
 	CHECK(a->hr_nhdrs == b->hr_nhdrs, "%zu vs %zu fields", a->hr_nhdrs,
 	    b->hr_nhdrs);
 	for (i = 0; i < a->hr_nhdrs; i++)
 		CHECK(!strcmp(a->hr_hdrs[i].h_name, b->hr_hdrs[i].h_name) &&
-		    !strcmp(a->hr_hdrs[i].h_value, b->hr_hdrs[i].h_value),
+			!strcmp(a->hr_hdrs[i].h_value, b->hr_hdrs[i].h_value),
 		    "field %zu", i);
 }
 
@@ -86,23 +88,28 @@ resp_shape(const struct http_resp *r)
 	size_t i;
 
 	for (i = 0; i < r->hr_nhdrs; i++) {
-		const char *n = r->hr_hdrs[i].h_name, *v = r->hr_hdrs[i].h_value;
+		const char *n = r->hr_hdrs[i].h_name,
+			   *v = r->hr_hdrs[i].h_value;
 
 		CHECK(*n != '\0', "empty name");
 		for (p = n; *p; p++)
 			CHECK(isalnum((unsigned char)*p) ||
-			    strchr("!#$%&'*+-.^_`|~", *p), "name byte %#x",
-			    (unsigned char)*p);
+				strchr("!#$%&'*+-.^_`|~", *p),
+			    "name byte %#x", (unsigned char)*p);
 		for (p = v; *p; p++)
 			CHECK((*p == '\t' || (unsigned char)*p >= 0x20) &&
-			    *p != 0x7f, "value byte %#x", (unsigned char)*p);
-		CHECK(p == v || (*v != ' ' && *v != '\t' && p[-1] != ' ' &&
-		    p[-1] != '\t'), "value not trimmed");
+				*p != 0x7f,
+			    "value byte %#x", (unsigned char)*p);
+		CHECK(p == v ||
+			(*v != ' ' && *v != '\t' && p[-1] != ' ' &&
+			    p[-1] != '\t'),
+		    "value not trimmed");
 	}
 	if (r->hr_reason)
 		for (p = r->hr_reason; *p; p++)
-			CHECK(*p == '\t' || ((unsigned char)*p >= 0x20 &&
-			    *p != 0x7f), "reason byte %#x", (unsigned char)*p);
+			CHECK(*p == '\t' ||
+				((unsigned char)*p >= 0x20 && *p != 0x7f),
+			    "reason byte %#x", (unsigned char)*p);
 }
 
 static int
@@ -175,8 +182,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    c.hr_status);
 		CHECK(http_resp_header(&c, "Status") == NULL, "Status kept");
 		if (http_resp_header(&f, "Status") == NULL)
-			CHECK(c.hr_status == (http_resp_header(&f, "Location") ?
-			    302 : 200), "default status %d", c.hr_status);
+			CHECK(c.hr_status ==
+				(http_resp_header(&f, "Location") ? 302 : 200),
+			    "default status %d", c.hr_status);
 		CHECK(c.hr_reason != NULL && *c.hr_reason, "no reason");
 		/* What we would send parses back to the same thing. */
 		CHECK(cgi_http_head(&b, &c) == 0, "cgi_http_head");
@@ -192,7 +200,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_resp_free(&c);
 	} else if (nf > 0) {
 		/* Only a bad Status makes cgi reject a good field block. */
-		CHECK(http_resp_header(&f, "Status") != NULL, "cgi rejects "
+		CHECK(http_resp_header(&f, "Status") != NULL,
+		    "cgi rejects "
 		    "a head without Status");
 	}
 	if (nr > 0)

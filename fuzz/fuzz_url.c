@@ -95,17 +95,19 @@ check_decode(const char *in, size_t len, int plus, uint32_t *seed)
 	/* Two pieces. */
 	k = fuzz_rand(seed) % (len + 1);
 	{
-	/* Exact allocations, so a look past either half is caught. */
-	char *h1 = fuzz_dup((const uint8_t *)in, k);
-	char *h2 = fuzz_dup((const uint8_t *)in + k, len - k);
+		/* Exact allocations, so a look past either half is caught. */
+		char *h1 = fuzz_dup((const uint8_t *)in, k);
+		char *h2 = fuzz_dup((const uint8_t *)in + k, len - k);
 
-	na = url_decode(h1, k, a, plus);
-	nb = url_decode(h2, len - k, a + na, plus);
-	if (!cuts_escape(in, len, k))
-		CHECK(na + nb == n && !memcmp(a, out, n), "cut at %zu "
-		    "decodes differently", k);
-	free(h1);
-	free(h2);
+		na = url_decode(h1, k, a, plus);
+		nb = url_decode(h2, len - k, a + na, plus);
+		if (!cuts_escape(in, len, k))
+			CHECK(na + nb == n && !memcmp(a, out, n),
+			    "cut at %zu "
+			    "decodes differently",
+			    k);
+		free(h1);
+		free(h2);
 	}
 	free(out);
 	free(ref);
@@ -116,8 +118,8 @@ check_decode(const char *in, size_t len, int plus, uint32_t *seed)
 static int
 plain_dots(const char *s, size_t n)
 {
-	return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' &&
-	    s[1] == '.');
+	return (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.');
 }
 
 /* The reference resolver for rest strings without '%'. */
@@ -133,7 +135,7 @@ ref_resolve(const char *in, char *out)
 		l = strcspn(p, "/");
 		last = p[l] == '\0';
 		if (n >= 4096)
-			return 1;	/* too long to check */
+			return 1; /* too long to check */
 		if (plain_dots(p, l) && l == 2) {
 			if (n == 0)
 				return URL_DOTS_ABOVE;
@@ -169,8 +171,8 @@ check_resolve(const char *s)
 	if (r == NULL || (ref = malloc(2 * len + 2)) == NULL)
 		abort();
 	rv = url_resolve_rest(r);
-	CHECK(rv == 0 || rv == URL_DOTS_ABOVE || rv == URL_DOTS_SLASH,
-	    "rv %d", rv);
+	CHECK(rv == 0 || rv == URL_DOTS_ABOVE || rv == URL_DOTS_SLASH, "rv %d",
+	    rv);
 	if (!strchr(s, '%') && strlen(s) < 4096) {
 		int want = ref_resolve(s, ref);
 
@@ -186,8 +188,10 @@ check_resolve(const char *s)
 	CHECK((d = url_decode_str(r, NULL)) != NULL, "decode");
 	for (p = d;; p += l + 1) {
 		l = strcspn(p, "/");
-		CHECK(!plain_dots(p, l), "'%s' resolves to '%s', with a "
-		    "dot-segment once decoded", s, r);
+		CHECK(!plain_dots(p, l),
+		    "'%s' resolves to '%s', with a "
+		    "dot-segment once decoded",
+		    s, r);
 		if (p[l] == '\0')
 			break;
 	}
@@ -235,17 +239,19 @@ check_cstring(const char *s)
 	for (p = b.b_data ? b.b_data : ""; *p; p++) {
 		if (*p == '%') {
 			CHECK(isxdigit((unsigned char)p[1]) &&
-			    isxdigit((unsigned char)p[2]), "bad escape");
+				isxdigit((unsigned char)p[2]),
+			    "bad escape");
 			p += 2;
 			continue;
 		}
 		CHECK(isalnum((unsigned char)*p) ||
-		    strchr("/-._~!$&'()*+,;=:@", *p), "byte %#x left bare",
-		    (unsigned char)*p);
+			strchr("/-._~!$&'()*+,;=:@", *p),
+		    "byte %#x left bare", (unsigned char)*p);
 	}
 	CHECK((d = url_decode_str(b.b_data ? b.b_data : "", &n)) != NULL,
 	    "decode");
-	CHECK(n == len && !memcmp(d, s, len), "encode_path does not round-"
+	CHECK(n == len && !memcmp(d, s, len),
+	    "encode_path does not round-"
 	    "trip");
 	free(d);
 	buf_free(&b);

@@ -23,15 +23,15 @@
 #include "htextauth.h"
 
 struct centry {
-	struct centry	*e_next;
-	struct cred	 e_cred;
-	time_t		 e_used;
+	struct centry *e_next;
+	struct cred e_cred;
+	time_t e_used;
 };
 
-static struct centry	*cache;
-static size_t		 ncache;
-static int		 cache_on = 1;
-static long		 cache_ttl = ASH_AUTH_CACHE_TTL;
+static struct centry *cache;
+static size_t ncache;
+static int cache_on = 1;
+static long cache_ttl = ASH_AUTH_CACHE_TTL;
 
 static int
 b64_value(unsigned char ch)

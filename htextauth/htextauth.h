@@ -15,10 +15,10 @@
 
 /* A decoded Basic credential: "user" NUL "password" NUL. */
 struct cred {
-	char	*c_buf;		/* one allocation, wiped when freed */
-	size_t	 c_len;
-	char	*c_user;
-	char	*c_pass;
+	char *c_buf; /* one allocation, wiped when freed */
+	size_t c_len;
+	char *c_user;
+	char *c_pass;
 };
 
 /*
@@ -28,16 +28,16 @@ struct cred {
  * over-long values give 400 as well; -1 with errno ENOMEM.  *why gets a
  * short reason for the client.
  */
-int	cred_parse(const char *value, struct cred *c, const char **why);
-void	cred_free(struct cred *c);
+int cred_parse(const char *value, struct cred *c, const char **why);
+void cred_free(struct cred *c);
 
 /* The cache of credentials the command accepted. */
-void	cache_setup(int enabled, long ttl);
+void cache_setup(int enabled, long ttl);
 /* Is c cached and fresh?  Marks it used at `now`. */
-int	cache_check(const struct cred *c, time_t now);
+int cache_check(const struct cred *c, time_t now);
 /* Remember c as verified at `now` (ignored when out of memory). */
-void	cache_add(const struct cred *c, time_t now);
+void cache_add(const struct cred *c, time_t now);
 /* Forget every entry (wiping the passwords). */
-void	cache_clear(void);
+void cache_clear(void);
 
 #endif

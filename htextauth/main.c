@@ -45,30 +45,31 @@
 #include "req.h"
 
 struct auth {
-	struct auth	*a_next;
-	struct req	*a_req;
-	int		 a_fd;		/* the client's response socket */
-	struct cred	 a_cred;
-	pid_t		 a_pid;		/* 0 once reaped */
-	int		 a_status;
-	struct watch	 a_out;		/* the command's standard output */
-	struct buf	 a_msg;
-	struct timer	 a_timer;
+	struct auth *a_next;
+	struct req *a_req;
+	int a_fd; /* the client's response socket */
+	struct cred a_cred;
+	pid_t a_pid; /* 0 once reaped */
+	int a_status;
+	struct watch a_out; /* the command's standard output */
+	struct buf a_msg;
+	struct timer a_timer;
 };
 
 extern char **environ;
 
-static char	**authcmd;
+static char **authcmd;
 static struct child *kid;
 static const char *realm = "auth";
-static int	 https_only;
+static int https_only;
 static struct auth *auths;
 static struct watch kidwatch;
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: htextauth [-hCs] [-r REALM] [-T SECONDS] "
+	fprintf(out,
+	    "usage: htextauth [-hCs] [-r REALM] [-T SECONDS] "
 	    "AUTHCMD [ARGS...] -- CHILD [ARGS...]\n");
 }
 
@@ -152,12 +153,14 @@ auth_finish(struct auth *a)
 		while (a->a_msg.b_len > 0 &&
 		    strchr("\r\n \t", a->a_msg.b_data[a->a_msg.b_len - 1]))
 			a->a_msg.b_data[--a->a_msg.b_len] = '\0';
-		challenge(a->a_fd, a->a_msg.b_len ? a->a_msg.b_data :
-		    "The credentials are not valid.");
+		challenge(a->a_fd,
+		    a->a_msg.b_len ? a->a_msg.b_data
+				   : "The credentials are not valid.");
 	} else {
 		log_msg(LOG_ERR, "%s: killed by signal %d", authcmd[0],
 		    WTERMSIG(st));
-		http_error(a->a_fd, 500, "The credentials could not be "
+		http_error(a->a_fd, 500,
+		    "The credentials could not be "
 		    "checked.");
 	}
 	auth_free(a);
@@ -173,9 +176,10 @@ auth_output(struct watch *w, uint32_t ev)
 	(void)ev;
 	while ((n = read(w->w_fd, tmp, sizeof(tmp))) > 0)
 		if (a->a_msg.b_len < ASH_AUTH_MSG_MAX)
-			buf_append(&a->a_msg, tmp, (size_t)n >
-			    ASH_AUTH_MSG_MAX - a->a_msg.b_len ?
-			    ASH_AUTH_MSG_MAX - a->a_msg.b_len : (size_t)n);
+			buf_append(&a->a_msg, tmp,
+			    (size_t)n > ASH_AUTH_MSG_MAX - a->a_msg.b_len
+				? ASH_AUTH_MSG_MAX - a->a_msg.b_len
+				: (size_t)n);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	loop_unwatch(handler_loop(), w);
@@ -241,13 +245,12 @@ auth_spawn(struct auth *a)
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setflags(&at,
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	e = posix_spawnp(&a->a_pid, authcmd[0], &fa, &at, authcmd,
-	    environ);
+	e = posix_spawnp(&a->a_pid, authcmd[0], &fa, &at, authcmd, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (e != 0) {
@@ -259,8 +262,8 @@ auth_spawn(struct auth *a)
 	close(out[1]);
 	in[0] = out[1] = -1;
 	/* Two short lines always fit in an empty pipe: no blocking. */
-	if (buf_printf(&line, "%s\n%s\n", a->a_cred.c_user,
-	    a->a_cred.c_pass) == 0)
+	if (buf_printf(&line, "%s\n%s\n", a->a_cred.c_user, a->a_cred.c_pass) ==
+	    0)
 		write_all(in[1], line.b_data, line.b_len);
 	explicit_bzero(line.b_data, line.b_len);
 	buf_free(&line);
@@ -270,7 +273,7 @@ auth_spawn(struct auth *a)
 	timer_init(&a->a_timer, auth_timeout, a);
 	if (loop_watch(handler_loop(), &a->a_out, EPOLLIN) == -1 ||
 	    loop_timer(handler_loop(), &a->a_timer,
-	    ASH_AUTH_TIMEOUT * 1000ULL) == -1)
+		ASH_AUTH_TIMEOUT * 1000ULL) == -1)
 		log_errno(LOG_ERR, "event loop");
 	return 0;
 fail:
@@ -295,7 +298,8 @@ serve(struct req *r, int fd, void *arg)
 	(void)arg;
 	proto = req_header(r, "X-Ash-Protocol");
 	if (https_only && (proto == NULL || strcmp(proto, "https"))) {
-		http_error(fd, 403, "This resource must be requested over "
+		http_error(fd, 403,
+		    "This resource must be requested over "
 		    "HTTPS.");
 		goto done;
 	}
@@ -363,7 +367,7 @@ kid_start(char **argv)
 		log_die_errno(1, "%s", argv[0]);
 	pfd = (int)syscall(SYS_pidfd_open, kid->ch_pid, 0);
 	if (pfd == -1)
-		return;		/* old kernel: noticed on the next request */
+		return; /* old kernel: noticed on the next request */
 	fcntl(pfd, F_SETFD, FD_CLOEXEC);
 	watch_init(&kidwatch, pfd, kid_gone, NULL);
 	if (loop_watch(handler_loop(), &kidwatch, EPOLLIN) == -1)
@@ -398,7 +402,8 @@ main(int argc, char **argv)
 			realm = optarg;
 			for (p = realm; *p; p++)
 				if ((unsigned char)*p < 0x20 || *p == 0x7f)
-					log_die(2, "-r: a control character "
+					log_die(2,
+					    "-r: a control character "
 					    "in the realm");
 			break;
 		case 'T':
@@ -423,7 +428,8 @@ main(int argc, char **argv)
 	authcmd = argv + optind;
 	cache_setup(cached, ttl);
 	if (!handler_persistent())
-		log_die(1, "standard input is not a request socket "
+		log_die(1,
+		    "standard input is not a request socket "
 		    "(htextauth is a persistent handler, see ashd(7))");
 	kid_start(argv + i + 1);
 	rv = handler_run(&htextauth_handler, NULL);

@@ -12,9 +12,9 @@ struct buf;
 struct req;
 
 struct htls_opts {
-	int		 o_mtime;	/* -m: a column of modification times */
-	int		 o_size;	/* -s: a column of file sizes */
-	const char	*o_css;		/* -c: link this stylesheet instead */
+	int o_mtime;	   /* -m: a column of modification times */
+	int o_size;	   /* -s: a column of file sizes */
+	const char *o_css; /* -c: link this stylesheet instead */
 };
 
 extern struct htls_opts htls_opts;
@@ -24,6 +24,6 @@ extern struct htls_opts htls_opts;
  * appended to out.  0, or -1 with errno ENOMEM when out of memory
  * (out then holds nothing useful).
  */
-int	htls_respond(const struct req *r, struct buf *out);
+int htls_respond(const struct req *r, struct buf *out);
 
 #endif

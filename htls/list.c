@@ -42,16 +42,16 @@
 struct htls_opts htls_opts;
 
 struct dent {
-	char		*d_name;
-	struct stat	 d_st;
-	int		 d_w, d_x;	/* writable, executable by us */
+	char *d_name;
+	struct stat d_st;
+	int d_w, d_x; /* writable, executable by us */
 };
 
 struct listing {
-	struct dent	*l_ents;
-	size_t		 l_n, l_cap;
-	size_t		 l_more;	/* entries left out (ASH_LISTING_MAX) */
-	long long	 l_mtime;	/* newest of the directory and entries */
+	struct dent *l_ents;
+	size_t l_n, l_cap;
+	size_t l_more;	   /* entries left out (ASH_LISTING_MAX) */
+	long long l_mtime; /* newest of the directory and entries */
 };
 
 static const char default_css[] =
@@ -191,8 +191,8 @@ listing_add(struct listing *l, int dfd, const char *name)
 		return 0;
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return 0;
-	if (faccessat(dfd, name, S_ISDIR(st.st_mode) ? R_OK | X_OK : R_OK,
-	    0) == -1)
+	if (faccessat(dfd, name, S_ISDIR(st.st_mode) ? R_OK | X_OK : R_OK, 0) ==
+	    -1)
 		return 0;
 	if (l->l_n == ASH_LISTING_MAX) {
 		l->l_more++;
@@ -257,23 +257,27 @@ fail:
 static int
 page_head(struct buf *b, const char *title, size_t tlen)
 {
-	if (buf_appends(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-	    "<meta charset=\"utf-8\" />\n<meta name=\"viewport\" "
-	    "content=\"width=device-width, initial-scale=1\" />\n"
-	    "<title>Index of ") == -1 || html_text(b, title, tlen) == -1 ||
+	if (buf_appends(b,
+		"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+		"<meta charset=\"utf-8\" />\n<meta name=\"viewport\" "
+		"content=\"width=device-width, initial-scale=1\" />\n"
+		"<title>Index of ") == -1 ||
+	    html_text(b, title, tlen) == -1 ||
 	    buf_appends(b, "</title>\n") == -1)
 		return -1;
 	if (htls_opts.o_css) {
 		if (buf_appends(b, "<link rel=\"stylesheet\" href=\"") == -1 ||
-		    html_text(b, htls_opts.o_css, strlen(htls_opts.o_css))
-		    == -1 || buf_appends(b, "\" />\n") == -1)
+		    html_text(b, htls_opts.o_css, strlen(htls_opts.o_css)) ==
+			-1 ||
+		    buf_appends(b, "\" />\n") == -1)
 			return -1;
 	} else if (buf_printf(b, "<style>\n%s</style>\n", default_css) == -1)
 		return -1;
 	if (buf_appends(b, "</head>\n<body>\n<h1>Index of ") == -1 ||
 	    html_text(b, title, tlen) == -1 ||
-	    buf_appends(b, "</h1>\n<div class=\"dirindex\">\n<table>\n"
-	    "<thead><tr><th class=\"filename\">Name</th>") == -1)
+	    buf_appends(b,
+		"</h1>\n<div class=\"dirindex\">\n<table>\n"
+		"<thead><tr><th class=\"filename\">Name</th>") == -1)
 		return -1;
 	if (htls_opts.o_size &&
 	    buf_appends(b, "<th class=\"filesize\">Size</th>") == -1)
@@ -293,9 +297,11 @@ page_row(struct buf *b, const struct dent *d)
 	time_t t;
 	int dir = d == NULL || S_ISDIR(d->d_st.st_mode);
 
-	if (buf_printf(b, "<tr class=\"dentry%s%s%s\"><td class=\"filename\">"
-	    "<a href=\"", dir ? " dir" : "", !dir && d->d_x ? " exec" : "",
-	    d && d->d_w ? " writable" : "") == -1)
+	if (buf_printf(b,
+		"<tr class=\"dentry%s%s%s\"><td class=\"filename\">"
+		"<a href=\"",
+		dir ? " dir" : "", !dir && d->d_x ? " exec" : "",
+		d && d->d_w ? " writable" : "") == -1)
 		return -1;
 	if (d == NULL) {
 		if (buf_appends(b, "../\">../</a></td>") == -1)
@@ -305,10 +311,10 @@ page_row(struct buf *b, const struct dent *d)
 	    html_text(b, d->d_name, strlen(d->d_name)) == -1 ||
 	    buf_appends(b, dir ? "/</a></td>" : "</a></td>") == -1)
 		return -1;
-	if (htls_opts.o_size && (dir ? buf_appends(b,
-	    "<td class=\"filesize\"></td>") : buf_printf(b,
-	    "<td class=\"filesize\">%lld</td>", (long long)d->d_st.st_size))
-	    == -1)
+	if (htls_opts.o_size &&
+	    (dir ? buf_appends(b, "<td class=\"filesize\"></td>")
+		 : buf_printf(b, "<td class=\"filesize\">%lld</td>",
+		       (long long)d->d_st.st_size)) == -1)
 		return -1;
 	if (htls_opts.o_mtime) {
 		if (d == NULL)
@@ -316,11 +322,13 @@ page_row(struct buf *b, const struct dent *d)
 		else {
 			t = d->d_st.st_mtime;
 			gmtime_r(&t, &tm);
-			strftime(when, sizeof(when), "<time datetime=\""
-			    "%Y-%m-%dT%H:%M:%SZ\">%Y-%m-%d %H:%M</time>", &tm);
+			strftime(when, sizeof(when),
+			    "<time datetime=\""
+			    "%Y-%m-%dT%H:%M:%SZ\">%Y-%m-%d %H:%M</time>",
+			    &tm);
 		}
-		if (buf_printf(b, "<td class=\"filemtime\">%s</td>", when)
-		    == -1)
+		if (buf_printf(b, "<td class=\"filemtime\">%s</td>", when) ==
+		    -1)
 			return -1;
 	}
 	return buf_appends(b, "</tr>\n");
@@ -341,8 +349,11 @@ page(struct buf *b, const struct listing *l, const char *title, size_t tlen)
 			return -1;
 	if (buf_appends(b, "</tbody>\n</table>\n</div>\n") == -1)
 		return -1;
-	if (l->l_more && buf_printf(b, "<p class=\"more\">%zu more entries "
-	    "are not shown.</p>\n", l->l_more) == -1)
+	if (l->l_more &&
+	    buf_printf(b,
+		"<p class=\"more\">%zu more entries "
+		"are not shown.</p>\n",
+		l->l_more) == -1)
 		return -1;
 	return buf_appends(b, "</body>\n</html>\n");
 }
@@ -355,9 +366,10 @@ redirect(const struct req *r, struct buf *out)
 
 	if (strpbrk(r->r_url, "\r\n") != NULL)
 		return http_error_format(out, 400, "Bad URL.", NULL);
-	return buf_printf(out, "HTTP/1.1 301 Moved Permanently\r\n"
-	    "Location: %.*s/%s\r\nContent-Length: 0\r\n\r\n", (int)pl,
-	    r->r_url, r->r_url + pl);
+	return buf_printf(out,
+	    "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Location: %.*s/%s\r\nContent-Length: 0\r\n\r\n",
+	    (int)pl, r->r_url, r->r_url + pl);
 }
 
 /* The decoded path of a URL (origin- or absolute-form), for the title;
@@ -395,24 +407,29 @@ respond_dir(const struct req *r, const char *path, struct buf *out)
 		if (errno == ENOMEM)
 			return -1;
 		log_errno(LOG_ERR, "%s", path);
-		return http_error_format(out, errno == ENOENT ||
-		    errno == ENOTDIR ? 404 : errno == EACCES ? 403 : 500,
+		return http_error_format(out,
+		    errno == ENOENT || errno == ENOTDIR ? 404
+			: errno == EACCES		? 403
+							: 500,
 		    "Cannot list this directory.", NULL);
 	}
 	http_date(date, sizeof(date), l.l_mtime);
 	if ((ims = req_header(r, "If-Modified-Since")) != NULL &&
 	    req_header(r, "If-None-Match") == NULL &&
 	    http_parse_date(ims) >= l.l_mtime) {
-		rv = buf_printf(out, "HTTP/1.1 304 Not Modified\r\n"
-		    "Last-Modified: %s\r\n\r\n", date);
+		rv = buf_printf(out,
+		    "HTTP/1.1 304 Not Modified\r\n"
+		    "Last-Modified: %s\r\n\r\n",
+		    date);
 		goto done;
 	}
 	if ((title = url_path(r->r_url, &tlen)) == NULL)
 		goto done;
-	if (page(&body, &l, title, tlen) == 0 && buf_printf(out,
-	    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-	    "Last-Modified: %s\r\nContent-Length: %zu\r\n\r\n", date,
-	    body.b_len) == 0)
+	if (page(&body, &l, title, tlen) == 0 &&
+	    buf_printf(out,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+		"Last-Modified: %s\r\nContent-Length: %zu\r\n\r\n",
+		date, body.b_len) == 0)
 		rv = buf_append(out, body.b_data, body.b_len);
 	free(title);
 done:
@@ -428,17 +445,25 @@ htls_respond(const struct req *r, struct buf *out)
 	size_t pl = strcspn(r->r_url, "?");
 
 	if (strcmp(r->r_method, "GET") && strcmp(r->r_method, "HEAD"))
-		return http_error_format(out, 405, "Only GET and HEAD are "
-		    "allowed here.", "Allow: GET, HEAD\r\n");
+		return http_error_format(out, 405,
+		    "Only GET and HEAD are "
+		    "allowed here.",
+		    "Allow: GET, HEAD\r\n");
 	if (path == NULL) {
-		log_msg(LOG_ERR, "%s: no X-Ash-File header (htls lists the "
-		    "directory dirplex names in it)", r->r_url);
-		return http_error_format(out, 500, "Server configuration "
-		    "error.", NULL);
+		log_msg(LOG_ERR,
+		    "%s: no X-Ash-File header (htls lists the "
+		    "directory dirplex names in it)",
+		    r->r_url);
+		return http_error_format(out, 500,
+		    "Server configuration "
+		    "error.",
+		    NULL);
 	}
 	if (r->r_rest[0] != '\0')
-		return http_error_format(out, 404, "The requested resource "
-		    "was not found.", NULL);
+		return http_error_format(out, 404,
+		    "The requested resource "
+		    "was not found.",
+		    NULL);
 	if (pl == 0 || r->r_url[pl - 1] != '/')
 		return redirect(r, out);
 	return respond_dir(r, path, out);

@@ -30,9 +30,9 @@
 
 /* A response on its way out. */
 struct out {
-	struct watch	 o_watch;
-	struct buf	 o_buf;
-	size_t		 o_off;
+	struct watch o_watch;
+	struct buf o_buf;
+	size_t o_off;
 };
 
 static void

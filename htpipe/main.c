@@ -38,17 +38,18 @@
 #include "loop.h"
 #include "req.h"
 
-static const char	 *spath;
-static char		**chargv;	/* CHILD ARGS..., or NULL */
-static char		 *progname;	/* argv[0], to start a server */
-static char		  selfpath[PATH_MAX];	/* this program, or "" */
-static int		  climode;	/* -C */
-static struct child	 *server;	/* the connection, as a child */
+static const char *spath;
+static char **chargv;		/* CHILD ARGS..., or NULL */
+static char *progname;		/* argv[0], to start a server */
+static char selfpath[PATH_MAX]; /* this program, or "" */
+static int climode;		/* -C */
+static struct child *server;	/* the connection, as a child */
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: htpipe [-h] [-CS] SOCKET-PATH "
+	fprintf(out,
+	    "usage: htpipe [-h] [-CS] SOCKET-PATH "
 	    "[CHILD [ARGS...]]\n");
 }
 
@@ -157,10 +158,12 @@ server_connect(struct child *ch)
 			/* It failed, unless another one won the race. */
 			if ((fd = pipe_connect(spath)) != -1)
 				return fd;
-			log_msg(LOG_ERR, "%s: the server started for it "
-			    "exited with status %d", spath,
-			    WIFEXITED(st) ? WEXITSTATUS(st) : 128 +
-			    WTERMSIG(st));
+			log_msg(LOG_ERR,
+			    "%s: the server started for it "
+			    "exited with status %d",
+			    spath,
+			    WIFEXITED(st) ? WEXITSTATUS(st)
+					  : 128 + WTERMSIG(st));
 			errno = ECONNREFUSED;
 			return -1;
 		}
@@ -185,9 +188,11 @@ reaped(pid_t pid, int st, void *arg)
 {
 	(void)arg;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		log_msg(LOG_WARNING, "%s: server process %ld ended with "
-		    "status %d", spath, (long)pid, WIFEXITED(st) ?
-		    WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		log_msg(LOG_WARNING,
+		    "%s: server process %ld ended with "
+		    "status %d",
+		    spath, (long)pid,
+		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
 static const struct handler client_handler = {
@@ -205,13 +210,13 @@ client_run(void)
 		return 1;
 	handler_loop();
 	if ((server = child_new(spath, CHILD_PERSISTENT,
-	    chargv ? chargv : dummy, NULL)) == NULL)
+		 chargv ? chargv : dummy, NULL)) == NULL)
 		log_die_errno(1, "out of memory");
 	server->ch_connect = server_connect;
 	if (child_start(server) == -1)
 		log_die_errno(1, "%s", spath);
 	handler_follow(server);
-	server->ch_arg = server;	/* running */
+	server->ch_arg = server; /* running */
 	rv = handler_run(&client_handler, NULL);
 	child_free(server);
 	return rv;

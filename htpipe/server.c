@@ -28,27 +28,27 @@
 #include "loop.h"
 #include "req.h"
 
-#define ACCEPT_PAUSE	1000	/* ms without accepting after EMFILE */
-#define FILE_CHECK	1000	/* ms between looks at the socket file */
-#define CONN_BATCH	32	/* datagrams per wake-up and connection */
+#define ACCEPT_PAUSE 1000 /* ms without accepting after EMFILE */
+#define FILE_CHECK   1000 /* ms between looks at the socket file */
+#define CONN_BATCH   32	  /* datagrams per wake-up and connection */
 
 /* One client connection. */
 struct pconn {
-	struct pconn	*pc_next;
-	struct pconn	*pc_prev;
-	struct watch	 pc_watch;
-	int		 pc_fd;
+	struct pconn *pc_next;
+	struct pconn *pc_prev;
+	struct watch pc_watch;
+	int pc_fd;
 };
 
-static struct child	*ch;
-static const char	*spath;
-static struct stat	 sfile;		/* the socket file we made */
-static struct watch	 lwatch;
-static struct timer	 ltimer;
-static struct timer	 ftimer;
-static struct pconn	*conns;
-static int		 lfd = -1;
-static int		 paused;	/* the child's queue is not empty */
+static struct child *ch;
+static const char *spath;
+static struct stat sfile; /* the socket file we made */
+static struct watch lwatch;
+static struct timer ltimer;
+static struct timer ftimer;
+static struct pconn *conns;
+static int lfd = -1;
+static int paused; /* the child's queue is not empty */
 
 /* Listen at path, displacing only a stale socket file. */
 static int
@@ -62,7 +62,7 @@ listen_at(const char *path)
 		return -1;
 	for (tries = 0; tries < 3; tries++) {
 		if ((fd = pipe_connect(path)) != -1) {
-			close(fd);	/* another server answers there */
+			close(fd); /* another server answers there */
 			errno = EADDRINUSE;
 			return -1;
 		}
@@ -74,8 +74,9 @@ listen_at(const char *path)
 			if (unlink(path) == -1 && errno != ENOENT)
 				return -1;
 		}
-		if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, 0)) == -1)
+		if ((fd = socket(AF_UNIX,
+			 SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) ==
+		    -1)
 			return -1;
 		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
 		    stat(path, &sfile) == 0 && listen(fd, SOMAXCONN) == 0)
@@ -119,8 +120,8 @@ conns_watch(void)
 	for (pc = conns; pc != NULL; pc = pc->pc_next) {
 		if (paused)
 			loop_unwatch(handler_loop(), &pc->pc_watch);
-		else if (loop_watch(handler_loop(), &pc->pc_watch,
-		    EPOLLIN) == -1)
+		else if (loop_watch(handler_loop(), &pc->pc_watch, EPOLLIN) ==
+		    -1)
 			log_errno(LOG_ERR, "epoll");
 	}
 }
@@ -170,16 +171,16 @@ accept_event(struct watch *w, uint32_t ev)
 
 	(void)w;
 	(void)ev;
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) != -1) {
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) !=
+	    -1) {
 		if ((pc = calloc(1, sizeof(*pc))) == NULL) {
 			close(fd);
 			continue;
 		}
 		pc->pc_fd = fd;
 		watch_init(&pc->pc_watch, fd, conn_event, pc);
-		if (!paused && loop_watch(handler_loop(), &pc->pc_watch,
-		    EPOLLIN) == -1) {
+		if (!paused &&
+		    loop_watch(handler_loop(), &pc->pc_watch, EPOLLIN) == -1) {
 			close(fd);
 			free(pc);
 			continue;
@@ -223,8 +224,10 @@ file_check(struct timer *t)
 		loop_timer(handler_loop(), t, FILE_CHECK);
 		return;
 	}
-	log_msg(LOG_WARNING, "%s: the socket file is gone or replaced; "
-	    "exiting", spath);
+	log_msg(LOG_WARNING,
+	    "%s: the socket file is gone or replaced; "
+	    "exiting",
+	    spath);
 	handler_stop();
 }
 

@@ -39,10 +39,10 @@
 #include "loop.h"
 #include "req.h"
 
-static struct child	*ch;
-static struct timer	 idle;
-static int		 closing;
-static long		 timeout = ASH_HTTIMED_TIMEOUT;
+static struct child *ch;
+static struct timer idle;
+static int closing;
+static long timeout = ASH_HTTIMED_TIMEOUT;
 
 static void
 usage(FILE *out)
@@ -82,8 +82,8 @@ static void
 serve_one(struct req *r, int fd, void *arg)
 {
 	(void)arg;
-	if (!closing && loop_timer(handler_loop(), &idle,
-	    (uint64_t)timeout * 1000) == -1)
+	if (!closing &&
+	    loop_timer(handler_loop(), &idle, (uint64_t)timeout * 1000) == -1)
 		log_errno(LOG_ERR, "timer");
 	child_pass(ch, r, fd);
 }
@@ -121,8 +121,10 @@ main(int argc, char **argv)
 			timeout = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
 			    timeout < 1 || timeout > INT_MAX / 1000) {
-				log_msg(LOG_ERR, "-t %s: not a positive number "
-				    "of seconds", optarg);
+				log_msg(LOG_ERR,
+				    "-t %s: not a positive number "
+				    "of seconds",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -139,7 +141,7 @@ main(int argc, char **argv)
 		return 1;
 	handler_loop();
 	if ((ch = child_new(argv[optind], CHILD_PERSISTENT, argv + optind,
-	    NULL)) == NULL)
+		 NULL)) == NULL)
 		log_die_errno(1, "out of memory");
 	if (child_start(ch) == -1)
 		log_die_errno(1, "%s", argv[optind]);

@@ -29,9 +29,9 @@
 #include "log.h"
 #include "req.h"
 
-static char	**prog;		/* PROGRAM ARGS... */
-static long	  limit;	/* 0: none */
-static long	  running;
+static char **prog; /* PROGRAM ARGS... */
+static long limit;  /* 0: none */
+static long running;
 
 static void
 usage(FILE *out)
@@ -98,8 +98,10 @@ main(int argc, char **argv)
 			limit = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
 			    limit < 0 || limit > INT_MAX) {
-				log_msg(LOG_ERR, "-l %s: not a number of "
-				    "processes", optarg);
+				log_msg(LOG_ERR,
+				    "-l %s: not a number of "
+				    "processes",
+				    optarg);
 				return 2;
 			}
 			break;

@@ -13,34 +13,34 @@
  * rest string and all headers, NUL-separated).  Kept well under the
  * default Unix socket send buffer (net.core.wmem_default, 208 KiB),
  * which bounds what one datagram can carry. */
-#define ASH_DGRAM_MAX		(128 * 1024)
+#define ASH_DGRAM_MAX (128 * 1024)
 
 /* htparser: request line (method, target, version) and header section. */
-#define ASH_REQLINE_MAX		8192
-#define ASH_HEAD_MAX		(64 * 1024)
-#define ASH_HEADERS_MAX		100
+#define ASH_REQLINE_MAX 8192
+#define ASH_HEAD_MAX	(64 * 1024)
+#define ASH_HEADERS_MAX 100
 /* Default body limit; 0 in the option means "no limit". */
-#define ASH_BODY_MAX		((long long)1024 * 1024 * 1024)
+#define ASH_BODY_MAX ((long long)1024 * 1024 * 1024)
 /* Longest chunk-size line (size, extensions, CRLF) in a chunked body. */
-#define ASH_CHUNKLINE_MAX	1024
+#define ASH_CHUNKLINE_MAX 1024
 
 /* Longest PROXY protocol version 2 header htparser takes (the 16-byte
  * fixed part, addresses and TLVs); version 1 lines are at most 107
  * bytes by the protocol.  Real senders stay well under 1 KiB. */
-#define ASH_PROXY_MAX		4096
+#define ASH_PROXY_MAX 4096
 
 /* Largest response head a handler may write before the body. */
-#define ASH_RESPHEAD_MAX	(64 * 1024)
+#define ASH_RESPHEAD_MAX (64 * 1024)
 
 /* htparser timeouts, in seconds. */
-#define ASH_TIMEOUT_HEAD	30	/* whole request head */
-#define ASH_TIMEOUT_BODY	60	/* no body progress */
-#define ASH_TIMEOUT_IDLE	60	/* idle keep-alive connection */
-#define ASH_TIMEOUT_HANDLER	300	/* no output from the handler */
-#define ASH_TIMEOUT_SEND	60	/* client not reading the response */
+#define ASH_TIMEOUT_HEAD    30	/* whole request head */
+#define ASH_TIMEOUT_BODY    60	/* no body progress */
+#define ASH_TIMEOUT_IDLE    60	/* idle keep-alive connection */
+#define ASH_TIMEOUT_HANDLER 300 /* no output from the handler */
+#define ASH_TIMEOUT_SEND    60	/* client not reading the response */
 
 /* Size of the per-direction relay buffer htparser uses while copying. */
-#define ASH_IOBUF_SIZE		(16 * 1024)
+#define ASH_IOBUF_SIZE (16 * 1024)
 
 /* htparser, the rest of its sizes and times (not options):
  * - descriptors (set_conn_limit() in htparser/main.c): the soft limit
@@ -57,30 +57,30 @@
  *   closed its socket to exit, and how often (ms) at most it logs that
  *   it turns connections away;
  * - the largest values -o takes for sizes and for times (seconds). */
-#define ASH_FD_WANT		65536
-#define ASH_FD_SPARE		32
-#define ASH_FD_ACTIVE		1024
-#define ASH_LINGER_MS		2000
-#define ASH_LINGER_MAX		(1024 * 1024)
-#define ASH_SPLICE_MIN		(64 * 1024)
-#define ASH_SPLICE_PIPE		(256 * 1024)
-#define ASH_READBUF_SIZE	(64 * 1024)
-#define ASH_ACCEPT_BATCH	64
-#define ASH_ACCEPT_DRAIN_MAX	4096
-#define ASH_LISTEN_BACKLOG	1024
-#define ASH_LISTEN_FDS_MAX	1024
-#define ASH_LOG_WHAT_MAX	300
-#define ASH_ROOT_REAP_MS	1000
-#define ASH_OVERLOAD_LOG_MS	60000
-#define ASH_OPT_SIZE_MAX	((long long)1024 * 1024 * 1024)
-#define ASH_OPT_SECS_MAX	(86400 * 365)
+#define ASH_FD_WANT	     65536
+#define ASH_FD_SPARE	     32
+#define ASH_FD_ACTIVE	     1024
+#define ASH_LINGER_MS	     2000
+#define ASH_LINGER_MAX	     (1024 * 1024)
+#define ASH_SPLICE_MIN	     (64 * 1024)
+#define ASH_SPLICE_PIPE	     (256 * 1024)
+#define ASH_READBUF_SIZE     (64 * 1024)
+#define ASH_ACCEPT_BATCH     64
+#define ASH_ACCEPT_DRAIN_MAX 4096
+#define ASH_LISTEN_BACKLOG   1024
+#define ASH_LISTEN_FDS_MAX   1024
+#define ASH_LOG_WHAT_MAX     300
+#define ASH_ROOT_REAP_MS     1000
+#define ASH_OVERLOAD_LOG_MS  60000
+#define ASH_OPT_SIZE_MAX     ((long long)1024 * 1024 * 1024)
+#define ASH_OPT_SECS_MAX     (86400 * 365)
 
 /* httimed: seconds without a request before it exits (-t). */
-#define ASH_HTTIMED_TIMEOUT	300
+#define ASH_HTTIMED_TIMEOUT 300
 
 /* htpipe: milliseconds a client waits for the server it started to
  * listen on SOCKET-PATH. */
-#define ASH_HTPIPE_START	5000
+#define ASH_HTPIPE_START 5000
 
 /*
  * ratequeue: the defaults of a bucket's size, its drain rate (requests
@@ -91,89 +91,89 @@
  * at most half the open-file limit: each holds its response socket);
  * how often a client's blocked requests are counted in the log (ms).
  */
-#define ASH_RATEQUEUE_SIZE	100
-#define ASH_RATEQUEUE_RATE	10
-#define ASH_RATEQUEUE_BRIM	10
-#define ASH_RATEQUEUE_RETAIN	10000
-#define ASH_RATEQUEUE_BUCKETS	65536
-#define ASH_RATEQUEUE_QUEUED	4096
-#define ASH_RATEQUEUE_LOGEVERY	60000
+#define ASH_RATEQUEUE_SIZE     100
+#define ASH_RATEQUEUE_RATE     10
+#define ASH_RATEQUEUE_BRIM     10
+#define ASH_RATEQUEUE_RETAIN   10000
+#define ASH_RATEQUEUE_BUCKETS  65536
+#define ASH_RATEQUEUE_QUEUED   4096
+#define ASH_RATEQUEUE_LOGEVERY 60000
 
 /* Request bodies stored before they go to an application (lib/spool):
  * kept in memory up to this size, in a temporary file beyond. */
-#define ASH_SPOOL_MEM		(64 * 1024)
+#define ASH_SPOOL_MEM (64 * 1024)
 
 /* Configuration files: longest line and deepest include nesting. */
-#define ASH_CFLINE_MAX		(64 * 1024)
-#define ASH_CFINCLUDE_DEPTH	16
+#define ASH_CFLINE_MAX	    (64 * 1024)
+#define ASH_CFINCLUDE_DEPTH 16
 
 /* htls: most entries one listing shows (the rest are counted). */
-#define ASH_LISTING_MAX		100000
+#define ASH_LISTING_MAX 100000
 
 /* htextauth: longest decoded "user:password" of a Basic credential;
  * idle time after which a cached credential is forgotten (seconds); most
  * credentials cached; time the authentication command may take
  * (seconds); most bytes of its message kept. */
-#define ASH_AUTH_MAX		1024
-#define ASH_AUTH_CACHE_TTL	(30 * 60)
-#define ASH_AUTH_CACHE_MAX	4096
-#define ASH_AUTH_TIMEOUT	30
-#define ASH_AUTH_MSG_MAX	1024
+#define ASH_AUTH_MAX	   1024
+#define ASH_AUTH_CACHE_TTL (30 * 60)
+#define ASH_AUTH_CACHE_MAX 4096
+#define ASH_AUTH_TIMEOUT   30
+#define ASH_AUTH_MSG_MAX   1024
 
 /* Persistent handlers (lib/handler): request datagrams read per wake-up
  * by default; lib/loop: events taken per epoll_wait(2). */
-#define ASH_HANDLER_BATCH	32
-#define ASH_LOOP_BATCH		64
+#define ASH_HANDLER_BATCH 32
+#define ASH_LOOP_BATCH	  64
 /* lib/child: most requests one persistent child may have waiting in
  * its queue (child_set_loop()). */
-#define ASH_CHILD_QUEUE_MAX	1024
+#define ASH_CHILD_QUEUE_MAX 1024
 
 /* dirplex: most .htrc files on one path; entries of the cache of what
  * the walk found (kept for the rest of the second). */
-#define ASH_HTRC_CHAIN_MAX	64
-#define ASH_DIRPLEX_STATCACHE	512
+#define ASH_HTRC_CHAIN_MAX    64
+#define ASH_DIRPLEX_STATCACHE 512
 
 /* sendfile: largest piece handed to sendfile(2) at once, so that one
  * big file does not starve the other transfers; bodies up to
  * ASH_SENDFILE_INLINE_MAX go out with the head in one write. */
 #define ASH_SENDFILE_STEP	(1024 * 1024)
-#define ASH_SENDFILE_INLINE_MAX	(16 * 1024)
+#define ASH_SENDFILE_INLINE_MAX (16 * 1024)
 /* sendfile: entries of the cache of precompressed siblings; entries of
  * the cache of whole responses, and the largest file it keeps (so at
  * most 256 x 16 KiB of bodies). */
 #define ASH_SENDFILE_SIBCACHE	512
 #define ASH_SENDFILE_CACHE	256
-#define ASH_SENDFILE_CACHE_FILE	(16 * 1024)
+#define ASH_SENDFILE_CACHE_FILE (16 * 1024)
 
 /* callcgi: default -t, seconds; output buffered for the client, and the
  * largest CGI header block a script may write. */
-#define ASH_CGI_TIMEOUT		300
-#define ASH_CGI_BUF_MAX		(64 * 1024)
-#define ASH_CGI_HEAD_MAX	(64 * 1024)
+#define ASH_CGI_TIMEOUT	 300
+#define ASH_CGI_BUF_MAX	 (64 * 1024)
+#define ASH_CGI_HEAD_MAX (64 * 1024)
 
 /* callfcgi: output buffered per request for its client, and per
  * connection for the application; the largest CGI header block; requests
  * per multiplexed connection when the application does not say. */
-#define ASH_FCGI_QBUF_MAX	(64 * 1024)
-#define ASH_FCGI_CBUF_MAX	(64 * 1024)
-#define ASH_FCGI_HEAD_MAX	(64 * 1024)
-#define ASH_FCGI_MPX_DEFAULT	16
+#define ASH_FCGI_QBUF_MAX    (64 * 1024)
+#define ASH_FCGI_CBUF_MAX    (64 * 1024)
+#define ASH_FCGI_HEAD_MAX    (64 * 1024)
+#define ASH_FCGI_MPX_DEFAULT 16
 
 /* callscgi: bytes buffered for the client (the application is not read
  * past it), and with -s for the application (the client's body is not
  * read past it). */
-#define ASH_SCGI_OUT_MAX	(64 * 1024)
+#define ASH_SCGI_OUT_MAX (64 * 1024)
 
 /* The gateway handlers (callfcgi, callscgi: lib/backend, lib/pool): the
  * default of -T (seconds); how often waiting requests try again (ms, a
  * quarter of it), how long a refusing backend is skipped, and how soon
  * a copy of PROGRAM that died at once is started again (ms). */
-#define ASH_BACKEND_TIMEOUT	60
-#define ASH_BACKEND_RETRY_MS	1000
-#define ASH_BACKEND_DOWN_MS	1000
-#define ASH_POOL_RESTART_MS	1000
+#define ASH_BACKEND_TIMEOUT  60
+#define ASH_BACKEND_RETRY_MS 1000
+#define ASH_BACKEND_DOWN_MS  1000
+#define ASH_POOL_RESTART_MS  1000
 
 /* errlogger: longest syslog message text; longer lines are split. */
-#define ERRLOG_LINE_MAX		2048
+#define ERRLOG_LINE_MAX 2048
 
 #endif

@@ -23,7 +23,7 @@
 struct backend_conf bconf;
 struct backend *backends;
 
-static const char *sockid;	/* -i */
+static const char *sockid; /* -i */
 static struct pool *pool;
 static char *anondir, *anonpath;
 
@@ -119,8 +119,8 @@ number(int c, const char *arg, long min, long max, long *v)
 	errno = 0;
 	*v = strtol(arg, &end, 10);
 	if (*arg == '\0' || *end || errno || *v < min || *v > max) {
-		log_msg(LOG_ERR, "-%c %s: bad number (%ld to %ld)", c, arg,
-		    min, max);
+		log_msg(LOG_ERR, "-%c %s: bad number (%ld to %ld)", c, arg, min,
+		    max);
 		return -1;
 	}
 	return 0;
@@ -204,8 +204,8 @@ backend_connect(const struct backend *b)
 {
 	int fd, e;
 
-	if ((fd = socket(b->b_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(b->b_addr.ss_family,
+		 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (const struct sockaddr *)&b->b_addr, b->b_alen) == -1 &&
 	    errno != EINPROGRESS) {
@@ -238,9 +238,9 @@ backend_giveup(uint64_t since)
 {
 	uint64_t waited = loop_now() - since;
 
-	if (bconf.bc_retries > 0 ?
-	    waited <= (uint64_t)bconf.bc_retries * ASH_BACKEND_RETRY_MS :
-	    waited <= ASH_BACKEND_RETRY_MS * 2)
+	if (bconf.bc_retries > 0
+		? waited <= (uint64_t)bconf.bc_retries * ASH_BACKEND_RETRY_MS
+		: waited <= ASH_BACKEND_RETRY_MS * 2)
 		return 0;
 	return backends->b_next ? 503 : 502;
 }
@@ -251,8 +251,8 @@ backend_listen(const struct backend *b)
 {
 	int fd, one = 1, e;
 
-	if ((fd = socket(b->b_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
-	    0)) == -1)
+	if ((fd = socket(b->b_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1)
 		return -1;
 	if (b->b_addr.ss_family == AF_UNIX)
 		unlink(((const struct sockaddr_un *)&b->b_addr)->sun_path);

@@ -36,19 +36,19 @@
 struct loop;
 
 struct backend {
-	struct backend	*b_next;
-	char		*b_name;	/* "unix:PATH", "tcp:HOST:PORT" */
+	struct backend *b_next;
+	char *b_name; /* "unix:PATH", "tcp:HOST:PORT" */
 	struct sockaddr_storage b_addr;
-	socklen_t	 b_alen;
-	uint64_t	 b_downuntil;	/* loop_now() ms; 0: up */
-	int		 b_nconns;	/* connections the handler has open */
-	void		*b_conns;	/* the handler's list of them */
+	socklen_t b_alen;
+	uint64_t b_downuntil; /* loop_now() ms; 0: up */
+	int b_nconns;	      /* connections the handler has open */
+	void *b_conns;	      /* the handler's list of them */
 	/* What the application said of its limits, where its protocol
 	 * lets it (FastCGI's FCGI_GET_VALUES); 0 otherwise. */
-	int		 b_known;	/* it has answered */
-	int		 b_mpx;		/* several requests per connection */
-	int		 b_maxreqs;	/* per connection, when b_mpx */
-	int		 b_maxconns;	/* connections it takes */
+	int b_known;	/* it has answered */
+	int b_mpx;	/* several requests per connection */
+	int b_maxreqs;	/* per connection, when b_mpx */
+	int b_maxconns; /* connections it takes */
 };
 
 enum backend_mode {
@@ -60,38 +60,38 @@ enum backend_mode {
 
 /* The command line's part that backend_option() reads. */
 struct backend_conf {
-	int		  bc_retries;	/* -N seconds, -1: not given */
-	int		  bc_nprocs;	/* -n copies of PROGRAM (1) */
-	int		  bc_maxconns;	/* -m per backend, 0: not given */
-	uint64_t	  bc_timeout;	/* -T, in ms (60 s) */
-	char		**bc_argv;	/* PROGRAM ARGS, or NULL */
-	const char	 *bc_tmpdir;	/* $TMPDIR, else /tmp */
+	int bc_retries;	       /* -N seconds, -1: not given */
+	int bc_nprocs;	       /* -n copies of PROGRAM (1) */
+	int bc_maxconns;       /* -m per backend, 0: not given */
+	uint64_t bc_timeout;   /* -T, in ms (60 s) */
+	char **bc_argv;	       /* PROGRAM ARGS, or NULL */
+	const char *bc_tmpdir; /* $TMPDIR, else /tmp */
 	enum backend_mode bc_mode;
 };
 
-extern struct backend_conf	 bconf;
-extern struct backend		*backends;
+extern struct backend_conf bconf;
+extern struct backend *backends;
 
 /* The options backend_option() takes, for getopt(). */
-#define BACKEND_GETOPT		"N:i:u:t:n:m:T:"
+#define BACKEND_GETOPT "N:i:u:t:n:m:T:"
 
 /* Defaults; call before reading the options. */
-void	backend_init(void);
+void backend_init(void);
 /* Option c with its argument: 1 if it is one of BACKEND_GETOPT, 0 if
  * not, -1 if its value is bad (logged: exit 2). */
-int	backend_option(int c, const char *arg);
+int backend_option(int c, const char *arg);
 /* After the options: argv (NULL-terminated) is PROGRAM [ARGS...], or
  * empty.  Adds the -i address and sets the mode; -1 if there is
  * neither an address nor a program (a usage error). */
-int	backend_args(char **argv);
+int backend_args(char **argv);
 /* Start what the mode starts, its processes' restart timers on loop l;
  * exits with status 1 on failure. */
-void	backend_start(struct loop *l);
+void backend_start(struct loop *l);
 /* pid (a child) exited: 1 if it was one of ours (then restarted). */
-int	backend_reaped(pid_t pid, int status);
+int backend_reaped(pid_t pid, int status);
 /* At exit: anonymous mode kills its processes (SIGTERM to their
  * process groups) and removes its socket. */
-void	backend_stop(void);
+void backend_stop(void);
 /*
  * The rest of a gateway handler's main(), after backend_args(): start
  * what the mode starts, serve requests with h (lib/handler; h_reaped
@@ -99,22 +99,22 @@ void	backend_stop(void);
  * backend_stop().  Returns main()'s exit status.
  */
 struct handler;
-int	backend_serve(const struct handler *h);
+int backend_serve(const struct handler *h);
 /* backend_reaped() as a struct handler's h_reaped. */
-void	backend_child(pid_t pid, int status, void *arg);
+void backend_child(pid_t pid, int status, void *arg);
 
 /* A non-blocking connection to b under way: the fd, or -1 with errno
  * (EAGAIN: a Unix socket whose queue is full). */
-int	backend_connect(const struct backend *b);
+int backend_connect(const struct backend *b);
 /* b failed: skip it for ASH_BACKEND_DOWN_MS (logged once). */
-void	backend_down(struct backend *b, const char *why);
-int	backend_up(const struct backend *b);
+void backend_down(struct backend *b, const char *why);
+int backend_up(const struct backend *b);
 /*
  * A request found no backend up, and has waited since `since`
  * (loop_now()): 0 to keep waiting, or the status to answer once its
  * time is over (-N seconds, else two retries): 502 with one backend,
  * 503 with several.
  */
-int	backend_giveup(uint64_t since);
+int backend_giveup(uint64_t since);
 
 #endif

@@ -23,41 +23,41 @@
 #include "ashlimits.h"
 #include "cf.h"
 
-#define CF_BLANKS	" \t\r\f\v"
-#define CF_MAXFRAMES	(ASH_CFINCLUDE_DEPTH + 1)
+#define CF_BLANKS    " \t\r\f\v"
+#define CF_MAXFRAMES (ASH_CFINCLUDE_DEPTH + 1)
 
 /* A line on its way into a stanza. */
 struct cfraw {
-	int		  rl_lineno;
-	int		  rl_indented;
-	int		  rl_argc;
-	char		**rl_argv;	/* NULL if the line is bad */
-	const char	 *rl_bad;	/* why it is bad, or NULL */
+	int rl_lineno;
+	int rl_indented;
+	int rl_argc;
+	char **rl_argv;	    /* NULL if the line is bad */
+	const char *rl_bad; /* why it is bad, or NULL */
 };
 
 struct cfframe {
-	FILE		 *f_fp;
-	char		 *f_path;	/* as named in messages */
-	char		 *f_dir;	/* absolute */
-	dev_t		  f_dev;
-	ino_t		  f_ino;
-	int		  f_lineno;
-	int		  f_havela;
-	struct cfraw	  f_la;		/* line read ahead */
-	char		**f_inc;	/* files still to include, or NULL */
-	size_t		  f_ninc;
-	size_t		  f_nextinc;
-	int		  f_incline;	/* line of that include */
+	FILE *f_fp;
+	char *f_path; /* as named in messages */
+	char *f_dir;  /* absolute */
+	dev_t f_dev;
+	ino_t f_ino;
+	int f_lineno;
+	int f_havela;
+	struct cfraw f_la; /* line read ahead */
+	char **f_inc;	   /* files still to include, or NULL */
+	size_t f_ninc;
+	size_t f_nextinc;
+	int f_incline; /* line of that include */
 };
 
 struct cfreader {
-	struct cfframe	 cr_frames[CF_MAXFRAMES];
-	int		 cr_depth;
-	char		*cr_line;	/* ASH_CFLINE_MAX + 2 bytes */
-	char		*cr_err;
-	int		 cr_errnomem;	/* could not even format cr_err */
-	int		 cr_nomem;	/* memory ran out (cr_dead too) */
-	int		 cr_dead;
+	struct cfframe cr_frames[CF_MAXFRAMES];
+	int cr_depth;
+	char *cr_line; /* ASH_CFLINE_MAX + 2 bytes */
+	char *cr_err;
+	int cr_errnomem; /* could not even format cr_err */
+	int cr_nomem;	 /* memory ran out (cr_dead too) */
+	int cr_dead;
 };
 
 static int
@@ -89,8 +89,7 @@ cf_vformat(const char *file, int line, const char *fmt, va_list ap)
 }
 
 static void __attribute__((format(printf, 4, 5)))
-cf_seterr(struct cfreader *cr, const char *file, int line, const char *fmt,
-    ...)
+cf_seterr(struct cfreader *cr, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -110,8 +109,8 @@ cf_fatal(struct cfreader *cr, const char *file, int line, int err)
 }
 
 char *
-stanza_error(const struct stanza *s, const struct cfline *l,
-    const char *fmt, ...)
+stanza_error(const struct stanza *s, const struct cfline *l, const char *fmt,
+    ...)
 {
 	va_list ap;
 	char *r;
@@ -153,8 +152,8 @@ cf_split(const char *line, char ***argvp)
 		if (*p == '\0')
 			break;
 		for (q = 0;;) {
-			if (*p == '\\' && (cf_isblank(p[1]) || p[1] == '"' ||
-			    p[1] == '\\')) {
+			if (*p == '\\' &&
+			    (cf_isblank(p[1]) || p[1] == '"' || p[1] == '\\')) {
 				*o++ = p[1];
 				p += 2;
 			} else if (*p == '"') {
@@ -566,7 +565,7 @@ cf_expand(struct cfreader *cr, struct cfframe *f, const char *pat, int line)
 		goto fail;
 	}
 	if ((n = realloc(f->f_inc,
-	    (f->f_ninc + g.gl_pathc + 1) * sizeof(*n))) == NULL)
+		 (f->f_ninc + g.gl_pathc + 1) * sizeof(*n))) == NULL)
 		goto nomem;
 	f->f_inc = n;
 	for (i = 0; i < g.gl_pathc; i++) {

@@ -48,25 +48,25 @@
 #include <stddef.h>
 
 struct cfline {
-	int	  cl_lineno;
-	int	  cl_argc;	/* >= 1 */
-	char	**cl_argv;	/* NULL-terminated; one allocation */
+	int cl_lineno;
+	int cl_argc;	/* >= 1 */
+	char **cl_argv; /* NULL-terminated; one allocation */
 };
 
 struct stanza {
-	char		*s_file;	/* file the stanza is in, as named */
-	char		*s_dir;		/* that file's directory, absolute */
-	int		 s_line;	/* line of the start line */
-	struct cfline	*s_lines;	/* s_lines[0] is the start line */
-	size_t		 s_nlines;	/* >= 1 */
+	char *s_file;		/* file the stanza is in, as named */
+	char *s_dir;		/* that file's directory, absolute */
+	int s_line;		/* line of the start line */
+	struct cfline *s_lines; /* s_lines[0] is the start line */
+	size_t s_nlines;	/* >= 1 */
 };
 
 struct cfreader;
 
 /* Open the file at `path` (as given, no search; see cf_find()).
  * NULL with errno if it cannot be opened or is a directory (EISDIR). */
-struct cfreader	*cf_open(const char *path);
-void		 cf_close(struct cfreader *cr);
+struct cfreader *cf_open(const char *path);
+void cf_close(struct cfreader *cr);
 
 /*
  * Read the next stanza into *sp (free it with stanza_free()).
@@ -76,20 +76,20 @@ void		 cf_close(struct cfreader *cr);
  * stanza or include is skipped.  After an error the reader cannot get
  * past (I/O error, out of memory) the next call returns 0.
  */
-int		 cf_next(struct cfreader *cr, struct stanza **sp);
+int cf_next(struct cfreader *cr, struct stanza **sp);
 /* The last error, "file:line: what is wrong" ("" if none); valid until
  * the next cf_next() or cf_close(). */
-const char	*cf_error(const struct cfreader *cr);
+const char *cf_error(const struct cfreader *cr);
 
-void		 stanza_free(struct stanza *s);
+void stanza_free(struct stanza *s);
 
 /*
  * "file:line: message" for line `l` of stanza `s` (NULL: the start
  * line), so that programs report their own errors in the reader's form.
  * Returns a new string (free() it), NULL on ENOMEM.
  */
-char		*stanza_error(const struct stanza *s, const struct cfline *l,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+char *stanza_error(const struct stanza *s, const struct cfline *l,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Split one line into words as described above.  Returns the number
@@ -97,7 +97,7 @@ char		*stanza_error(const struct stanza *s, const struct cfline *l,
  * block (free() it), or -1 with errno EINVAL (unterminated quote) or
  * ENOMEM.
  */
-int		 cf_split(const char *line, char ***argvp);
+int cf_split(const char *line, char ***argvp);
 
 /*
  * The standard search for a configuration file, ashd's.  A name holding
@@ -114,7 +114,7 @@ int		 cf_split(const char *line, char ***argvp);
  * Returns a new string (free() it), or NULL with errno ENOENT if none
  * exists, ENOMEM.
  */
-char		*cf_find(const char *name);
+char *cf_find(const char *name);
 /*
  * Append the directory of the running program to $PATH unless it is on
  * it already.  The shipped configuration names the project's programs
@@ -123,11 +123,11 @@ char		*cf_find(const char *name);
  * directory is not on the PATH they were given.  Entries already there
  * still come first.  0, or -1 (errno).
  */
-int		 cf_path_add_exedir(void);
+int cf_path_add_exedir(void);
 /* What to say when cf_find(name) found nothing: for a name without '/'
  * that it was searched for, and that ./NAME is how to give a file in
  * the current directory.  New string, NULL on ENOMEM. */
-char		*cf_notfound_msg(const char *name);
+char *cf_notfound_msg(const char *name);
 
 /*
  * Reading a program's own configuration: every stanza of a file handed
@@ -137,36 +137,35 @@ char		*cf_notfound_msg(const char *name);
  * .htrc) fails the request, not the process.
  */
 struct cfread {
-	void	(*rd_report)(const char *msg);	/* NULL: logged (LOG_ERR) */
-	int	  rd_nerrors;	/* errors reported, rd_nomem included */
-	int	  rd_nomem;	/* memory ran out: the reading is incomplete */
+	void (*rd_report)(const char *msg); /* NULL: logged (LOG_ERR) */
+	int rd_nerrors; /* errors reported, rd_nomem included */
+	int rd_nomem;	/* memory ran out: the reading is incomplete */
 };
 
 /* Did the reader stop for want of memory? */
-int		 cf_out_of_memory(const struct cfreader *cr);
+int cf_out_of_memory(const struct cfreader *cr);
 
 /* Read every stanza of the file at path, calling stanza(rd, s, arg) for
  * each (s is freed afterwards).  0, or -1 with errno if the file cannot
  * be opened or memory ran out (ENOMEM; rd_nomem also set). */
-int		 cf_read(const char *path, struct cfread *rd,
-		    void (*stanza)(struct cfread *rd, const struct stanza *s,
-		    void *arg), void *arg);
+int cf_read(const char *path, struct cfread *rd,
+    void (*stanza)(struct cfread *rd, const struct stanza *s, void *arg),
+    void *arg);
 /* Report "file:line: message" for line l of s (NULL: the start line)
  * and count it. */
-void		 cf_err(struct cfread *rd, const struct stanza *s,
-		    const struct cfline *l, const char *fmt, ...)
-		    __attribute__((format(printf, 4, 5)));
+void cf_err(struct cfread *rd, const struct stanza *s, const struct cfline *l,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Report a message already in that form, and count it. */
-void		 cf_report(struct cfread *rd, const char *msg);
+void cf_report(struct cfread *rd, const char *msg);
 /* Note a failed allocation: reported once, counted. */
-void		 cf_nomem(struct cfread *rd);
+void cf_nomem(struct cfread *rd);
 
 /* NULL-terminated string vectors, as configurations keep word lists.
  * cf_strv_dup: a deep copy, NULL on ENOMEM.  cf_set_add: append the
  * pair name, value to *setp (a name, value, ... NULL list, or NULL);
  * 0, or -1 on ENOMEM leaving *setp as it was. */
-char		**cf_strv_dup(char *const *v);
-void		 cf_strv_free(char **v);
-int		 cf_set_add(char ***setp, const char *name, const char *value);
+char **cf_strv_dup(char *const *v);
+void cf_strv_free(char **v);
+int cf_set_add(char ***setp, const char *name, const char *value);
 
 #endif

@@ -15,14 +15,13 @@
 #include "cf.h"
 
 #ifndef SYSCONFDIR
-#define SYSCONFDIR	"/etc"
+#define SYSCONFDIR "/etc"
 #endif
 
 /* dir (dl bytes) + mid + name if it is a regular file: 1 (*rp set), 0
  * if not, -1 on ENOMEM. */
 static int
-cf_try(const char *dir, size_t dl, const char *mid, const char *name,
-    char **rp)
+cf_try(const char *dir, size_t dl, const char *mid, const char *name, char **rp)
 {
 	struct stat st;
 	size_t ml = strlen(mid), nl = strlen(name);
@@ -136,15 +135,20 @@ cf_notfound_msg(const char *name)
 	int here = stat(name, &st) == 0;
 
 	if (strchr(name, '/') != NULL) {
-		if (asprintf(&msg, "%s: configuration file not found",
-		    name) == -1)
+		if (asprintf(&msg, "%s: configuration file not found", name) ==
+		    -1)
 			return NULL;
 		return msg;
 	}
-	if (asprintf(&msg, "%s: not found on the configuration search path "
-	    "(see ashd(7)); %s ./%s", name, here ? "to use the one in the "
-	    "current directory, give" : "a file in the current directory "
-	    "is given as", name) == -1)
+	if (asprintf(&msg,
+		"%s: not found on the configuration search path "
+		"(see ashd(7)); %s ./%s",
+		name,
+		here ? "to use the one in the "
+		       "current directory, give"
+		     : "a file in the current directory "
+		       "is given as",
+		name) == -1)
 		return NULL;
 	return msg;
 }
@@ -164,8 +168,8 @@ cf_path_add_exedir(void)
 			e = p + strlen(p);
 		if ((entry = strndup(p, (size_t)(e - p))) == NULL)
 			goto done;
-		if (*entry && stat(entry, &st) == 0 && st.st_dev == est.st_dev &&
-		    st.st_ino == est.st_ino) {
+		if (*entry && stat(entry, &st) == 0 &&
+		    st.st_dev == est.st_dev && st.st_ino == est.st_ino) {
 			free(entry);
 			rv = 0;
 			goto done;
@@ -173,7 +177,7 @@ cf_path_add_exedir(void)
 		free(entry);
 	}
 	if (asprintf(&np, "%s%s%s", path && *path ? path : "",
-	    path && *path ? ":" : "", exe) == -1) {
+		path && *path ? ":" : "", exe) == -1) {
 		np = NULL;
 		goto done;
 	}

@@ -27,7 +27,7 @@
 
 #ifndef PACKAGE_NAME
 #define PACKAGE_NAME	"ashd-ng"
-#define PACKAGE_VERSION	"0"
+#define PACKAGE_VERSION "0"
 #endif
 
 int
@@ -142,8 +142,9 @@ url_path(const char *url)
 static int
 names_file(const char *seg, size_t sl, const char *base)
 {
-	return !strncmp(base, seg, sl) && (base[sl] == '\0' ||
-	    (base[sl] == '.' && memchr(seg, '.', sl) == NULL));
+	return !strncmp(base, seg, sl) &&
+	    (base[sl] == '\0' ||
+		(base[sl] == '.' && memchr(seg, '.', sl) == NULL));
 }
 
 /* The document root: the file without the part SCRIPT_NAME names (the
@@ -160,10 +161,9 @@ doc_root(const char *file, const char *sname)
 		return strndup(file, fl - sl);
 	fbase = strrchr(file, '/') + 1;
 	nbase = strrchr(sname, '/') + 1;
-	dl = (size_t)(nbase - sname);	/* "/dir/" part, slashes included */
+	dl = (size_t)(nbase - sname); /* "/dir/" part, slashes included */
 	if (!names_file(nbase, strlen(nbase), fbase) ||
-	    (size_t)(fbase - file) < dl ||
-	    strncmp(fbase - dl, sname, dl))
+	    (size_t)(fbase - file) < dl || strncmp(fbase - dl, sname, dl))
 		return NULL;
 	return strndup(file, (size_t)(fbase - dl - file));
 }
@@ -207,8 +207,7 @@ file_abs(const struct req *r, const char *script)
  * PATH_INFO of the whole path.
  */
 static int
-split_path(const struct req *r, const char *file, char **snamep,
-    char **pinfop)
+split_path(const struct req *r, const char *file, char **snamep, char **pinfop)
 {
 	const char *rest = r->r_rest, *base;
 	char *path, *sname = NULL, *pinfo = NULL;
@@ -290,9 +289,9 @@ env_paths(struct cgienv *env, const struct req *r, const char *script)
 	if (file && (root = doc_root(file, sname)) != NULL) {
 		if (cgi_env_set(env, "DOCUMENT_ROOT", root) == -1)
 			goto done;
-		if (pinfo && *pinfo && (buf_printf(&b, "%s%s", root,
-		    pinfo) == -1 ||
-		    cgi_env_set(env, "PATH_TRANSLATED", b.b_data) == -1))
+		if (pinfo && *pinfo &&
+		    (buf_printf(&b, "%s%s", root, pinfo) == -1 ||
+			cgi_env_set(env, "PATH_TRANSLATED", b.b_data) == -1))
 			goto done;
 	}
 	rv = 0;
@@ -351,13 +350,13 @@ env_header(struct cgienv *env, const char *hname, const char *value)
 		else if (isalnum(c))
 			name[5 + i] = (char)toupper(c);
 		else
-			return 0;	/* '_' and the like could spoof others */
+			return 0; /* '_' and the like could spoof others */
 	}
 	name[5 + n] = '\0';
 	if ((old = cgi_env_get(env, name)) == NULL)
 		return cgi_env_set(env, name, value);
-	if (buf_printf(&b, "%s%s%s", old, !strcasecmp(hname, "Cookie") ?
-	    "; " : ", ", value) == -1)
+	if (buf_printf(&b, "%s%s%s", old,
+		!strcasecmp(hname, "Cookie") ? "; " : ", ", value) == -1)
 		return -1;
 	rv = cgi_env_set(env, name, b.b_data);
 	buf_free(&b);
@@ -386,8 +385,8 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 	memset(env, 0, sizeof(*env));
 	q = strchr(r->r_url, '?');
 	if (cgi_env_set(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
-	    cgi_env_set(env, "SERVER_SOFTWARE", PACKAGE_NAME "/"
-	    PACKAGE_VERSION) == -1 ||
+	    cgi_env_set(env, "SERVER_SOFTWARE",
+		PACKAGE_NAME "/" PACKAGE_VERSION) == -1 ||
 	    cgi_env_set(env, "SERVER_PROTOCOL", r->r_version) == -1 ||
 	    cgi_env_set(env, "REQUEST_METHOD", r->r_method) == -1 ||
 	    cgi_env_set(env, "REQUEST_URI", r->r_url) == -1 ||
@@ -412,7 +411,7 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 	}
 	for (i = 0; i < r->r_nhdrs; i++)
 		if (env_header(env, r->r_hdrs[i].h_name,
-		    r->r_hdrs[i].h_value) == -1)
+			r->r_hdrs[i].h_value) == -1)
 			goto fail;
 	return 0;
 fail:
@@ -424,12 +423,30 @@ fail:
 /* Names a script must only ever get from the request (RFC 3875 4.1,
  * and those this file adds). */
 static const char *const cgi_names[] = {
-	"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "DOCUMENT_ROOT",
-	"GATEWAY_INTERFACE", "HTTPS", "PATH_INFO", "PATH_TRANSLATED",
-	"QUERY_STRING", "REDIRECT_STATUS", "REMOTE_ADDR", "REMOTE_HOST",
-	"REMOTE_IDENT", "REMOTE_PORT", "REMOTE_USER", "REQUEST_METHOD",
-	"REQUEST_URI", "SCRIPT_FILENAME", "SCRIPT_NAME", "SERVER_ADDR",
-	"SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+	"AUTH_TYPE",
+	"CONTENT_LENGTH",
+	"CONTENT_TYPE",
+	"DOCUMENT_ROOT",
+	"GATEWAY_INTERFACE",
+	"HTTPS",
+	"PATH_INFO",
+	"PATH_TRANSLATED",
+	"QUERY_STRING",
+	"REDIRECT_STATUS",
+	"REMOTE_ADDR",
+	"REMOTE_HOST",
+	"REMOTE_IDENT",
+	"REMOTE_PORT",
+	"REMOTE_USER",
+	"REQUEST_METHOD",
+	"REQUEST_URI",
+	"SCRIPT_FILENAME",
+	"SCRIPT_NAME",
+	"SERVER_ADDR",
+	"SERVER_NAME",
+	"SERVER_PORT",
+	"SERVER_PROTOCOL",
+	"SERVER_SOFTWARE",
 };
 
 int
@@ -455,8 +472,8 @@ cgi_env_inherit(struct cgienv *env, char *const *envp)
 			continue;
 		if ((name = strndup(*envp, nl)) == NULL)
 			return -1;
-		rv = cgi_env_get(env, name) ? 0 : cgi_env_set(env, name,
-		    eq + 1);
+		rv = cgi_env_get(env, name) ? 0
+					    : cgi_env_set(env, name, eq + 1);
 		free(name);
 		if (rv == -1)
 			return -1;
@@ -537,11 +554,11 @@ cgi_http_head(struct buf *b, const struct http_resp *resp)
 	size_t i;
 
 	if (buf_printf(b, "HTTP/1.1 %d %s\r\n", resp->hr_status,
-	    resp->hr_reason) == -1)
+		resp->hr_reason) == -1)
 		return -1;
 	for (i = 0; i < resp->hr_nhdrs; i++)
 		if (buf_printf(b, "%s: %s\r\n", resp->hr_hdrs[i].h_name,
-		    resp->hr_hdrs[i].h_value) == -1)
+			resp->hr_hdrs[i].h_value) == -1)
 			return -1;
 	return buf_appends(b, "\r\n");
 }

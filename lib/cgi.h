@@ -39,13 +39,13 @@ struct req;
 struct http_resp;
 
 struct cgivar {
-	char	*cv_name;
-	char	*cv_value;
+	char *cv_name;
+	char *cv_value;
 };
 
 struct cgienv {
-	struct cgivar	*ce_vars;
-	size_t		 ce_n, ce_cap;
+	struct cgivar *ce_vars;
+	size_t ce_n, ce_cap;
 };
 
 /*
@@ -54,8 +54,8 @@ struct cgienv {
  * (-1: take the request's Content-Length header, if any; 0 or more: use
  * it, 0 meaning no CONTENT_LENGTH).  0, or -1 with ENOMEM.
  */
-int	cgi_env_build(struct cgienv *env, const struct req *r,
-	    const char *script, long long content_length);
+int cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
+    long long content_length);
 /*
  * Add the variables of envp (NAME=VALUE strings, as in environ) that
  * env does not have, except those only a request may set: the CGI
@@ -64,15 +64,15 @@ int	cgi_env_build(struct cgienv *env, const struct req *r,
  * in ashd, while nothing outside can pose as part of the request.
  * 0, or -1 on ENOMEM.
  */
-int	cgi_env_inherit(struct cgienv *env, char *const *envp);
+int cgi_env_inherit(struct cgienv *env, char *const *envp);
 /* Add or replace one variable; 0 / -1. */
-int	cgi_env_set(struct cgienv *env, const char *name, const char *value);
+int cgi_env_set(struct cgienv *env, const char *name, const char *value);
 const char *cgi_env_get(const struct cgienv *env, const char *name);
 /* "NAME=VALUE" strings for execve(), NULL-terminated, one allocation
  * per string plus the array (free with cgi_envp_free()). */
-char	**cgi_envp(const struct cgienv *env);
-void	cgi_envp_free(char **envp);
-void	cgi_env_free(struct cgienv *env);
+char **cgi_envp(const struct cgienv *env);
+void cgi_envp_free(char **envp);
+void cgi_env_free(struct cgienv *env);
 
 /*
  * Parse a CGI response head (RFC 3875 6): header lines ending in LF or
@@ -83,12 +83,12 @@ void	cgi_env_free(struct cgienv *env);
  * ENOMEM).  A "Location" that is a local path ("/...") is passed to the
  * client as a redirect too (no internal redirects).
  */
-int	cgi_parse_head(const char *buf, size_t len, struct http_resp *resp,
-	    const char **why);
+int cgi_parse_head(const char *buf, size_t len, struct http_resp *resp,
+    const char **why);
 
 /* The HTTP/1.1 head for a parsed CGI head (status line, fields, empty
  * line), appended to b; 0 / -1. */
-int	cgi_http_head(struct buf *b, const struct http_resp *resp);
+int cgi_http_head(struct buf *b, const struct http_resp *resp);
 
 /*
  * Store a request body of unknown length (a chunked one) so that its
@@ -98,6 +98,6 @@ int	cgi_http_head(struct buf *b, const struct http_resp *resp);
  * if there was no body, and *lenp holds the length), 0 if more is to
  * come, -1 on error (errno; EPIPE-like errors mean the client left).
  */
-int	cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp);
+int cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp);
 
 #endif

@@ -39,13 +39,13 @@ static struct loop *cloop;
 
 /* A request waiting for room in a persistent child's socket. */
 struct chq {
-	struct chq	*q_next;
-	struct buf	 q_dgram;
-	int		 q_fd;
+	struct chq *q_next;
+	struct buf q_dgram;
+	int q_fd;
 };
 
-static void	child_writable(struct watch *w, uint32_t ev);
-static void	child_qfail(struct child *ch);
+static void child_writable(struct watch *w, uint32_t ev);
+static void child_qfail(struct child *ch);
 
 struct child *
 child_new(const char *name, enum child_type type, char *const argv[],
@@ -130,16 +130,17 @@ child_parse(const struct stanza *s, char **errp)
 	}
 	if (s->s_lines[0].cl_argc != 2) {
 		*errp = stanza_error(s, NULL, "%s: %s", kw,
-		    s->s_lines[0].cl_argc < 2 ? "missing name" :
-		    "too many arguments");
+		    s->s_lines[0].cl_argc < 2 ? "missing name"
+					      : "too many arguments");
 		return NULL;
 	}
 	name = s->s_lines[0].cl_argv[1];
 	for (i = 1; i < s->s_nlines; i++) {
 		l = &s->s_lines[i];
 		if (strcmp(l->cl_argv[0], "exec") != 0)
-			*errp = stanza_error(s, l, "%s %s: unknown directive %s",
-			    kw, name, l->cl_argv[0]);
+			*errp = stanza_error(s, l,
+			    "%s %s: unknown directive %s", kw, name,
+			    l->cl_argv[0]);
 		else if (ex != NULL)
 			*errp = stanza_error(s, l, "%s %s: exec given twice",
 			    kw, name);
@@ -235,8 +236,8 @@ child_start(struct child *ch)
 			return -1;
 		pid = 0;
 	} else {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-		    sv) == -1)
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ==
+		    -1)
 			return -1;
 		how.cr_in = sv[1];
 		how.cr_dir = ch->ch_dir;
@@ -257,8 +258,8 @@ child_start(struct child *ch)
 	ch->ch_pid = pid;
 	child_link(ch);
 	if (cloop != NULL) {
-		if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) |
-		    O_NONBLOCK) == -1)
+		if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) ==
+		    -1)
 			log_errno(LOG_WARNING, "child %s: fcntl", ch->ch_name);
 		watch_init(&ch->ch_watch, sv[0], child_writable, ch);
 	}
@@ -347,7 +348,7 @@ child_writable(struct watch *w, uint32_t ev)
 
 	while ((q = ch->ch_qhead) != NULL) {
 		if (fd_send(ch->ch_fd, q->q_dgram.b_data, q->q_dgram.b_len,
-		    q->q_fd) < 0) {
+			q->q_fd) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			log_errno(LOG_WARNING, "child %s", ch->ch_name);
@@ -374,8 +375,8 @@ child_handle(struct child *ch, const struct req *r, int fd)
 	int e, tries;
 
 	if (ch->ch_type == CHILD_TRANSIENT)
-		return child_spawn(ch->ch_argv, ch->ch_dir, r, fd) == -1 ?
-		    -1 : 0;
+		return child_spawn(ch->ch_argv, ch->ch_dir, r, fd) == -1 ? -1
+									 : 0;
 	for (tries = 0; tries < 2; tries++) {
 		if (child_start(ch) == -1)
 			return -1;
@@ -388,8 +389,8 @@ child_handle(struct child *ch, const struct req *r, int fd)
 			return child_enqueue(ch, r, fd);
 		if (!child_gone(e))
 			return -1;
-		log_msg(LOG_WARNING, "child %s: %s%s", ch->ch_name,
-		    strerror(e), tries ? "" : ", restarting it");
+		log_msg(LOG_WARNING, "child %s: %s%s", ch->ch_name, strerror(e),
+		    tries ? "" : ", restarting it");
 		child_stop(ch);
 		errno = e;
 	}
@@ -415,8 +416,8 @@ child_pass(struct child *ch, struct req *r, int fd)
 /* Add "name=value" to envp[own..*np), or ", value" to an existing
  * entry of that name; 0 / -1. */
 static int
-child_env_add(char **envp, size_t own, size_t *np, const char *name,
-    size_t nl, const char *value)
+child_env_add(char **envp, size_t own, size_t *np, const char *name, size_t nl,
+    const char *value)
 {
 	size_t i, vl = strlen(value), ol;
 	char *s;
@@ -504,8 +505,9 @@ child_env(const struct req *r, size_t *ownp)
 		if ((nb = malloc(strlen(r->r_hdrs[i].h_name) + 5)) == NULL)
 			goto fail;
 		nl = child_env_name(r->r_hdrs[i].h_name, nb);
-		if (nl > 0 && child_env_add(envp, *ownp, &k, nb, nl,
-		    r->r_hdrs[i].h_value) == -1) {
+		if (nl > 0 &&
+		    child_env_add(envp, *ownp, &k, nb, nl,
+			r->r_hdrs[i].h_value) == -1) {
 			free(nb);
 			goto fail;
 		}
@@ -520,8 +522,7 @@ fail:
 }
 
 pid_t
-child_spawn(char *const argv[], const char *dir, const struct req *r,
-    int fd)
+child_spawn(char *const argv[], const char *dir, const struct req *r, int fd)
 {
 	struct child_run how = CHILD_RUN_INIT;
 	char **av = NULL, **envp = NULL;

@@ -43,25 +43,25 @@ struct stanza;
 struct chq;
 
 enum child_type {
-	CHILD_PERSISTENT,	/* "child" */
-	CHILD_TRANSIENT		/* "fchild" */
+	CHILD_PERSISTENT, /* "child" */
+	CHILD_TRANSIENT	  /* "fchild" */
 };
 
 struct child {
-	struct child	 *ch_next;	/* for the caller's list */
-	char		 *ch_name;
-	enum child_type	  ch_type;
-	char		**ch_argv;	/* program and arguments */
-	char		 *ch_dir;	/* working directory, NULL: inherit */
-	pid_t		  ch_pid;	/* persistent: the process, or 0 */
-	int		  ch_fd;	/* persistent: our end, or -1 */
+	struct child *ch_next; /* for the caller's list */
+	char *ch_name;
+	enum child_type ch_type;
+	char **ch_argv; /* program and arguments */
+	char *ch_dir;	/* working directory, NULL: inherit */
+	pid_t ch_pid;	/* persistent: the process, or 0 */
+	int ch_fd;	/* persistent: our end, or -1 */
 	/*
 	 * Persistent, optional: run in the new process after its socket
 	 * is on standard input and before the chdir to ch_dir and the
 	 * exec (to change credentials, say); -1 with errno stops the
 	 * start, and child_start() fails with that errno.
 	 */
-	int		(*ch_setup)(const struct child *ch);
+	int (*ch_setup)(const struct child *ch);
 	/*
 	 * Persistent, optional: a handler reached rather than started.
 	 * child_start() calls ch_connect(ch) instead of starting a
@@ -69,56 +69,54 @@ struct child {
 	 * (close-on-exec), or -1 with errno.  ch_pid then stays 0, and
 	 * "restarting" the child is connecting again (htpipe's client).
 	 */
-	int		(*ch_connect)(struct child *ch);
+	int (*ch_connect)(struct child *ch);
 	/* Optional: called when requests waited in the queue (see
 	 * child_set_loop()) and none waits any more: a relay that stopped
 	 * reading its input while they waited reads on. */
-	void		(*ch_drained)(struct child *ch);
+	void (*ch_drained)(struct child *ch);
 	/* Optional: called by child_reaped() once the process has exited
 	 * and is marked dead (httimed ends with its child). */
-	void		(*ch_exited)(struct child *ch);
-	void		 *ch_arg;	/* for the hooks above */
+	void (*ch_exited)(struct child *ch);
+	void *ch_arg; /* for the hooks above */
 	/* Internal: the list of running persistent children. */
-	struct child	 *ch_rnext;
-	struct child	 *ch_rprev;
+	struct child *ch_rnext;
+	struct child *ch_rprev;
 	/* Internal: requests waiting for room in the socket (child_set_loop). */
-	struct chq	 *ch_qhead;
-	struct chq	**ch_qtail;
-	size_t		  ch_nq;
-	struct watch	  ch_watch;
+	struct chq *ch_qhead;
+	struct chq **ch_qtail;
+	size_t ch_nq;
+	struct watch ch_watch;
 };
 
-
 /* Is s a "child" or "fchild" stanza? */
-int		 child_is_stanza(const struct stanza *s);
+int child_is_stanza(const struct stanza *s);
 /*
  * Make a child from a child/fchild stanza, with ch_dir = s->s_dir.
  * On error NULL, with *errp a message in the "file:line: ..." form
  * (free() it), or *errp NULL and errno ENOMEM.
  */
-struct child	*child_parse(const struct stanza *s, char **errp);
+struct child *child_parse(const struct stanza *s, char **errp);
 /*
  * A child/fchild stanza of a program's configuration (lib/cf's
  * cf_read()) pushed onto *list; a bad stanza, a name the list already
  * has, or a failed allocation is reported and counted in rd instead.
  */
-void		 child_conf(struct cfread *rd, const struct stanza *s,
-		    struct child **list);
+void child_conf(struct cfread *rd, const struct stanza *s, struct child **list);
 /* A child made by hand; argv (NULL-terminated, argv[0] the program)
  * and dir (may be NULL) are copied. */
-struct child	*child_new(const char *name, enum child_type type,
-		    char *const argv[], const char *dir);
+struct child *child_new(const char *name, enum child_type type,
+    char *const argv[], const char *dir);
 /* Stop (child_stop()) and free one child, or a whole ch_next list. */
-void		 child_free(struct child *ch);
-void		 child_free_list(struct child *list);
+void child_free(struct child *ch);
+void child_free_list(struct child *list);
 /* First child named `name` in a ch_next list, or NULL. */
-struct child	*child_find(struct child *list, const char *name);
+struct child *child_find(struct child *list, const char *name);
 
 /* Start a persistent child now (no-op if running). */
-int		 child_start(struct child *ch);
+int child_start(struct child *ch);
 /* Close our end of a persistent child's socket: it sees end-of-file and
  * exits (it is reaped later).  ch_pid becomes 0, ch_fd -1. */
-void		 child_stop(struct child *ch);
+void child_stop(struct child *ch);
 
 /*
  * Make sends to persistent children non-blocking: with a loop set, a
@@ -129,7 +127,7 @@ void		 child_stop(struct child *ch);
  * client gets 503.  A queue longer than ASH_CHILD_QUEUE_MAX makes
  * child_handle() fail with EAGAIN.  Without a loop, sends block.
  */
-void		 child_set_loop(struct loop *l);
+void child_set_loop(struct loop *l);
 
 /*
  * Hand request r with its response socket fd to ch: send it to a
@@ -138,14 +136,14 @@ void		 child_set_loop(struct loop *l);
  * with errno if the request could not be handed over; the caller then
  * answers the client itself.
  */
-int		 child_handle(struct child *ch, const struct req *r, int fd);
+int child_handle(struct child *ch, const struct req *r, int fd);
 
 /*
  * child_handle() for a relay, which is done with the request either
  * way: if it cannot be handed over, log why and answer the client 503
  * (500 if the program is missing); then close fd and free r.  0 / -1.
  */
-int		 child_pass(struct child *ch, struct req *r, int fd);
+int child_pass(struct child *ch, struct req *r, int fd);
 
 /*
  * Start a transient handler for one request: argv + METHOD URL REST,
@@ -158,24 +156,27 @@ int		 child_pass(struct child *ch, struct req *r, int fd);
  * the program has been executed, or -1 with errno if it could not be
  * (ENOENT for a missing program, as execvp(3) reported it).
  */
-pid_t		 child_spawn(char *const argv[], const char *dir,
-		    const struct req *r, int fd);
+pid_t
+child_spawn(char *const argv[], const char *dir, const struct req *r, int fd);
 
 /* How child_run() starts a program. */
 struct child_run {
-	int		  cr_in;	/* fd for standard input, -1: /dev/null */
-	int		  cr_out;	/* fd for standard output, -1: ours */
-	int		  cr_err;	/* fd for standard error, -1: ours */
-	const char	 *cr_dir;	/* working directory, NULL: ours */
-	char		**cr_envp;	/* environment, NULL: ours */
-	int		  cr_pgrp;	/* in a process group of its own */
+	int cr_in;	    /* fd for standard input, -1: /dev/null */
+	int cr_out;	    /* fd for standard output, -1: ours */
+	int cr_err;	    /* fd for standard error, -1: ours */
+	const char *cr_dir; /* working directory, NULL: ours */
+	char **cr_envp;	    /* environment, NULL: ours */
+	int cr_pgrp;	    /* in a process group of its own */
 	/* Optional: run in the new process after its descriptors are in
 	 * place, before the chdir and the exec; -1 with errno fails the
 	 * start with that errno.  Without it, posix_spawn(3) is used. */
-	int		(*cr_setup)(void *arg);
-	void		 *cr_arg;
+	int (*cr_setup)(void *arg);
+	void *cr_arg;
 };
-#define CHILD_RUN_INIT	{ -1, -1, -1, NULL, NULL, 0, NULL, NULL }
+#define CHILD_RUN_INIT \
+	{ \
+		-1, -1, -1, NULL, NULL, 0, NULL, NULL \
+	}
 
 /*
  * The one way the project starts a process: argv[0] (looked up in
@@ -186,18 +187,18 @@ struct child_run {
  * (ENOENT for a missing program or directory, EACCES, what cr_setup
  * said, ...).  Start from CHILD_RUN_INIT.
  */
-pid_t		 child_run(char *const argv[], const struct child_run *how);
+pid_t child_run(char *const argv[], const struct child_run *how);
 
 /* Note that pid has exited: if it is a running persistent child, mark it
  * dead (child_stop()).  Returns 1 if it was one, else 0. */
-int		 child_exited(pid_t pid);
+int child_exited(pid_t pid);
 /* pid exited with status (waitpid()): if it is a running persistent
  * child, log a failure, mark it dead and answer what waited for it with
  * 503.  Returns 1 if it was one, else 0. */
-int		 child_reaped(pid_t pid, int status);
+int child_reaped(pid_t pid, int status);
 /* Reap every exited child process without blocking (waitpid(-1)),
  * calling child_reaped() for each.  Returns how many were reaped. */
-int		 child_reap(void);
+int child_reap(void);
 
 /*
  * Reload: move the running processes of `old` (pid and socket) to the
@@ -205,6 +206,6 @@ int		 child_reap(void);
  * persistent child not taken over.  `old` is left with nothing
  * running and can be freed with child_free_list().
  */
-void		 child_adopt(struct child *old, struct child *new);
+void child_adopt(struct child *old, struct child *new);
 
 #endif

@@ -25,8 +25,19 @@
 #include "url.h"
 
 enum {
-	CD_SIZE, CD_BWS, CD_EXT, CD_SIZE_LF, CD_DATA, CD_DATA_CR, CD_DATA_LF,
-	CD_TRL, CD_TRL_NAME, CD_TRL_LINE, CD_TRL_LF, CD_END_LF, CD_DONE
+	CD_SIZE,
+	CD_BWS,
+	CD_EXT,
+	CD_SIZE_LF,
+	CD_DATA,
+	CD_DATA_CR,
+	CD_DATA_LF,
+	CD_TRL,
+	CD_TRL_NAME,
+	CD_TRL_LINE,
+	CD_TRL_LF,
+	CD_END_LF,
+	CD_DONE
 };
 
 /* RFC 9110 5.6.2 tchar, for trailer field names. */
@@ -125,7 +136,7 @@ step_trailer(struct chunkdec *d, unsigned char c)
 			break;
 		}
 		if (!tchar(c))
-			return -400;	/* obs-fold, or not a field */
+			return -400; /* obs-fold, or not a field */
 		d->cd_state = CD_TRL_NAME;
 		break;
 	case CD_TRL_NAME:
@@ -134,7 +145,7 @@ step_trailer(struct chunkdec *d, unsigned char c)
 		if (c == ':')
 			d->cd_state = CD_TRL_LINE;
 		else if (!tchar(c))
-			return -400;	/* includes blanks before ':' */
+			return -400; /* includes blanks before ':' */
 		break;
 	case CD_TRL_LINE:
 		if (++d->cd_trailer > ASH_HEAD_MAX)
@@ -156,8 +167,8 @@ step_trailer(struct chunkdec *d, unsigned char c)
 }
 
 ssize_t
-chunk_feed(struct chunkdec *d, const char *in, size_t len,
-    const char **datap, size_t *datalen)
+chunk_feed(struct chunkdec *d, const char *in, size_t len, const char **datap,
+    size_t *datalen)
 {
 	size_t i, n;
 	unsigned char c;
@@ -178,11 +189,10 @@ chunk_feed(struct chunkdec *d, const char *in, size_t len,
 				d->cd_state = CD_DATA_CR;
 			return (ssize_t)(i + n);
 		}
-		if (++d->cd_linelen > ASH_CHUNKLINE_MAX &&
-		    d->cd_state < CD_TRL)
+		if (++d->cd_linelen > ASH_CHUNKLINE_MAX && d->cd_state < CD_TRL)
 			return -400;
-		rv = d->cd_state < CD_TRL ? step_size(d, c) :
-		    step_trailer(d, c);
+		rv = d->cd_state < CD_TRL ? step_size(d, c)
+					  : step_trailer(d, c);
 		if (rv < 0)
 			return rv;
 	}

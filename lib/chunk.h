@@ -17,13 +17,13 @@
  * ASH_HEAD_MAX).
  */
 struct chunkdec {
-	int		cd_state;
-	unsigned long long cd_left;	/* data bytes left in this chunk */
-	size_t		cd_linelen;	/* bytes of the current size/trailer line */
-	size_t		cd_trailer;	/* trailer bytes so far */
-	int		cd_digits;
+	int cd_state;
+	unsigned long long cd_left; /* data bytes left in this chunk */
+	size_t cd_linelen;	    /* bytes of the current size/trailer line */
+	size_t cd_trailer;	    /* trailer bytes so far */
+	int cd_digits;
 };
-void	chunk_init(struct chunkdec *d);
+void chunk_init(struct chunkdec *d);
 /*
  * Process in[0..len).  Returns bytes consumed (>= 0), or -400 on a
  * malformed body.  If the consumed bytes end with data, *datap and *datalen
@@ -31,8 +31,8 @@ void	chunk_init(struct chunkdec *d);
  * with the remaining bytes).  chunk_done() is true once the last chunk
  * and the trailers are consumed.
  */
-ssize_t	chunk_feed(struct chunkdec *d, const char *in, size_t len,
-	    const char **datap, size_t *datalen);
-int	chunk_done(const struct chunkdec *d);
+ssize_t chunk_feed(struct chunkdec *d, const char *in, size_t len,
+    const char **datap, size_t *datalen);
+int chunk_done(const struct chunkdec *d);
 
 #endif

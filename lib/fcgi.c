@@ -27,8 +27,17 @@
 #include "fcgi.h"
 
 static const char *const type_names[] = {
-	"UNKNOWN", "BEGIN_REQUEST", "ABORT_REQUEST", "END_REQUEST", "PARAMS",
-	"STDIN", "STDOUT", "STDERR", "DATA", "GET_VALUES", "GET_VALUES_RESULT",
+	"UNKNOWN",
+	"BEGIN_REQUEST",
+	"ABORT_REQUEST",
+	"END_REQUEST",
+	"PARAMS",
+	"STDIN",
+	"STDOUT",
+	"STDERR",
+	"DATA",
+	"GET_VALUES",
+	"GET_VALUES_RESULT",
 	"UNKNOWN_TYPE",
 };
 
@@ -147,8 +156,8 @@ fcgi_encode_end(struct buf *b, unsigned int id, uint32_t app_status,
 }
 
 int
-fcgi_encode_stream(struct buf *b, int type, unsigned int id,
-    const void *data, size_t len)
+fcgi_encode_stream(struct buf *b, int type, unsigned int id, const void *data,
+    size_t len)
 {
 	const char *p = data;
 	size_t old = b->b_len, nrec, over, n;
@@ -237,7 +246,7 @@ encode_pairs(struct buf *b, const struct fcgi_nv *nv, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (fcgi_encode_nv(b, nv[i].nv_name, nv[i].nv_namelen,
-		    nv[i].nv_value, nv[i].nv_valuelen) == -1)
+			nv[i].nv_value, nv[i].nv_valuelen) == -1)
 			return -1;
 	return 0;
 }
@@ -252,8 +261,8 @@ fcgi_encode_params(struct buf *b, unsigned int id, const struct fcgi_nv *nv,
 
 	if (encode_pairs(&pairs, nv, n) == -1)
 		goto fail;
-	if (fcgi_encode_stream(b, FCGI_PARAMS, id, pairs.b_data,
-	    pairs.b_len) == -1 ||
+	if (fcgi_encode_stream(b, FCGI_PARAMS, id, pairs.b_data, pairs.b_len) ==
+		-1 ||
 	    fcgi_encode_stream_end(b, FCGI_PARAMS, id) == -1) {
 		rollback(b, old);
 		goto fail;
@@ -284,7 +293,7 @@ fcgi_encode_get_values(struct buf *b, const char *const *names, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (fcgi_encode_nv(&pairs, names[i], strlen(names[i]), NULL,
-		    0) == -1) {
+			0) == -1) {
 			buf_free(&pairs);
 			return -1;
 		}
@@ -292,8 +301,7 @@ fcgi_encode_get_values(struct buf *b, const char *const *names, size_t n)
 }
 
 int
-fcgi_encode_get_values_result(struct buf *b, const struct fcgi_nv *nv,
-    size_t n)
+fcgi_encode_get_values_result(struct buf *b, const struct fcgi_nv *nv, size_t n)
 {
 	struct buf pairs = BUF_INIT;
 
@@ -497,8 +505,8 @@ dec_header(struct fcgi_dec *d, const char *in, size_t len, size_t *offp,
 }
 
 int
-fcgi_dec_feed(struct fcgi_dec *d, const void *data, size_t len,
-    size_t *usedp, struct fcgi_rec *rec)
+fcgi_dec_feed(struct fcgi_dec *d, const void *data, size_t len, size_t *usedp,
+    struct fcgi_rec *rec)
 {
 	const char *in = data;
 	size_t off = 0, n;

@@ -16,8 +16,8 @@ ssize_t
 fd_send(int sock, const void *data, size_t len, int fd)
 {
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct msghdr msg;
 	struct iovec iov;
@@ -58,7 +58,8 @@ fd_collect(struct msghdr *msg, int *first)
 			continue;
 		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < nfd; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+			    sizeof(int));
 			if (count++ == 0 && first)
 				*first = fd;
 			else
@@ -72,12 +73,12 @@ fd_collect(struct msghdr *msg, int *first)
  * (or -1; all are closed if fdp is NULL), how many came, and the
  * message flags. */
 static ssize_t
-recv_fds(int sock, void *buf, size_t cap, int rflags, int *fdp,
-    int *countp, int *flagsp)
+recv_fds(int sock, void *buf, size_t cap, int rflags, int *fdp, int *countp,
+    int *flagsp)
 {
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cm;
 	struct msghdr msg;
 	struct iovec iov;
@@ -111,7 +112,7 @@ fd_recv(int sock, void *buf, size_t cap, int *fdp)
 	if (fdp)
 		*fdp = -1;
 	if ((n = recv_fds(sock, buf, cap, 0, fdp ? &fd : NULL, &count,
-	    &flags)) < 0)
+		 &flags)) < 0)
 		return -1;
 	if (flags & MSG_TRUNC) {
 		if (fd >= 0)

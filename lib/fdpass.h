@@ -15,14 +15,14 @@
 
 /* Send len bytes (len >= 1: a zero-length datagram reads as end-of-file)
  * with `fd` attached; fd < 0 sends no descriptor.  Returns bytes sent. */
-ssize_t	fd_send(int sock, const void *data, size_t len, int fd);
+ssize_t fd_send(int sock, const void *data, size_t len, int fd);
 /*
  * Receive into buf (cap bytes).  Returns the length (0 at end-of-file,
  * *fdp = -1) or -1 with errno: EMSGSIZE if the datagram did not fit,
  * EBADMSG if control data was truncated or did not hold exactly one fd
  * (only when fdp is given; with fdp NULL any fds are closed).
  */
-ssize_t	fd_recv(int sock, void *buf, size_t cap, int *fdp);
+ssize_t fd_recv(int sock, void *buf, size_t cap, int *fdp);
 /*
  * On a stream socket: receive up to cap bytes and the descriptor that
  * may have come with them (*fdp, -1 if none; any further ones are
@@ -30,10 +30,9 @@ ssize_t	fd_recv(int sock, void *buf, size_t cap, int *fdp);
  * socket without blocking.  Returns the bytes (0 at end-of-file) or -1
  * with errno.
  */
-ssize_t	fd_recv_stream(int sock, void *buf, size_t cap, int *fdp,
-	    int rflags);
+ssize_t fd_recv_stream(int sock, void *buf, size_t cap, int *fdp, int rflags);
 /* Length of the next datagram on a SOCK_SEQPACKET/SOCK_DGRAM socket
  * without consuming it (0 at end-of-file). */
-ssize_t	fd_peek_len(int sock);
+ssize_t fd_peek_len(int sock);
 
 #endif

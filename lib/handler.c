@@ -24,24 +24,22 @@
 #include "loop.h"
 #include "req.h"
 
-
-static struct loop		*hloop;
-static struct watch		 inwatch, sigwatch;
-static const struct handler	*H;
-static void			*harg;
-static struct child		*followed;	/* handler_follow() */
-static int	sigfd = -1;
-static int	serving;	/* stdin is a request socket we read */
-static int	paused;		/* handler_pause(): stdin not read for now */
-static int	stopped;	/* no more requests will be read */
-static int	held;		/* work in flight */
-static int	status;		/* handler_run()'s result */
+static struct loop *hloop;
+static struct watch inwatch, sigwatch;
+static const struct handler *H;
+static void *harg;
+static struct child *followed; /* handler_follow() */
+static int sigfd = -1;
+static int serving; /* stdin is a request socket we read */
+static int paused;  /* handler_pause(): stdin not read for now */
+static int stopped; /* no more requests will be read */
+static int held;    /* work in flight */
+static int status;  /* handler_run()'s result */
 
 static void
 done_check(void)
 {
-	if (stopped && held == 0 && (followed == NULL ||
-	    followed->ch_nq == 0))
+	if (stopped && held == 0 && (followed == NULL || followed->ch_nq == 0))
 		loop_stop(hloop);
 }
 
@@ -137,7 +135,7 @@ signal_event(struct watch *w, uint32_t ev)
 		case SIGHUP:
 			hup = 1;
 			break;
-		default:	/* SIGTERM, SIGINT */
+		default: /* SIGTERM, SIGINT */
 			if (stopped) {
 				loop_stop(hloop);
 				return;
@@ -176,7 +174,7 @@ handler_loop(void)
 	return hloop;
 }
 
-static int	delivered;	/* input_event(): one more request read */
+static int delivered; /* input_event(): one more request read */
 
 static void
 deliver(struct req *r, int fd, void *arg)
@@ -265,7 +263,8 @@ handler_check_input(void)
 {
 	if (handler_persistent())
 		return 1;
-	log_msg(LOG_ERR, "standard input is not a request socket "
+	log_msg(LOG_ERR,
+	    "standard input is not a request socket "
 	    "(a persistent handler is started by another handler, "
 	    "see ashd(7))");
 	return 0;

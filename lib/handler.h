@@ -43,11 +43,11 @@ struct loop;
 struct req;
 
 struct handler {
-	void	(*h_request)(struct req *r, int fd, void *arg);
-	void	(*h_reload)(void *arg);
-	void	(*h_reaped)(pid_t pid, int status, void *arg);
-	void	(*h_stop)(void *arg);
-	int	  h_batch;	/* datagrams per wake-up, 0: 32 */
+	void (*h_request)(struct req *r, int fd, void *arg);
+	void (*h_reload)(void *arg);
+	void (*h_reaped)(pid_t pid, int status, void *arg);
+	void (*h_stop)(void *arg);
+	int h_batch; /* datagrams per wake-up, 0: 32 */
 };
 
 /*
@@ -56,11 +56,11 @@ struct handler {
  * non-blocking on it) on the first call.  Dies if it cannot be made:
  * call it at start-up.
  */
-struct loop	*handler_loop(void);
+struct loop *handler_loop(void);
 
 /* Serve requests from standard input until stopped and drained.
  * Returns main()'s exit status: 0, or 1 if the loop failed (logged). */
-int		 handler_run(const struct handler *h, void *arg);
+int handler_run(const struct handler *h, void *arg);
 
 /*
  * The same loop for a program whose requests come from sockets of its
@@ -69,15 +69,14 @@ int		 handler_run(const struct handler *h, void *arg);
  * draining are those of handler_run(); the loop runs until
  * handler_stop() (or SIGTERM, SIGINT) and nothing is held.
  */
-int		 handler_run_own(const struct handler *h, void *arg);
+int handler_run_own(const struct handler *h, void *arg);
 
 /*
  * The transient convention with the same machinery: hand the one
  * request r (fd its response socket) to h_request, then run the loop
  * until nothing is held.  Returns as handler_run().
  */
-int		 handler_run_one(const struct handler *h, void *arg,
-		    struct req *r, int fd);
+int handler_run_one(const struct handler *h, void *arg, struct req *r, int fd);
 
 /*
  * For a relay that passes its requests to the one child ch: read no
@@ -88,26 +87,26 @@ int		 handler_run_one(const struct handler *h, void *arg,
  * reasons of its own does not use this).  A stopped handler returns
  * only once the queue is empty, so that nothing it accepted is lost.
  */
-void		 handler_follow(struct child *ch);
+void handler_follow(struct child *ch);
 
 /* Count a piece of work in flight, and its end. */
-void		 handler_hold(void);
-void		 handler_release(void);
+void handler_hold(void);
+void handler_release(void);
 /* Stop taking requests, as at end of input. */
-void		 handler_stop(void);
+void handler_stop(void);
 /*
  * Stop reading standard input for now (on = 1), or go on (on = 0):
  * requests wait in the socket, so that the sender feels the
  * backpressure (httrcall at its limit of children).  May be called
  * before handler_run(); does not keep a stopped handler from stopping.
  */
-void		 handler_pause(int on);
+void handler_pause(int on);
 
 /* Is standard input a request socket (the persistent convention)? */
-int		 handler_persistent(void);
+int handler_persistent(void);
 /* The same, saying why a persistent handler cannot run if it is not:
  * for programs that set things up (start a child) before
  * handler_run(), which checks it too. */
-int		 handler_check_input(void);
+int handler_check_input(void);
 
 #endif

@@ -90,8 +90,8 @@ line_len(const char *buf, size_t start, size_t eol)
 static int
 parse_version(const char *v, size_t n)
 {
-	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' ||
-	    v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
+	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' ||
+	    v[5] > '9' || v[7] < '0' || v[7] > '9')
 		return -400;
 	if (v[5] != '1')
 		return -505;
@@ -158,8 +158,9 @@ parse_reqline(const char *line, size_t n, char **m, char **t, char **v)
 			return -400;
 	if ((rv = parse_version(sp2 + 1, n - (size_t)(sp2 + 1 - line))) < 0)
 		return rv;
-	if (sp1[1] != '/' && !(sp2 - sp1 == 2 && sp1[1] == '*' &&
-	    sp1 - line == 7 && !memcmp(line, "OPTIONS", 7))) {
+	if (sp1[1] != '/' &&
+	    !(sp2 - sp1 == 2 && sp1[1] == '*' && sp1 - line == 7 &&
+		!memcmp(line, "OPTIONS", 7))) {
 		if (strncasecmp(sp1 + 1, "http://", 7) &&
 		    strncasecmp(sp1 + 1, "https://", 8))
 			return -400;
@@ -184,12 +185,12 @@ parse_header(struct req *r, const char *line, size_t n)
 	int rv;
 
 	if (line[0] == ' ' || line[0] == '\t')
-		return -400;	/* obs-fold */
+		return -400; /* obs-fold */
 	if ((colon = memchr(line, ':', n)) == NULL || colon == line)
 		return -400;
 	for (i = 0; line + i < colon; i++)
 		if (!is_tchar((unsigned char)line[i]))
-			return -400;	/* includes whitespace before ':' */
+			return -400; /* includes whitespace before ':' */
 	vs = colon + 1;
 	ve = line + n;
 	for (i = 0; vs + i < ve; i++)
@@ -218,14 +219,15 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *l,
 
 	*reqp = NULL;
 	/* RFC 9112 2.2: ignore empty lines before the request line. */
-	while (pos < len && (buf[pos] == '\n' ||
-	    (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] == '\n')))
+	while (pos < len &&
+	    (buf[pos] == '\n' ||
+		(buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] == '\n')))
 		pos += buf[pos] == '\r' ? 2 : 1;
 	if (pos > 64)
 		return -400;
 	if ((rv = next_line(buf, len, pos, &eol)) <= 0) {
-		if (rv == 0 && len > pos && len - pos -
-		    (buf[len - 1] == '\r') > l->hl_reqline)
+		if (rv == 0 && len > pos &&
+		    len - pos - (buf[len - 1] == '\r') > l->hl_reqline)
 			return -414;
 		return rv;
 	}
@@ -331,8 +333,9 @@ framing_length(const struct req *r, long long *lenp)
 			e = p + strcspn(p, ",");
 			for (s = p; s < e && (*s == ' ' || *s == '\t'); s++)
 				;
-			for (n = (size_t)(e - s); n > 0 &&
-			    (s[n - 1] == ' ' || s[n - 1] == '\t'); n--)
+			for (n = (size_t)(e - s);
+			     n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t');
+			     n--)
 				;
 			if (n == 0 || n > 18)
 				return -400;
@@ -369,7 +372,7 @@ framing_coding(const struct req *r, int *chunked)
 			return -400;
 		while (list_next(&p, &s, &n)) {
 			if (n == 0)
-				continue;	/* RFC 9110 5.6.1.2 */
+				continue; /* RFC 9110 5.6.1.2 */
 			last_chunked = n == 7 && !strncasecmp(s, "chunked", 7);
 			if (last_chunked)
 				nchunked++;
@@ -444,7 +447,7 @@ http_req_framing(const struct req *r, struct http_framing *f)
 			keep |= http_list_has(v, "keep-alive");
 		} else if (!strcasecmp(n, "Expect")) {
 			if (*v == '\0')
-				continue;	/* an empty list asks nothing */
+				continue; /* an empty list asks nothing */
 			if (strcasecmp(v, "100-continue"))
 				return 417;
 			f->hf_expect = http11;
@@ -458,13 +461,13 @@ http_req_framing(const struct req *r, struct http_framing *f)
 /* Response heads. */
 
 static int
-resp_add(struct http_resp *resp, const char *name, size_t nl,
-    const char *value, size_t vl)
+resp_add(struct http_resp *resp, const char *name, size_t nl, const char *value,
+    size_t vl)
 {
 	struct header *n;
 
-	if ((n = realloc(resp->hr_hdrs, (resp->hr_nhdrs + 1) *
-	    sizeof(*n))) == NULL)
+	if ((n = realloc(resp->hr_hdrs, (resp->hr_nhdrs + 1) * sizeof(*n))) ==
+	    NULL)
 		return -1;
 	resp->hr_hdrs = n;
 	n += resp->hr_nhdrs;
@@ -529,7 +532,7 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 	if (pos == 0)
 		goto bad;
 	len = (size_t)(lf - buf) + 1;
-	for (pos = 0; ; pos += n + 1) {
+	for (pos = 0;; pos += n + 1) {
 		l = buf + pos;
 		lf = memchr(l, '\n', len - pos);
 		n = (size_t)(lf - l);
@@ -559,7 +562,7 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		if (resp_add(resp, l, (size_t)(colon - l), vs,
-		    (size_t)(ve - vs)) == -1) {
+			(size_t)(ve - vs)) == -1) {
 			http_resp_free(resp);
 			errno = ENOMEM;
 			return -1;
@@ -658,31 +661,49 @@ const char *
 http_reason(int status)
 {
 	static const struct {
-		int		 code;
-		const char	*text;
+		int code;
+		const char *text;
 	} reasons[] = {
-		{ 100, "Continue" }, { 101, "Switching Protocols" },
-		{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+		{ 100, "Continue" },
+		{ 101, "Switching Protocols" },
+		{ 200, "OK" },
+		{ 201, "Created" },
+		{ 202, "Accepted" },
 		{ 203, "Non-Authoritative Information" },
-		{ 204, "No Content" }, { 205, "Reset Content" },
+		{ 204, "No Content" },
+		{ 205, "Reset Content" },
 		{ 206, "Partial Content" },
-		{ 300, "Multiple Choices" }, { 301, "Moved Permanently" },
-		{ 302, "Found" }, { 303, "See Other" },
-		{ 304, "Not Modified" }, { 307, "Temporary Redirect" },
+		{ 300, "Multiple Choices" },
+		{ 301, "Moved Permanently" },
+		{ 302, "Found" },
+		{ 303, "See Other" },
+		{ 304, "Not Modified" },
+		{ 307, "Temporary Redirect" },
 		{ 308, "Permanent Redirect" },
-		{ 400, "Bad Request" }, { 401, "Unauthorized" },
-		{ 403, "Forbidden" }, { 404, "Not Found" },
-		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
-		{ 408, "Request Timeout" }, { 409, "Conflict" },
-		{ 410, "Gone" }, { 411, "Length Required" },
-		{ 412, "Precondition Failed" }, { 413, "Content Too Large" },
-		{ 414, "URI Too Long" }, { 415, "Unsupported Media Type" },
+		{ 400, "Bad Request" },
+		{ 401, "Unauthorized" },
+		{ 403, "Forbidden" },
+		{ 404, "Not Found" },
+		{ 405, "Method Not Allowed" },
+		{ 406, "Not Acceptable" },
+		{ 408, "Request Timeout" },
+		{ 409, "Conflict" },
+		{ 410, "Gone" },
+		{ 411, "Length Required" },
+		{ 412, "Precondition Failed" },
+		{ 413, "Content Too Large" },
+		{ 414, "URI Too Long" },
+		{ 415, "Unsupported Media Type" },
 		{ 416, "Range Not Satisfiable" },
-		{ 417, "Expectation Failed" }, { 421, "Misdirected Request" },
-		{ 426, "Upgrade Required" }, { 429, "Too Many Requests" },
+		{ 417, "Expectation Failed" },
+		{ 421, "Misdirected Request" },
+		{ 426, "Upgrade Required" },
+		{ 429, "Too Many Requests" },
 		{ 431, "Request Header Fields Too Large" },
-		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
-		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 500, "Internal Server Error" },
+		{ 501, "Not Implemented" },
+		{ 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" },
 		{ 504, "Gateway Timeout" },
 		{ 505, "HTTP Version Not Supported" },
 	};
@@ -708,9 +729,9 @@ long long
 http_parse_date(const char *s)
 {
 	static const char *fmts[] = {
-		"%a, %d %b %Y %H:%M:%S GMT",	/* IMF-fixdate */
-		"%A, %d-%b-%y %H:%M:%S GMT",	/* RFC 850 */
-		"%a %b %e %H:%M:%S %Y",		/* asctime */
+		"%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
+		"%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
+		"%a %b %e %H:%M:%S %Y",	     /* asctime */
 	};
 	struct tm tm;
 	const char *e;

@@ -22,11 +22,11 @@ struct header;
 
 /* Limits the request parser enforces (see ashlimits.h for defaults). */
 struct http_limits {
-	size_t	hl_reqline;	/* request line, 414 beyond */
-	size_t	hl_head;	/* whole head, 431 beyond */
-	size_t	hl_headers;	/* header count, 431 beyond */
+	size_t hl_reqline; /* request line, 414 beyond */
+	size_t hl_head;	   /* whole head, 431 beyond */
+	size_t hl_headers; /* header count, 431 beyond */
 };
-void	http_limits_default(struct http_limits *l);
+void http_limits_default(struct http_limits *l);
 
 /*
  * Parse a request head from buf[0..len).  On success (> 0) *reqp holds a
@@ -38,39 +38,39 @@ void	http_limits_default(struct http_limits *l);
  * Framing headers are checked by http_req_framing().
  * Returns -ENOMEM-style failure as -500.
  */
-int	http_parse_request(const char *buf, size_t len,
-	    const struct http_limits *l, struct req **reqp);
+int http_parse_request(const char *buf, size_t len, const struct http_limits *l,
+    struct req **reqp);
 
 /* What the request's framing headers say about its body. */
 struct http_framing {
-	int		 hf_chunked;	/* Transfer-Encoding: chunked */
-	long long	 hf_length;	/* Content-Length, or -1 */
-	int		 hf_close;	/* Connection: close (or 1.0 w/o keep-alive) */
-	int		 hf_expect;	/* Expect: 100-continue */
+	int hf_chunked;	     /* Transfer-Encoding: chunked */
+	long long hf_length; /* Content-Length, or -1 */
+	int hf_close;	     /* Connection: close (or 1.0 w/o keep-alive) */
+	int hf_expect;	     /* Expect: 100-continue */
 };
 /* 0, or the status to answer: 400 (CL+TE, bad or conflicting CL,
  * missing/repeated Host on 1.1, bad Expect... ), 501 (codings other
  * than a final chunked), 417 (an Expect other than 100-continue). */
-int	http_req_framing(const struct req *r, struct http_framing *f);
+int http_req_framing(const struct req *r, struct http_framing *f);
 
 /* A response head as a handler wrote it. */
 struct http_resp {
-	int		 hr_status;
-	char		*hr_reason;
-	struct header	*hr_hdrs;
-	size_t		 hr_nhdrs;
+	int hr_status;
+	char *hr_reason;
+	struct header *hr_hdrs;
+	size_t hr_nhdrs;
 };
 /* > 0: head length, 0: need more, -1: malformed (errno EBADMSG) or
  * ENOMEM.  On success *resp is filled (free with http_resp_free()).
  * Accepts LF or CRLF; the status line must be "HTTP/x.y NNN [reason]";
  * a lone "Status: NNN" CGI head is not accepted here. */
-int	http_parse_response(const char *buf, size_t len, struct http_resp *resp);
+int http_parse_response(const char *buf, size_t len, struct http_resp *resp);
 /* The same for a head without a status line (CGI): header lines and
  * the empty line; hr_status stays 0.  At least one field is required. */
-int	http_parse_fields(const char *buf, size_t len, struct http_resp *resp);
-void	http_resp_free(struct http_resp *resp);
+int http_parse_fields(const char *buf, size_t len, struct http_resp *resp);
+void http_resp_free(struct http_resp *resp);
 const char *http_resp_header(const struct http_resp *resp, const char *name);
-size_t	http_resp_remove(struct http_resp *resp, const char *name);
+size_t http_resp_remove(struct http_resp *resp, const char *name);
 /* The response's Content-Length as htparser frames the body by it:
  * digits only, every copy equal.  -2 if there is none, -1 if it is
  * unusable. */
@@ -79,7 +79,7 @@ long long http_resp_length(const struct http_resp *resp);
 /* Reason phrase for a status code ("Unknown" if none). */
 const char *http_reason(int status);
 /* The IMF-fixdate for t into out (at least 30 bytes). */
-void	http_date(char *out, size_t cap, long long t);
+void http_date(char *out, size_t cap, long long t);
 /* Parse an HTTP date (IMF-fixdate, RFC 850, asctime); -1 if invalid. */
 long long http_parse_date(const char *s);
 
@@ -90,9 +90,9 @@ long long http_parse_date(const char *s);
  * http_error_format() appends it to b; http_error() writes it to fd
  * (blocking; EINTR retried) and returns 0 / -1.
  */
-int	http_error_format(struct buf *b, int status, const char *msg,
-	    const char *extra);
-int	http_error(int fd, int status, const char *msg);
+int http_error_format(struct buf *b, int status, const char *msg,
+    const char *extra);
+int http_error(int fd, int status, const char *msg);
 
 /*
  * A complete response with a body: status line, Content-Type `ctype`
@@ -100,18 +100,18 @@ int	http_error(int fd, int status, const char *msg);
  * "Name: value\r\n", may be NULL), then body[0..len).  Written to fd
  * blocking (EINTR retried); 0 / -1 with errno.
  */
-int	http_reply(int fd, int status, const char *ctype, const char *extra,
-	    const void *body, size_t len);
+int http_reply(int fd, int status, const char *ctype, const char *extra,
+    const void *body, size_t len);
 
 /* Write all of buf to fd, retrying on EINTR and short writes. */
-int	http_write_all(int fd, const void *buf, size_t len);
+int http_write_all(int fd, const void *buf, size_t len);
 #ifdef ASHD_INTERNAL
-#define write_all	http_write_all	/* the tree's older name */
+#define write_all http_write_all /* the tree's older name */
 #endif
 
 /* Case-insensitive token-list membership: does the comma-separated
  * header value `list` contain `token`? */
-int	http_list_has(const char *list, const char *token);
+int http_list_has(const char *list, const char *token);
 
 /* The de-chunker of request bodies is in chunk.h. */
 #include "chunk.h"

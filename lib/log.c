@@ -33,7 +33,7 @@ log_init(const char *name)
 
 #ifndef PACKAGE_NAME
 #define PACKAGE_NAME	"ashd-ng"
-#define PACKAGE_VERSION	"0"
+#define PACKAGE_VERSION "0"
 #endif
 
 int

@@ -17,19 +17,18 @@
 #include "ashlimits.h"
 #include "loop.h"
 
-
 struct deferred {
-	void	(*d_fn)(void *);
-	void	*d_arg;
+	void (*d_fn)(void *);
+	void *d_arg;
 };
 
 struct loop {
-	int		 l_epfd;
-	int		 l_stop;
-	struct timer	**l_heap;
-	size_t		 l_nheap, l_heapcap;
-	struct deferred	*l_defer;
-	size_t		 l_ndefer, l_defercap;
+	int l_epfd;
+	int l_stop;
+	struct timer **l_heap;
+	size_t l_nheap, l_heapcap;
+	struct deferred *l_defer;
+	size_t l_ndefer, l_defercap;
 };
 
 struct loop *
@@ -87,7 +86,7 @@ loop_watch(struct loop *l, struct watch *w, uint32_t events)
 	ev.events = events;
 	ev.data.ptr = w;
 	if (epoll_ctl(l->l_epfd, w->w_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-	    w->w_fd, &ev) == -1)
+		w->w_fd, &ev) == -1)
 		return -1;
 	w->w_added = 1;
 	w->w_events = events;
@@ -262,8 +261,9 @@ loop_run(struct loop *l)
 		timeout = -1;
 		if (l->l_nheap > 0) {
 			now = loop_now();
-			timeout = l->l_heap[0]->t_when <= now ? 0 :
-			    (int)(l->l_heap[0]->t_when - now);
+			timeout = l->l_heap[0]->t_when <= now
+			    ? 0
+			    : (int)(l->l_heap[0]->t_when - now);
 		}
 		n = epoll_wait(l->l_epfd, evs, ASH_LOOP_BATCH, timeout);
 		if (n < 0) {

@@ -21,20 +21,20 @@
 #include "pool.h"
 
 struct slot {
-	struct pool	*s_pool;
-	pid_t		 s_pid;		/* 0: not running */
-	uint64_t	 s_started;	/* loop_now() at the start */
-	struct timer	 s_timer;	/* delayed restart */
+	struct pool *s_pool;
+	pid_t s_pid;	      /* 0: not running */
+	uint64_t s_started;   /* loop_now() at the start */
+	struct timer s_timer; /* delayed restart */
 };
 
 struct pool {
-	struct loop	 *p_loop;
-	char *const	 *p_argv;
-	int		  p_fd;		/* their stdin, -1: /dev/null */
-	int		  p_flags;
-	int		  p_n;
-	int		  p_stopped;
-	struct slot	 *p_slots;
+	struct loop *p_loop;
+	char *const *p_argv;
+	int p_fd; /* their stdin, -1: /dev/null */
+	int p_flags;
+	int p_n;
+	int p_stopped;
+	struct slot *p_slots;
 };
 
 /* In the new process, before the exec: SIGTERM when we die.  The
@@ -123,12 +123,15 @@ pool_reaped(struct pool *p, pid_t pid, int status)
 		return 1;
 	failed = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 	if (WIFSIGNALED(status))
-		log_msg(LOG_WARNING, "%s (pid %d) killed by signal %d; "
-		    "restarting it", p->p_argv[0], (int)pid, WTERMSIG(status));
+		log_msg(LOG_WARNING,
+		    "%s (pid %d) killed by signal %d; "
+		    "restarting it",
+		    p->p_argv[0], (int)pid, WTERMSIG(status));
 	else if (failed)
-		log_msg(LOG_WARNING, "%s (pid %d) exited with status %d; "
-		    "restarting it", p->p_argv[0], (int)pid,
-		    WEXITSTATUS(status));
+		log_msg(LOG_WARNING,
+		    "%s (pid %d) exited with status %d; "
+		    "restarting it",
+		    p->p_argv[0], (int)pid, WEXITSTATUS(status));
 	/* A normal exit (php-cgi after PHP_FCGI_MAX_REQUESTS) is replaced
 	 * at once; a failure right after the start waits. */
 	if (failed && loop_now() - s->s_started < ASH_POOL_RESTART_MS)

@@ -24,7 +24,8 @@ struct loop;
 struct pool;
 
 /* Flags of pool_new(). */
-#define POOL_PDEATHSIG	0x1	/* the copies get SIGTERM if we die,
+#define POOL_PDEATHSIG \
+	0x1 /* the copies get SIGTERM if we die,
 				 * even by SIGKILL (PR_SET_PDEATHSIG) */
 
 /*
@@ -33,19 +34,19 @@ struct pool;
  * caller as long as the pool runs: restarts need it.  The loop is the
  * one the restart timers go on.
  */
-struct pool	*pool_new(struct loop *l, char *const argv[], int n, int fd,
-		    int flags);
+struct pool *
+pool_new(struct loop *l, char *const argv[], int n, int fd, int flags);
 /* pid has exited with status: if it was a copy of this pool, start it
  * again (or not, once stopped) and return 1; else 0. */
-int		 pool_reaped(struct pool *p, pid_t pid, int status);
+int pool_reaped(struct pool *p, pid_t pid, int status);
 /* Stop restarting; send sig to the process group of every running
  * copy (0: send nothing). */
-void		 pool_stop(struct pool *p, int sig);
+void pool_stop(struct pool *p, int sig);
 /* How many copies run (started and not yet reaped). */
-int		 pool_running(const struct pool *p);
+int pool_running(const struct pool *p);
 /* The pid of copy i (0 <= i < n), 0 if it is not running. */
-pid_t		 pool_pid(const struct pool *p, int i);
+pid_t pool_pid(const struct pool *p, int i);
 /* Stop restarting and free; running copies are left alone. */
-void		 pool_free(struct pool *p);
+void pool_free(struct pool *p);
 
 #endif

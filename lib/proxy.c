@@ -18,30 +18,38 @@
 #include "proxy.h"
 
 static const char v1sig[] = "PROXY ";
-static const unsigned char v2sig[12] = {
-	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a
-};
+static const unsigned char v2sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+	0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
 
 /* Version 2 TLV types that are checked (proxy-protocol.txt 2.2). */
-#define PP2_TYPE_CRC32C		0x03
-#define PP2_TYPE_UNIQUE_ID	0x05
-#define PP2_TYPE_SSL		0x20
-#define PP2_CLIENT_SSL		0x01
-#define PP2_UNIQUE_ID_MAX	128
+#define PP2_TYPE_CRC32C	   0x03
+#define PP2_TYPE_UNIQUE_ID 0x05
+#define PP2_TYPE_SSL	   0x20
+#define PP2_CLIENT_SSL	   0x01
+#define PP2_UNIQUE_ID_MAX  128
 
 const char *
 proxy_strerror(int err)
 {
 	switch (err < 0 ? -err : err) {
-	case PROXY_ESIG:	return "not a PROXY protocol header";
-	case PROXY_ELONG:	return "header too long";
-	case PROXY_ELINE:	return "malformed version 1 line";
-	case PROXY_EVERSION:	return "bad version 2 version or command";
-	case PROXY_EFAMILY:	return "bad version 2 address family";
-	case PROXY_EADDRLEN:	return "version 2 address block too short";
-	case PROXY_ETLV:	return "malformed version 2 TLV";
-	case PROXY_ECRC:	return "version 2 CRC32C mismatch";
-	default:		return "unknown error";
+	case PROXY_ESIG:
+		return "not a PROXY protocol header";
+	case PROXY_ELONG:
+		return "header too long";
+	case PROXY_ELINE:
+		return "malformed version 1 line";
+	case PROXY_EVERSION:
+		return "bad version 2 version or command";
+	case PROXY_EFAMILY:
+		return "bad version 2 address family";
+	case PROXY_EADDRLEN:
+		return "version 2 address block too short";
+	case PROXY_ETLV:
+		return "malformed version 2 TLV";
+	case PROXY_ECRC:
+		return "version 2 CRC32C mismatch";
+	default:
+		return "unknown error";
 	}
 }
 
@@ -81,8 +89,8 @@ v1_addr(const char *s, size_t n, int family, struct sockaddr_storage *sa)
 		for (i = 0; i <= n; i++) {
 			if (i < n && s[i] != '.')
 				continue;
-			if (k == 4 || (v = v1_number(s + start, i - start, 3,
-			    255)) < 0)
+			if (k == 4 ||
+			    (v = v1_number(s + start, i - start, 3, 255)) < 0)
 				return -1;
 			q[k++] = (unsigned char)v;
 			start = i + 1;
@@ -98,8 +106,10 @@ v1_addr(const char *s, size_t n, int family, struct sockaddr_storage *sa)
 	if (n == 0 || n >= sizeof(tmp))
 		return -1;
 	for (i = 0; i < n; i++)
-		if (s[i] != ':' && !((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+		if (s[i] != ':' &&
+		    !((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f') ||
+			(s[i] >= 'A' && s[i] <= 'F')))
 			return -1;
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
@@ -312,8 +322,7 @@ v2_addrs(const unsigned char *a, int family, struct proxy_info *pi)
 static int
 parse_v2(const unsigned char *h, size_t len, struct proxy_info *pi)
 {
-	static const int families[] = { AF_UNSPEC, AF_INET, AF_INET6,
-	    AF_UNIX };
+	static const int families[] = { AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX };
 	static const size_t addrlen[] = { 0, 12, 36, 216 };
 	size_t i, total;
 	int fam, proto, cmd;

@@ -47,40 +47,40 @@
 #include <sys/socket.h>
 
 /* The longest version 1 line, CRLF included. */
-#define PROXY_V1_MAX	107
+#define PROXY_V1_MAX 107
 /* Version 2: the fixed part before the address block. */
-#define PROXY_V2_FIXED	16
+#define PROXY_V2_FIXED 16
 
 /* Errors, returned negated. */
 enum {
-	PROXY_ESIG = 1,		/* neither signature: not a PROXY header */
-	PROXY_ELONG,		/* v1 line or v2 header longer than allowed */
-	PROXY_ELINE,		/* v1: malformed line */
-	PROXY_EVERSION,		/* v2: version other than 2, or bad command */
-	PROXY_EFAMILY,		/* v2: unknown address family or transport */
-	PROXY_EADDRLEN,		/* v2: address block shorter than its family */
-	PROXY_ETLV,		/* v2: malformed or overrunning TLV */
-	PROXY_ECRC		/* v2: CRC32C TLV does not match the header */
+	PROXY_ESIG = 1, /* neither signature: not a PROXY header */
+	PROXY_ELONG,	/* v1 line or v2 header longer than allowed */
+	PROXY_ELINE,	/* v1: malformed line */
+	PROXY_EVERSION, /* v2: version other than 2, or bad command */
+	PROXY_EFAMILY,	/* v2: unknown address family or transport */
+	PROXY_EADDRLEN, /* v2: address block shorter than its family */
+	PROXY_ETLV,	/* v2: malformed or overrunning TLV */
+	PROXY_ECRC	/* v2: CRC32C TLV does not match the header */
 };
 
 struct proxy_info {
-	int	pi_version;	/* 1 or 2 */
+	int pi_version; /* 1 or 2 */
 	/* No address to use: v1 UNKNOWN, v2 LOCAL, or v2 with an UNSPEC
 	 * or DGRAM family.  The connection's own addresses stand. */
-	int	pi_local;
+	int pi_local;
 	/* Otherwise AF_INET, AF_INET6 or AF_UNIX, and the client's
 	 * (source) and the server's (destination) addresses as
 	 * sockaddr_in, sockaddr_in6 or sockaddr_un (a sun_path of 108
 	 * bytes, not necessarily NUL-terminated). */
-	int	pi_family;
+	int pi_family;
 	struct sockaddr_storage pi_src, pi_dst;
 	/* v2 PROXY with a PP2_TYPE_SSL TLV whose client field has
 	 * PP2_CLIENT_SSL: the client spoke TLS to the sender. */
-	int	pi_ssl;
+	int pi_ssl;
 };
 
 /* Parse the PROXY header at the start of buf[0..len); see above. */
-int	proxy_parse(const void *buf, size_t len, struct proxy_info *pi);
+int proxy_parse(const void *buf, size_t len, struct proxy_info *pi);
 /* A short description of a -PROXY_E... value, for logs. */
 const char *proxy_strerror(int err);
 

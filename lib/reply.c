@@ -17,8 +17,11 @@ static int
 html_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
-		const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" :
-		    *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
+		const char *e = *s == '<' ? "&lt;"
+		    : *s == '>'		  ? "&gt;"
+		    : *s == '&'		  ? "&amp;"
+		    : *s == '"'		  ? "&quot;"
+					  : NULL;
 
 		if ((e ? buf_appends(b, e) : buf_appendc(b, *s)) == -1)
 			return -1;
@@ -27,25 +30,27 @@ html_escape(struct buf *b, const char *s)
 }
 
 int
-http_error_format(struct buf *b, int status, const char *msg,
-    const char *extra)
+http_error_format(struct buf *b, int status, const char *msg, const char *extra)
 {
 	struct buf body = BUF_INIT;
 	const char *reason = http_reason(status);
 	int rv = -1;
 
-	if (buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>%d %s"
-	    "</title></head>\n<body><h1>%d %s</h1>\n", status, reason,
-	    status, reason) == -1)
+	if (buf_printf(&body,
+		"<!DOCTYPE html>\n<html><head><title>%d %s"
+		"</title></head>\n<body><h1>%d %s</h1>\n",
+		status, reason, status, reason) == -1)
 		goto done;
-	if (msg && *msg && (buf_appends(&body, "<p>") == -1 ||
-	    html_escape(&body, msg) == -1 || buf_appends(&body, "</p>\n") == -1))
+	if (msg && *msg &&
+	    (buf_appends(&body, "<p>") == -1 || html_escape(&body, msg) == -1 ||
+		buf_appends(&body, "</p>\n") == -1))
 		goto done;
 	if (buf_appends(&body, "</body></html>\n") == -1)
 		goto done;
-	if (buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: text/html; "
-	    "charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n", status, reason,
-	    body.b_len, extra ? extra : "") == -1 ||
+	if (buf_printf(b,
+		"HTTP/1.1 %d %s\r\nContent-Type: text/html; "
+		"charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
+		status, reason, body.b_len, extra ? extra : "") == -1 ||
 	    buf_append(b, body.b_data, body.b_len) == -1)
 		goto done;
 	rv = 0;
@@ -63,8 +68,11 @@ html_escape_into(char *b, size_t n, size_t *lp, const char *s)
 	size_t el;
 
 	for (; *s; s++) {
-		e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ?
-		    "&amp;" : *s == '"' ? "&quot;" : NULL;
+		e = *s == '<'	? "&lt;"
+		    : *s == '>' ? "&gt;"
+		    : *s == '&' ? "&amp;"
+		    : *s == '"' ? "&quot;"
+				: NULL;
 		el = e ? strlen(e) : 1;
 		if (*lp + el >= n)
 			return;
@@ -86,9 +94,10 @@ http_error(int fd, int status, const char *msg)
 	size_t bl = 0;
 	int n;
 
-	n = snprintf(body, sizeof(body), "<!DOCTYPE html>\n<html><head>"
-	    "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n", status,
-	    reason, status, reason);
+	n = snprintf(body, sizeof(body),
+	    "<!DOCTYPE html>\n<html><head>"
+	    "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n",
+	    status, reason, status, reason);
 	if (n < 0 || (size_t)n >= sizeof(body) - 64)
 		return -1;
 	bl = (size_t)n;
@@ -101,7 +110,8 @@ http_error(int fd, int status, const char *msg)
 	}
 	memcpy(body + bl, "</body></html>\n", 15);
 	bl += 15;
-	n = snprintf(out, sizeof(out) - bl, "HTTP/1.1 %d %s\r\nContent-Type: "
+	n = snprintf(out, sizeof(out) - bl,
+	    "HTTP/1.1 %d %s\r\nContent-Type: "
 	    "text/html; charset=utf-8\r\nContent-Length: %zu\r\n\r\n",
 	    status, reason, bl);
 	if (n < 0 || (size_t)n >= sizeof(out) - bl)
@@ -117,11 +127,11 @@ http_reply(int fd, int status, const char *ctype, const char *extra,
 	struct buf b = BUF_INIT;
 	int rv = -1;
 
-	if (buf_printf(&b, "HTTP/1.1 %d %s\r\n", status,
-	    http_reason(status)) == -1 ||
+	if (buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, http_reason(status)) ==
+		-1 ||
 	    (ctype && buf_printf(&b, "Content-Type: %s\r\n", ctype) == -1) ||
 	    buf_printf(&b, "Content-Length: %zu\r\n%s\r\n", len,
-	    extra ? extra : "") == -1 ||
+		extra ? extra : "") == -1 ||
 	    buf_append(&b, body, len) == -1)
 		goto done;
 	rv = http_write_all(fd, b.b_data, b.b_len);

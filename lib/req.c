@@ -28,7 +28,7 @@
 
 /* Headers a decoded request has room for beyond its own, so that a
  * handler adding one or two (X-Ash-File) allocates nothing more. */
-#define REQ_SPARE_HDRS	4
+#define REQ_SPARE_HDRS 4
 
 /* Was p allocated on its own (not a part of r's block)? */
 static int
@@ -87,12 +87,12 @@ req_dup(const struct req *o)
 	struct req *r;
 	size_t i;
 
-	if ((r = req_new(o->r_method, o->r_url, o->r_version,
-	    o->r_rest)) == NULL)
+	if ((r = req_new(o->r_method, o->r_url, o->r_version, o->r_rest)) ==
+	    NULL)
 		return NULL;
 	for (i = 0; i < o->r_nhdrs; i++) {
 		if (req_add_header(r, o->r_hdrs[i].h_name,
-		    o->r_hdrs[i].h_value) == -1) {
+			o->r_hdrs[i].h_value) == -1) {
 			req_free(r);
 			return NULL;
 		}
@@ -269,8 +269,8 @@ req_encode(const struct req *r, struct buf *b)
 
 	/* The size first: one allocation, not a doubling per few
 	 * strings (this runs for every request at every hop). */
-	need = strlen(r->r_method) + strlen(r->r_url) +
-	    strlen(r->r_version) + strlen(r->r_rest) + 5;
+	need = strlen(r->r_method) + strlen(r->r_url) + strlen(r->r_version) +
+	    strlen(r->r_rest) + 5;
 	for (i = 0; i < r->r_nhdrs; i++)
 		need += strlen(r->r_hdrs[i].h_name) +
 		    strlen(r->r_hdrs[i].h_value) + 2;
@@ -353,8 +353,8 @@ req_decode(const char *data, size_t len)
 	 * sizes are bounded by ASH_DGRAM_MAX (a string is at least its
 	 * NUL, so nh < len). */
 	cap = nh + REQ_SPARE_HDRS;
-	if ((r = malloc(sizeof(*r) + cap * sizeof(struct header) + len))
-	    == NULL)
+	if ((r = malloc(sizeof(*r) + cap * sizeof(struct header) + len)) ==
+	    NULL)
 		return NULL;
 	r->r_hdrs = (struct header *)(r + 1);
 	d = (char *)(r->r_hdrs + cap);
@@ -392,8 +392,7 @@ req_send(int sock, const struct req *r, int fd)
 	ssize_t n;
 
 	b.b_len = 0;
-	n = req_encode(r, &b) == -1 ? -1 :
-	    fd_send(sock, b.b_data, b.b_len, fd);
+	n = req_encode(r, &b) == -1 ? -1 : fd_send(sock, b.b_data, b.b_len, fd);
 	if (b.b_cap > 16 * 1024)
 		buf_free(&b);
 	return n < 0 ? -1 : 0;
@@ -413,7 +412,7 @@ req_recv(int sock, int *fdp)
 	if (data == NULL && (data = malloc(ASH_DGRAM_MAX)) == NULL)
 		return NULL;
 	if ((got = fd_recv(sock, data, ASH_DGRAM_MAX, &fd)) < 0)
-		return NULL;	/* EMSGSIZE, EBADMSG: fds already closed */
+		return NULL; /* EMSGSIZE, EBADMSG: fds already closed */
 	if (got == 0) {
 		errno = 0;
 		return NULL;
@@ -421,7 +420,7 @@ req_recv(int sock, int *fdp)
 	if ((r = req_decode(data, (size_t)got)) == NULL) {
 		err = errno;
 		if (err == ENOMEM)
-			*fdp = fd;	/* for the caller to answer 503 */
+			*fdp = fd; /* for the caller to answer 503 */
 		else
 			close(fd);
 		errno = err;
@@ -432,8 +431,7 @@ req_recv(int sock, int *fdp)
 }
 
 int
-req_serve(int sock, int batch, void (*fn)(struct req *, int, void *),
-    void *arg)
+req_serve(int sock, int batch, void (*fn)(struct req *, int, void *), void *arg)
 {
 	struct req *r;
 	int fd, i;

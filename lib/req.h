@@ -23,43 +23,41 @@
 #include <stddef.h>
 
 struct header {
-	char	*h_name;
-	char	*h_value;
+	char *h_name;
+	char *h_value;
 };
 
 struct req {
-	char		*r_method;
-	char		*r_url;
-	char		*r_version;
-	char		*r_rest;
-	struct header	*r_hdrs;
-	size_t		 r_nhdrs;
-	size_t		 r_hcap;
+	char *r_method;
+	char *r_url;
+	char *r_version;
+	char *r_rest;
+	struct header *r_hdrs;
+	size_t r_nhdrs;
+	size_t r_hcap;
 	/* private: the block of a decoded request (see above), else
 	 * empty */
-	const char	*r_blk;
-	const char	*r_blkend;
+	const char *r_blk;
+	const char *r_blkend;
 };
 
-struct req	*req_new(const char *method, const char *url,
-		    const char *version, const char *rest);
-struct req	*req_dup(const struct req *r);
-void		 req_free(struct req *r);
+struct req *req_new(const char *method, const char *url, const char *version,
+    const char *rest);
+struct req *req_dup(const struct req *r);
+void req_free(struct req *r);
 
 /* First value of the header `name`, or NULL. */
-const char	*req_header(const struct req *r, const char *name);
+const char *req_header(const struct req *r, const char *name);
 /* Append a header at the end (duplicates allowed). */
-int		 req_add_header(struct req *r, const char *name,
-		    const char *value);
+int req_add_header(struct req *r, const char *name, const char *value);
 /* Replace every `name` header by a single one with `value`, in the place
  * of the first; append if absent. */
-int		 req_set_header(struct req *r, const char *name,
-		    const char *value);
+int req_set_header(struct req *r, const char *name, const char *value);
 /* Remove every `name` header; returns how many were removed. */
-size_t		 req_remove_header(struct req *r, const char *name);
+size_t req_remove_header(struct req *r, const char *name);
 /* Remove every header whose name starts with `prefix` (any case). */
-size_t		 req_remove_prefix(struct req *r, const char *prefix);
-int		 req_set_rest(struct req *r, const char *rest);
+size_t req_remove_prefix(struct req *r, const char *prefix);
+int req_set_rest(struct req *r, const char *rest);
 /*
  * Who and what a request is, for log lines: "ADDRESS:PORT METHOD URL",
  * the client from the X-Ash-Address and X-Ash-Port headers htparser
@@ -67,9 +65,9 @@ int		 req_set_rest(struct req *r, const char *rest);
  * written to buf (cap bytes, the URL cut short to fit).  Returns buf;
  * errno is left as it was.
  */
-const char	*req_describe(const struct req *r, char *buf, size_t cap);
+const char *req_describe(const struct req *r, char *buf, size_t cap);
 /* A size for that buffer: room for the client and a URL of 200 bytes. */
-#define LOG_WHO_MAX	320
+#define LOG_WHO_MAX 320
 
 /*
  * The request a transient handler was started for: method, URL and
@@ -78,8 +76,7 @@ const char	*req_describe(const struct req *r, char *buf, size_t cap);
  * (REQ_X_ASH_FILE -> X-ASH-FILE: names compare case-insensitively, and
  * '_' stands for '-').  NULL on ENOMEM.
  */
-struct req	*req_from_env(const char *method, const char *url,
-		    const char *rest);
+struct req *req_from_env(const char *method, const char *url, const char *rest);
 
 /*
  * The request datagram (ashd(7)): method, URL, version, rest, then
@@ -87,9 +84,9 @@ struct req	*req_from_env(const char *method, const char *url,
  */
 /* Append the datagram form of r to b. */
 struct buf;
-int		 req_encode(const struct req *r, struct buf *b);
+int req_encode(const struct req *r, struct buf *b);
 /* Parse a datagram; NULL with errno EBADMSG if malformed, ENOMEM. */
-struct req	*req_decode(const char *data, size_t len);
+struct req *req_decode(const char *data, size_t len);
 
 /*
  * Send r with the response socket `fd` over the SOCK_SEQPACKET socket
@@ -97,7 +94,7 @@ struct req	*req_decode(const char *data, size_t len);
  * which case -1/EAGAIN may be returned.  EMSGSIZE if the datagram would
  * exceed ASH_DGRAM_MAX.
  */
-int		 req_send(int sock, const struct req *r, int fd);
+int req_send(int sock, const struct req *r, int fd);
 /*
  * Receive one request.  Returns the request and stores the response
  * socket (close-on-exec) in *fdp.  Returns NULL with errno 0 at
@@ -108,7 +105,7 @@ int		 req_send(int sock, const struct req *r, int fd);
  * the response socket, for the caller to answer (503) and close.
  * It receives into one buffer of the process (not thread-safe).
  */
-struct req	*req_recv(int sock, int *fdp);
+struct req *req_recv(int sock, int *fdp);
 /*
  * The input loop of every persistent handler: receive up to `batch`
  * requests from the non-blocking socket `sock` and hand each to
@@ -118,7 +115,7 @@ struct req	*req_recv(int sock, int *fdp);
  * now (or the batch is done), 1 at end-of-file, -1 with errno on an
  * error that will not go away (sock is not a request socket).
  */
-int		 req_serve(int sock, int batch,
-		    void (*fn)(struct req *r, int fd, void *arg), void *arg);
+int req_serve(int sock, int batch, void (*fn)(struct req *r, int fd, void *arg),
+    void *arg);
 
 #endif

@@ -80,8 +80,8 @@ child_exec(char *const argv[], const struct child_run *how, int errfd)
 		if (src[i] >= 0 && src[i] < 3 &&
 		    (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) == -1)
 			goto fail;
-	if (src[0] < 0 && (src[0] = open("/dev/null", O_RDONLY |
-	    O_CLOEXEC)) == -1)
+	if (src[0] < 0 &&
+	    (src[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		goto fail;
 	for (i = 0; i < 3; i++)
 		if (src[i] >= 0 && dup2(src[i], i) == -1)
@@ -207,8 +207,8 @@ child_spawnp(char *const argv[], const struct child_run *how)
 	    (rc = posix_spawnattr_setflags(&sa, flags)) == 0 &&
 	    (rc = child_actions(&fa, how, tmp)) == 0)
 		rc = (strchr(argv[0], '/') ? posix_spawn : posix_spawnp)(&pid,
-		    argv[0], &fa, &sa, argv, how->cr_envp ? how->cr_envp :
-		    environ);
+		    argv[0], &fa, &sa, argv,
+		    how->cr_envp ? how->cr_envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
 	for (i = 0; i < 3; i++)

@@ -15,8 +15,8 @@
 static int
 pair(struct buf *b, const char *name, const char *value)
 {
-	return buf_appendz(b, name) == -1 || buf_appendz(b, value) == -1 ?
-	    -1 : 0;
+	return buf_appendz(b, name) == -1 || buf_appendz(b, value) == -1 ? -1
+									 : 0;
 }
 
 int
@@ -38,12 +38,11 @@ scgi_encode_head(struct buf *b, const struct cgienv *env,
 		    !strcmp(env->ce_vars[i].cv_name, "SCGI"))
 			continue;
 		if (pair(&h, env->ce_vars[i].cv_name,
-		    env->ce_vars[i].cv_value) == -1)
+			env->ce_vars[i].cv_value) == -1)
 			goto done;
 	}
 	if (buf_printf(b, "%zu:", h.b_len) == -1 ||
-	    buf_append(b, h.b_data, h.b_len) == -1 ||
-	    buf_appendc(b, ',') == -1)
+	    buf_append(b, h.b_data, h.b_len) == -1 || buf_appendc(b, ',') == -1)
 		goto done;
 	rv = 0;
 done:

@@ -21,7 +21,7 @@ struct cgienv;
  * CONTENT_LENGTH and SCGI are left out).  0, or -1 with errno ENOMEM
  * (or EMSGSIZE past b's limit).
  */
-int	scgi_encode_head(struct buf *b, const struct cgienv *env,
-	    long long content_length);
+int scgi_encode_head(struct buf *b, const struct cgienv *env,
+    long long content_length);
 
 #endif

@@ -20,7 +20,7 @@
 #include "http.h"
 #include "spool.h"
 
-#define SPOOL_IOSIZE	(64 * 1024)
+#define SPOOL_IOSIZE (64 * 1024)
 
 void
 spool_init(struct spool *sp, const char *tmpdir, size_t memmax)
@@ -40,12 +40,12 @@ spool_tmpfile(const struct spool *sp)
 	int fd, e;
 
 	fd = open(sp->sp_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
-	    errno != EINVAL))
+	if (fd >= 0 ||
+	    (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
 		return fd;
 	/* A file system without O_TMPFILE. */
 	if ((size_t)snprintf(path, sizeof(path), "%s/spool.XXXXXX",
-	    sp->sp_tmpdir) >= sizeof(path)) {
+		sp->sp_tmpdir) >= sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -66,7 +66,8 @@ spool_to_file(struct spool *sp)
 {
 	if ((sp->sp_fd = spool_tmpfile(sp)) == -1)
 		return -1;
-	if (http_write_all(sp->sp_fd, sp->sp_mem.b_data, sp->sp_mem.b_len) == -1) {
+	if (http_write_all(sp->sp_fd, sp->sp_mem.b_data, sp->sp_mem.b_len) ==
+	    -1) {
 		int e = errno;
 
 		close(sp->sp_fd);
@@ -136,7 +137,7 @@ spool_read(struct spool *sp, void *buf, size_t cap)
 		n = (ssize_t)cap;
 	} else if ((n = pread(sp->sp_fd, buf, cap, (off_t)sp->sp_pos)) <= 0) {
 		if (n == 0)
-			errno = EIO;	/* the file shrank under us */
+			errno = EIO; /* the file shrank under us */
 		return -1;
 	}
 	sp->sp_pos += n;

@@ -26,18 +26,18 @@
 #include "buf.h"
 
 struct spool {
-	struct buf	 sp_mem;	/* the body while it fits */
-	int		 sp_fd;		/* the file past that, or -1 */
-	long long	 sp_len;	/* bytes stored */
-	long long	 sp_pos;	/* bytes given back */
-	size_t		 sp_memmax;
-	const char	*sp_tmpdir;
+	struct buf sp_mem; /* the body while it fits */
+	int sp_fd;	   /* the file past that, or -1 */
+	long long sp_len;  /* bytes stored */
+	long long sp_pos;  /* bytes given back */
+	size_t sp_memmax;
+	const char *sp_tmpdir;
 };
 
 /* An empty spool (tmpdir is kept, not copied). */
-void	spool_init(struct spool *sp, const char *tmpdir, size_t memmax);
+void spool_init(struct spool *sp, const char *tmpdir, size_t memmax);
 /* Store len more bytes; fails with the file's errno (ENOSPC...). */
-int	spool_write(struct spool *sp, const void *data, size_t len);
+int spool_write(struct spool *sp, const void *data, size_t len);
 /*
  * Store what the stream socket `sock` has now, without blocking.
  * Returns 1 at the end of the body (the other side shut down its
@@ -45,18 +45,18 @@ int	spool_write(struct spool *sp, const void *data, size_t len);
  * other side closed the socket whole (a client that left: the end of
  * its body never came).
  */
-int	spool_fill(struct spool *sp, int sock);
+int spool_fill(struct spool *sp, int sock);
 /* Copy up to cap of the next bytes to buf: how many, 0 at the end. */
-ssize_t	spool_read(struct spool *sp, void *buf, size_t cap);
+ssize_t spool_read(struct spool *sp, void *buf, size_t cap);
 /*
  * Send the next bytes to the non-blocking socket fd (sendfile(2) from
  * the file): how many went, 0 at the end, -1 with errno (EAGAIN: fd has
  * no room now).
  */
-ssize_t	spool_send(struct spool *sp, int fd);
+ssize_t spool_send(struct spool *sp, int fd);
 /* Bytes not given back yet. */
 long long spool_left(const struct spool *sp);
-void	spool_rewind(struct spool *sp);
-void	spool_free(struct spool *sp);
+void spool_rewind(struct spool *sp);
+void spool_free(struct spool *sp);
 
 #endif

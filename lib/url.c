@@ -64,7 +64,7 @@ url_has_nul(const char *s)
 	int rv;
 
 	if ((d = url_decode_str(s, &n)) == NULL)
-		return 1;	/* cannot tell: refuse */
+		return 1; /* cannot tell: refuse */
 	rv = strlen(d) != n;
 	free(d);
 	return rv;
@@ -93,7 +93,8 @@ dot_at(const char *s, size_t n)
 {
 	if (n >= 1 && s[0] == '.')
 		return 1;
-	if (n >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'e' || s[2] == 'E'))
+	if (n >= 3 && s[0] == '%' && s[1] == '2' &&
+	    (s[2] == 'e' || s[2] == 'E'))
 		return 3;
 	return 0;
 }
@@ -118,9 +119,9 @@ dot_segment(const char *s, size_t n)
 static int
 cut_at(const char *s, size_t i, size_t n)
 {
-	return i + 2 < n && s[i] == '%' && ((s[i + 1] == '2' &&
-	    (s[i + 2] == 'f' || s[i + 2] == 'F')) || (s[i + 1] == '0' &&
-	    s[i + 2] == '0'));
+	return i + 2 < n && s[i] == '%' &&
+	    ((s[i + 1] == '2' && (s[i + 2] == 'f' || s[i + 2] == 'F')) ||
+		(s[i + 1] == '0' && s[i + 2] == '0'));
 }
 
 /* Does the segment s[0..n), decoded and cut at every '/' and NUL that

@@ -19,7 +19,7 @@
 #include "loop.h"
 #include "pool.h"
 
-#define KILL_MS	5000
+#define KILL_MS 5000
 
 static struct pool *pool;
 static struct timer killtimer;
@@ -35,8 +35,10 @@ static void
 kill_rest(struct timer *t)
 {
 	(void)t;
-	log_msg(LOG_WARNING, "%d process(es) still running %d ms after "
-	    "SIGTERM: killing them", pool_running(pool), KILL_MS);
+	log_msg(LOG_WARNING,
+	    "%d process(es) still running %d ms after "
+	    "SIGTERM: killing them",
+	    pool_running(pool), KILL_MS);
 	pool_stop(pool, SIGKILL);
 }
 

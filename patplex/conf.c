@@ -30,7 +30,7 @@ is_token(const char *s)
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr(tchar, *s) != NULL))
+			(*s >= '0' && *s <= '9') || strchr(tchar, *s) != NULL))
 			return 0;
 	return 1;
 }
@@ -66,21 +66,22 @@ pattern_free(struct pattern *p)
 
 /* What parse_match keeps track of beyond the pattern itself. */
 struct mparse {
-	struct cfread		 *mp_rd;
-	const struct stanza	 *mp_s;
-	struct pattern		 *mp_p;
-	int			  mp_bad;
-	int			  mp_action;	/* handler or reparse seen */
-	int			  mp_default;
-	int			  mp_haspri;
-	const struct cfline	 *mp_tline;	/* the restpat line */
-	int			  mp_maxgroup;	/* highest $N used, -1 */
+	struct cfread *mp_rd;
+	const struct stanza *mp_s;
+	struct pattern *mp_p;
+	int mp_bad;
+	int mp_action; /* handler or reparse seen */
+	int mp_default;
+	int mp_haspri;
+	const struct cfline *mp_tline; /* the restpat line */
+	int mp_maxgroup;	       /* highest $N used, -1 */
 };
 
-#define MERR(mp, l, ...) do {						\
-	cf_err((mp)->mp_rd, (mp)->mp_s, (l), __VA_ARGS__);		\
-	(mp)->mp_bad = 1;						\
-} while (0)
+#define MERR(mp, l, ...) \
+	do { \
+		cf_err((mp)->mp_rd, (mp)->mp_s, (l), __VA_ARGS__); \
+		(mp)->mp_bad = 1; \
+	} while (0)
 
 /* point/url/method REGEX [FLAGS], header NAME REGEX [FLAGS]. */
 static void
@@ -93,9 +94,12 @@ parse_rule(struct mparse *mp, const struct cfline *l, enum rtype type)
 	int first = type == R_HEADER ? 2 : 1, rc, flags = 0;
 
 	if (l->cl_argc < first + 1 || l->cl_argc > first + 2) {
-		MERR(mp, l, type == R_HEADER ? "header takes a header name, "
-		    "a regular expression and optional flags" : "%s takes a "
-		    "regular expression and optional flags", w);
+		MERR(mp, l,
+		    type == R_HEADER ? "header takes a header name, "
+				       "a regular expression and optional flags"
+				     : "%s takes a "
+				       "regular expression and optional flags",
+		    w);
 		return;
 	}
 	if (type == R_HEADER && !is_token(l->cl_argv[1])) {
@@ -117,12 +121,12 @@ parse_rule(struct mparse *mp, const struct cfline *l, enum rtype type)
 			return;
 		}
 	}
-	p->p_rules = xrealloc(p->p_rules, (p->p_nrules + 1) *
-	    sizeof(*p->p_rules));
+	p->p_rules = xrealloc(p->p_rules,
+	    (p->p_nrules + 1) * sizeof(*p->p_rules));
 	ru = &p->p_rules[p->p_nrules];
 	memset(ru, 0, sizeof(*ru));
-	rc = regcomp(&ru->ru_re, re, REG_EXTENDED |
-	    (flags & RF_ICASE ? REG_ICASE : 0));
+	rc = regcomp(&ru->ru_re, re,
+	    REG_EXTENDED | (flags & RF_ICASE ? REG_ICASE : 0));
 	if (rc != 0) {
 		regerror(rc, &ru->ru_re, errbuf, sizeof(errbuf));
 		MERR(mp, l, "bad regular expression \"%s\": %s", re, errbuf);
@@ -219,7 +223,8 @@ parse_restpat(struct mparse *mp, const struct cfline *l)
 			tmpl_add(p, T_HEADER, 0, name, strlen(name));
 			t = e;
 		} else {
-			MERR(mp, l, "restpat: \"$\" must be followed by a "
+			MERR(mp, l,
+			    "restpat: \"$\" must be followed by a "
 			    "digit, _, $ or {HEADER} (write $$ for a $)");
 			return;
 		}
@@ -242,8 +247,8 @@ parse_priority(struct mparse *mp, const struct cfline *l)
 	}
 	errno = 0;
 	v = strtol(l->cl_argv[1], &end, 10);
-	if (end == l->cl_argv[1] || *end != '\0' || errno != 0 ||
-	    v < INT_MIN || v > INT_MAX) {
+	if (end == l->cl_argv[1] || *end != '\0' || errno != 0 || v < INT_MIN ||
+	    v > INT_MAX) {
 		MERR(mp, l, "%s: \"%s\" is not a number", l->cl_argv[0],
 		    l->cl_argv[1]);
 		return;
@@ -273,8 +278,8 @@ parse_mline(struct mparse *mp, const struct cfline *l)
 			MERR(mp, l, "%s takes no arguments", w);
 			return;
 		}
-		p->p_rules = xrealloc(p->p_rules, (p->p_nrules + 1) *
-		    sizeof(*p->p_rules));
+		p->p_rules = xrealloc(p->p_rules,
+		    (p->p_nrules + 1) * sizeof(*p->p_rules));
 		memset(&p->p_rules[p->p_nrules], 0, sizeof(*p->p_rules));
 		p->p_rules[p->p_nrules].ru_type = R_ALL;
 		p->p_rules[p->p_nrules++].ru_line = l->cl_lineno;
@@ -282,7 +287,8 @@ parse_mline(struct mparse *mp, const struct cfline *l)
 			mp->mp_default = 1;
 	} else if (!strcmp(w, "handler") || !strcmp(w, "reparse")) {
 		if (mp->mp_action)
-			MERR(mp, l, "a match has exactly one action "
+			MERR(mp, l,
+			    "a match has exactly one action "
 			    "(handler or reparse)");
 		else if (w[0] == 'h' && l->cl_argc != 2)
 			MERR(mp, l, "handler takes one name");
@@ -301,11 +307,10 @@ parse_mline(struct mparse *mp, const struct cfline *l)
 		    strlen(l->cl_argv[1]) > 256)
 			MERR(mp, l, "bad header name \"%s\"", l->cl_argv[1]);
 		else if (has_ctl(l->cl_argv[2]))
-			MERR(mp, l, "control character in the value of %s",
-			    w);
+			MERR(mp, l, "control character in the value of %s", w);
 		else {
-			snprintf(hdr, sizeof(hdr), "%s%s", w[0] == 'x' ?
-			    "X-Ash-" : "", l->cl_argv[1]);
+			snprintf(hdr, sizeof(hdr), "%s%s",
+			    w[0] == 'x' ? "X-Ash-" : "", l->cl_argv[1]);
 			if (cf_set_add(&p->p_set, hdr, l->cl_argv[2]) == -1)
 				log_die(1, "out of memory");
 		}
@@ -333,7 +338,8 @@ check_groups(struct mparse *mp)
 				if (mp->mp_s->s_lines[k].cl_lineno ==
 				    p->p_rules[i].ru_line)
 					l = &mp->mp_s->s_lines[k];
-			MERR(mp, l, "only one rule of a match may have the "
+			MERR(mp, l,
+			    "only one rule of a match may have the "
 			    "flag s");
 			return;
 		}
@@ -345,14 +351,17 @@ check_groups(struct mparse *mp)
 		if (p->p_rules[i].ru_hasre)
 			p->p_sub = (int)i;
 	if (p->p_sub < 0) {
-		MERR(mp, mp->mp_tline, "restpat uses $%d, but the match has "
-		    "no rule with a regular expression", mp->mp_maxgroup);
+		MERR(mp, mp->mp_tline,
+		    "restpat uses $%d, but the match has "
+		    "no rule with a regular expression",
+		    mp->mp_maxgroup);
 		return;
 	}
 	if (p->p_rules[p->p_sub].ru_re.re_nsub < (size_t)mp->mp_maxgroup)
-		MERR(mp, mp->mp_tline, "restpat uses $%d, but the regular "
-		    "expression of line %d has %zu group(s)", mp->mp_maxgroup,
-		    p->p_rules[p->p_sub].ru_line,
+		MERR(mp, mp->mp_tline,
+		    "restpat uses $%d, but the regular "
+		    "expression of line %d has %zu group(s)",
+		    mp->mp_maxgroup, p->p_rules[p->p_sub].ru_line,
 		    p->p_rules[p->p_sub].ru_re.re_nsub);
 }
 
@@ -402,7 +411,7 @@ conf_stanza(struct cfread *rd, const struct stanza *s, void *arg)
 	else if (!strcmp(w, "match")) {
 		if ((p = parse_match(rd, s)) != NULL) {
 			for (tail = &cf->cf_patterns; *tail;
-			    tail = &(*tail)->p_next)
+			     tail = &(*tail)->p_next)
 				;
 			*tail = p;
 			cf->cf_npatterns++;
@@ -453,8 +462,8 @@ ruleset_child(const struct ruleset *rs, const char *name)
 
 	if ((ch = child_find(rs->rs_local->cf_children, name)) != NULL)
 		return ch;
-	return rs->rs_global ? child_find(rs->rs_global->cf_children, name) :
-	    NULL;
+	return rs->rs_global ? child_find(rs->rs_global->cf_children, name)
+			     : NULL;
 }
 
 static void
@@ -497,8 +506,8 @@ ruleset_new(struct config *local, struct config *global,
 		size_t j = i;
 
 		p = rs->rs_order[i];
-		while (j > 0 && rs->rs_order[j - 1]->p_priority <
-		    p->p_priority) {
+		while (
+		    j > 0 && rs->rs_order[j - 1]->p_priority < p->p_priority) {
 			rs->rs_order[j] = rs->rs_order[j - 1];
 			j--;
 		}
@@ -513,7 +522,7 @@ ruleset_new(struct config *local, struct config *global,
 			    ruleset_child(rs, p->p_handler) != NULL)
 				continue;
 			if (asprintf(&e, "%s:%d: handler \"%s\" is not defined",
-			    p->p_file, p->p_hline, p->p_handler) == -1)
+				p->p_file, p->p_hline, p->p_handler) == -1)
 				log_die(1, "out of memory");
 			report(e);
 			free(e);
@@ -573,8 +582,9 @@ ruleset_adopt(struct ruleset *old, struct ruleset *new)
 	nt = list_join(new);
 	/* A child whose command changed must not keep the old process. */
 	for (o = old->rs_local->cf_children; o; o = o->ch_next) {
-		if (o->ch_fd < 0 || (n = child_find(new->rs_local->cf_children,
-		    o->ch_name)) == NULL)
+		if (o->ch_fd < 0 ||
+		    (n = child_find(new->rs_local->cf_children, o->ch_name)) ==
+			NULL)
 			continue;
 		if (!strv_eq(o->ch_argv, n->ch_argv) ||
 		    (o->ch_dir == NULL) != (n->ch_dir == NULL) ||

@@ -25,7 +25,7 @@
 #include "req.h"
 
 static struct ruleset *rules;
-static const char *cfname;	/* CONFIGFILE as given */
+static const char *cfname; /* CONFIGFILE as given */
 static int noglobal;
 
 static void
@@ -95,8 +95,9 @@ load(void (*report)(const char *))
 
 	if ((local = load_file(cfname, 1, &notfound, report)) == NULL)
 		return NULL;
-	if (!noglobal && (global = load_file("patplex.rc", 0, &notfound,
-	    report)) == NULL && !notfound) {
+	if (!noglobal &&
+	    (global = load_file("patplex.rc", 0, &notfound, report)) == NULL &&
+	    !notfound) {
 		conf_free(local);
 		return NULL;
 	}
@@ -111,12 +112,15 @@ reload(void *arg)
 
 	if ((n = load(report_log)) == NULL || n->rs_nerrors) {
 		if (n != NULL)
-			log_msg(LOG_ERR, "%s: %d error(s), configuration not "
-			    "reloaded, the old one stays in force", cfname,
-			    n->rs_nerrors);
+			log_msg(LOG_ERR,
+			    "%s: %d error(s), configuration not "
+			    "reloaded, the old one stays in force",
+			    cfname, n->rs_nerrors);
 		else
-			log_msg(LOG_ERR, "%s: configuration not reloaded, "
-			    "the old one stays in force", cfname);
+			log_msg(LOG_ERR,
+			    "%s: configuration not reloaded, "
+			    "the old one stays in force",
+			    cfname);
 		ruleset_free(n);
 		return;
 	}

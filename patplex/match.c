@@ -31,16 +31,16 @@
 #include "req.h"
 #include "url.h"
 
-#define NGROUPS	10
+#define NGROUPS 10
 
 /* What a stanza's match leaves for its side effects. */
 struct cap {
-	char		*c_dec;		/* decoded subject of the sub rule */
-	const char	*c_subj;	/* the subject c_m refers to */
-	regmatch_t	 c_m[NGROUPS];
-	int		 c_have;	/* the sub rule matched */
-	int		 c_encode;	/* groups are decoded text */
-	size_t		 c_cut;		/* end of the point match in the
+	char *c_dec;	    /* decoded subject of the sub rule */
+	const char *c_subj; /* the subject c_m refers to */
+	regmatch_t c_m[NGROUPS];
+	int c_have;   /* the sub rule matched */
+	int c_encode; /* groups are decoded text */
+	size_t c_cut; /* end of the point match in the
 					 * raw rest, or SIZE_MAX */
 };
 
@@ -133,8 +133,8 @@ rule_match(const struct pattern *p, size_t i, const struct req *r,
 		return rc;
 	}
 	if (ru->ru_type == R_POINT)
-		c->c_cut = dec ? raw_offset(r->r_rest, (size_t)m[0].rm_eo) :
-		    (size_t)m[0].rm_eo;
+		c->c_cut = dec ? raw_offset(r->r_rest, (size_t)m[0].rm_eo)
+			       : (size_t)m[0].rm_eo;
 	if (sub) {
 		memcpy(c->c_m, m, sizeof(m));
 		c->c_subj = subj;
@@ -193,14 +193,14 @@ expand(const struct pattern *p, const struct req *r, const struct cap *c,
 				break;
 			if (!c->c_encode) {
 				if (buf_append(b, c->c_subj + g->rm_so,
-				    (size_t)(g->rm_eo - g->rm_so)) == -1)
+					(size_t)(g->rm_eo - g->rm_so)) == -1)
 					return -1;
 				break;
 			}
 			/* Decoded text goes back into the (encoded) rest
 			 * string encoded, so it is decoded only once. */
 			if ((piece = strndup(c->c_subj + g->rm_so,
-			    (size_t)(g->rm_eo - g->rm_so))) == NULL)
+				 (size_t)(g->rm_eo - g->rm_so))) == NULL)
 				return -1;
 			rv = url_encode_path(b, piece);
 			free(piece);

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "ratequeue.h"
 
-#define BUCKETS_LIMIT	(1L << 24)
+#define BUCKETS_LIMIT (1L << 24)
 
 void
 conf_default(struct rqconf *c)
@@ -51,14 +51,16 @@ conf_line(const struct stanza *s, const struct cfline *l, struct rqconf *c)
 		return NULL;
 	}
 	if (l->cl_argc != 2)
-		return stanza_error(s, l, "%s: %s", d, l->cl_argc < 2 ?
-		    "missing value" : "one value only");
+		return stanza_error(s, l, "%s: %s", d,
+		    l->cl_argc < 2 ? "missing value" : "one value only");
 	errno = 0;
 	if (d[0] == 's' || d[0] == 'r') {
 		x = strtod(v, &end);
 		if (*v == '\0' || *end != '\0' || !isfinite(x) || !(x > 0))
-			return stanza_error(s, l, "%s %s: not a positive "
-			    "number", d, v);
+			return stanza_error(s, l,
+			    "%s %s: not a positive "
+			    "number",
+			    d, v);
 		*(d[0] == 's' ? &c->rc_size : &c->rc_rate) = x;
 		return NULL;
 	}

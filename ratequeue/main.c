@@ -44,17 +44,18 @@
 #include "ratequeue.h"
 #include "req.h"
 
-#define LONGEST_WAIT	(1000ULL * 86400 * 365)	/* ms, for tiny rates */
+#define LONGEST_WAIT (1000ULL * 86400 * 365) /* ms, for tiny rates */
 
-struct rqconf		 rqconf;
-static char		*cfpath;	/* -c, as found */
-static struct child	*ch;
-static long		 nqueued, qmax;
+struct rqconf rqconf;
+static char *cfpath; /* -c, as found */
+static struct child *ch;
+static long nqueued, qmax;
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: ratequeue [-ht] [-c CONFIG] [-s BUCKET-SIZE] "
+	fprintf(out,
+	    "usage: ratequeue [-ht] [-c CONFIG] [-s BUCKET-SIZE] "
 	    "[-r RATE] [-b BRIM-SIZE] PROGRAM [ARGS...]\n");
 }
 
@@ -268,7 +269,8 @@ serve_one(struct req *r, int fd, void *arg)
 		refuse(fd, 503, secs, "The server is busy.");
 	} else {
 		note_blocked(b, now);
-		refuse(fd, 429, secs, "Your client is sending requests "
+		refuse(fd, 429, secs,
+		    "Your client is sending requests "
 		    "faster than this server accepts them.");
 	}
 	schedule(b);
@@ -303,7 +305,7 @@ reload(void *arg)
 		log_msg(LOG_ERR, "%s: keeping the settings in use", cfpath);
 		return;
 	}
-	table_walk(drain_now);		/* at the old rate up to now */
+	table_walk(drain_now); /* at the old rate up to now */
 	rqconf = c;
 	if (table_resize(c.rc_buckets) == -1)
 		log_errno(LOG_ERR, "buckets");
@@ -359,8 +361,7 @@ whole(int opt, const char *s)
 
 	errno = 0;
 	n = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || n < 0 ||
-	    n > (1L << 24))
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < 0 || n > (1L << 24))
 		log_die(2, "-%c %s: not a number from 0 to %ld", opt, s,
 		    1L << 24);
 	return n;
@@ -384,8 +385,8 @@ set_qmax(void)
 	struct rlimit rl;
 
 	qmax = ASH_RATEQUEUE_QUEUED;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur !=
-	    RLIM_INFINITY && (rlim_t)qmax > rl.rlim_cur / 2)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && (rlim_t)qmax > rl.rlim_cur / 2)
 		qmax = (long)(rl.rlim_cur / 2);
 }
 
@@ -443,7 +444,7 @@ main(int argc, char **argv)
 	if (table_init(rqconf.rc_buckets) == -1)
 		log_die_errno(1, "buckets");
 	if ((ch = child_new(argv[optind], CHILD_PERSISTENT, argv + optind,
-	    NULL)) == NULL)
+		 NULL)) == NULL)
 		log_die_errno(1, "out of memory");
 	if (child_start(ch) == -1)
 		log_die_errno(1, "%s", argv[optind]);

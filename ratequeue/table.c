@@ -23,22 +23,30 @@
 #include "ratequeue.h"
 #include "req.h"
 
-static struct bucket	**slots;
-static size_t		  nslots;	/* a power of two */
-static long		  count, limit;
-static struct bucket	 *newest, *oldest;
-static uint64_t		  sipkey[2];
+static struct bucket **slots;
+static size_t nslots; /* a power of two */
+static long count, limit;
+static struct bucket *newest, *oldest;
+static uint64_t sipkey[2];
 
-#define ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
 
 static void
 sipround(uint64_t v[4])
 {
-	v[0] += v[1]; v[1] = ROTL(v[1], 13); v[1] ^= v[0];
+	v[0] += v[1];
+	v[1] = ROTL(v[1], 13);
+	v[1] ^= v[0];
 	v[0] = ROTL(v[0], 32);
-	v[2] += v[3]; v[3] = ROTL(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = ROTL(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = ROTL(v[1], 17); v[1] ^= v[2];
+	v[2] += v[3];
+	v[3] = ROTL(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = ROTL(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = ROTL(v[1], 17);
+	v[1] ^= v[2];
 	v[2] = ROTL(v[2], 32);
 }
 
@@ -91,8 +99,8 @@ key_equal(const struct rqkey *a, const struct rqkey *b)
 void
 key_of(const struct req *r, struct rqkey *k)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
 	const char *a;
 
 	memset(k, 0, sizeof(*k));
@@ -117,8 +125,9 @@ key_of(const struct req *r, struct rqkey *k)
 const char *
 key_format(const struct rqkey *k, char *buf, size_t cap)
 {
-	if (k->k_family == 0 || inet_ntop(k->k_family == 4 ? AF_INET :
-	    AF_INET6, k->k_addr, buf, (socklen_t)cap) == NULL)
+	if (k->k_family == 0 ||
+	    inet_ntop(k->k_family == 4 ? AF_INET : AF_INET6, k->k_addr, buf,
+		(socklen_t)cap) == NULL)
 		return "clients without an address";
 	return buf;
 }
@@ -227,7 +236,7 @@ table_remove(struct bucket *b)
 	struct bucket **bp;
 
 	for (bp = &slots[slot_of(&b->b_key)]; *bp != NULL;
-	    bp = &(*bp)->b_hnext) {
+	     bp = &(*bp)->b_hnext) {
 		if (*bp == b) {
 			*bp = b->b_hnext;
 			count--;

@@ -31,8 +31,8 @@ static int
 fcent_fresh(const struct fcent *e, const struct stat *st)
 {
 	return e->fc_dev == st->st_dev && e->fc_ino == st->st_ino &&
-	    e->fc_size == st->st_size && same_time(&e->fc_mtim,
-	    &st->st_mtim) && same_time(&e->fc_ctim, &st->st_ctim);
+	    e->fc_size == st->st_size && same_time(&e->fc_mtim, &st->st_mtim) &&
+	    same_time(&e->fc_ctim, &st->st_ctim);
 }
 
 static void
@@ -73,16 +73,15 @@ fcent_fill(struct fcent *e, const char *path, const char *ctype,
 	file_etag(e->fc_etag, sizeof(e->fc_etag), st, NULL);
 	http_date(lastmod, sizeof(lastmod), (long long)st->st_mtime);
 	if (plan_head(&e->fc_resp, 200, ctype ? ctype : mime_type(path),
-	    st->st_size, lastmod,
-	    e->fc_etag) == -1 || buf_appends(&e->fc_resp, "\r\n") == -1)
+		st->st_size, lastmod, e->fc_etag) == -1 ||
+	    buf_appends(&e->fc_resp, "\r\n") == -1)
 		goto fail;
 	e->fc_headlen = e->fc_resp.b_len;
 	if (buf_reserve(&e->fc_resp, len) == -1)
 		goto fail;
 	/* One byte more than expected: a file that grew is caught. */
 	n = pread(fd, e->fc_resp.b_data + e->fc_headlen, len + 1, 0);
-	if (n != (ssize_t)len || fstat(fd, &fst) == -1 || !fcent_fresh(e,
-	    &fst))
+	if (n != (ssize_t)len || fstat(fd, &fst) == -1 || !fcent_fresh(e, &fst))
 		goto fail;
 	e->fc_resp.b_len += len;
 	e->fc_resp.b_data[e->fc_resp.b_len] = '\0';
@@ -107,8 +106,9 @@ fcache_get(const char *path, const char *ctype, const struct stat *st)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	e = &cache[h % ASH_SENDFILE_CACHE];
 	if (e->fc_path != NULL && fcent_fresh(e, st) &&
-	    !strcmp(e->fc_path, path) && (ctype ? e->fc_ctype != NULL &&
-	    !strcmp(e->fc_ctype, ctype) : e->fc_derived))
+	    !strcmp(e->fc_path, path) &&
+	    (ctype ? e->fc_ctype != NULL && !strcmp(e->fc_ctype, ctype)
+		   : e->fc_derived))
 		return e;
 	fcent_clear(e);
 	return fcent_fill(e, path, ctype, st) == 0 ? e : NULL;

@@ -24,17 +24,17 @@
 #include "buf.h"
 
 struct fcent {
-	char		*fc_path;
-	char		*fc_ctype;	/* asked for, or NULL: */
-	int		 fc_derived;	/* mime_type() of the path */
-	dev_t		 fc_dev;
-	ino_t		 fc_ino;
-	off_t		 fc_size;
-	struct timespec	 fc_mtim;
-	struct timespec	 fc_ctim;
-	char		 fc_etag[96];
-	struct buf	 fc_resp;	/* the 200 head, then the body */
-	size_t		 fc_headlen;
+	char *fc_path;
+	char *fc_ctype; /* asked for, or NULL: */
+	int fc_derived; /* mime_type() of the path */
+	dev_t fc_dev;
+	ino_t fc_ino;
+	off_t fc_size;
+	struct timespec fc_mtim;
+	struct timespec fc_ctim;
+	char fc_etag[96];
+	struct buf fc_resp; /* the 200 head, then the body */
+	size_t fc_headlen;
 };
 
 /*
@@ -46,9 +46,9 @@ struct fcent {
  * cannot be opened, or memory ran out: then serve it the usual way.
  * The entry is valid until the next call.
  */
-const struct fcent	*fcache_get(const char *path, const char *ctype,
-			    const struct stat *st);
+const struct fcent *
+fcache_get(const char *path, const char *ctype, const struct stat *st);
 /* Forget every entry (tests). */
-void			 fcache_clear(void);
+void fcache_clear(void);
 
 #endif

@@ -31,12 +31,11 @@
 #include "req.h"
 #include "serve.h"
 
-
 struct xfer {
-	struct watch	 x_watch;
-	int		 x_sock;
-	struct reply	 x_rp;
-	size_t		 x_headoff;
+	struct watch x_watch;
+	int x_sock;
+	struct reply x_rp;
+	size_t x_headoff;
 };
 
 static struct sfopts opts;
@@ -45,7 +44,8 @@ static struct loop *loop;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: sendfile [-h] [-c CONTENT-TYPE] [-f FILE] "
+	fprintf(out,
+	    "usage: sendfile [-h] [-c CONTENT-TYPE] [-f FILE] "
 	    "[METHOD URL REST]\n");
 }
 
@@ -66,12 +66,13 @@ xfer_push(struct xfer *x)
 		x->x_headoff += (size_t)n;
 	}
 	while (rp->rp_len > 0) {
-		step = rp->rp_len > ASH_SENDFILE_STEP ? ASH_SENDFILE_STEP : (size_t)rp->rp_len;
+		step = rp->rp_len > ASH_SENDFILE_STEP ? ASH_SENDFILE_STEP
+						      : (size_t)rp->rp_len;
 		n = sendfile(x->x_sock, rp->rp_fd, &rp->rp_off, step);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (n == 0)
-			return -1;	/* the file shrank under us */
+			return -1; /* the file shrank under us */
 		rp->rp_len -= n;
 	}
 	return 1;
@@ -109,7 +110,7 @@ send_cached(int sock, const char *data, size_t len, size_t *sentp)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n < 0 || (size_t)n == len)
-		return 1;	/* sent, or the client is gone */
+		return 1; /* sent, or the client is gone */
 	*sentp = (size_t)n;
 	return 0;
 }
@@ -135,8 +136,8 @@ serve_one(struct req *r, int sock)
 	x->x_sock = sock;
 	x->x_rp.rp_fd = -1;
 	handler_hold();
-	if (cached ? buf_append(&x->x_rp.rp_head, data + sent, len - sent) :
-	    serve_plan(r, &opts, &x->x_rp)) {
+	if (cached ? buf_append(&x->x_rp.rp_head, data + sent, len - sent)
+		   : serve_plan(r, &opts, &x->x_rp)) {
 		http_error(sock, 500, "Out of memory.");
 		xfer_done(x);
 		return;
@@ -147,8 +148,7 @@ serve_one(struct req *r, int sock)
 	if (x->x_rp.rp_len > 0)
 		fcntl(sock, F_SETFL, O_NONBLOCK);
 	watch_init(&x->x_watch, sock, xfer_event, x);
-	if (xfer_push(x) != 0 ||
-	    loop_watch(loop, &x->x_watch, EPOLLOUT) == -1)
+	if (xfer_push(x) != 0 || loop_watch(loop, &x->x_watch, EPOLLOUT) == -1)
 		xfer_done(x);
 }
 
@@ -180,8 +180,9 @@ transient(char **args)
 	if (write_all(1, rp.rp_head.b_data, rp.rp_head.b_len) == -1)
 		return 1;
 	while (rp.rp_len > 0) {
-		n = sendfile(1, rp.rp_fd, &rp.rp_off, rp.rp_len > ASH_SENDFILE_STEP ?
-		    ASH_SENDFILE_STEP : (size_t)rp.rp_len);
+		n = sendfile(1, rp.rp_fd, &rp.rp_off,
+		    rp.rp_len > ASH_SENDFILE_STEP ? ASH_SENDFILE_STEP
+						  : (size_t)rp.rp_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -14,8 +14,8 @@
 #include "mime.h"
 
 struct mimeent {
-	const char	*ext;
-	const char	*type;
+	const char *ext;
+	const char *type;
 };
 
 static const struct mimeent builtin[] = {

@@ -8,8 +8,8 @@
 
 /* Load a mime.types file; 0 or -1 with errno (the file is optional:
  * callers decide whether ENOENT matters). */
-int		 mime_load(const char *path);
+int mime_load(const char *path);
 /* The type for a file name ("application/octet-stream" if unknown). */
-const char	*mime_type(const char *filename);
+const char *mime_type(const char *filename);
 
 #endif

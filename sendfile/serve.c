@@ -169,9 +169,9 @@ static unsigned
 siblings(const char *path)
 {
 	static struct {
-		char		*path;
-		time_t		 checked;
-		unsigned	 have;
+		char *path;
+		time_t checked;
+		unsigned have;
 	} cache[ASH_SENDFILE_SIBCACHE];
 	char alt[PATH_MAX];
 	struct stat ast;
@@ -188,8 +188,8 @@ siblings(const char *path)
 		return cache[h].have;
 	for (i = 0; i < sizeof(sibs) / sizeof(sibs[0]); i++)
 		if ((size_t)snprintf(alt, sizeof(alt), "%s%s", path,
-		    sibs[i].suffix) < sizeof(alt) && stat(alt, &ast) == 0 &&
-		    S_ISREG(ast.st_mode))
+			sibs[i].suffix) < sizeof(alt) &&
+		    stat(alt, &ast) == 0 && S_ISREG(ast.st_mode))
 			have |= 1u << i;
 	if (cache[h].path == NULL || strcmp(cache[h].path, path)) {
 		free(cache[h].path);
@@ -202,8 +202,8 @@ siblings(const char *path)
 
 /* Open a precompressed sibling if the client takes it. */
 static int
-pick_encoding(const struct req *r, const char *path, struct stat *st,
-    int *fd, const char **enc, int *vary)
+pick_encoding(const struct req *r, const char *path, struct stat *st, int *fd,
+    const char **enc, int *vary)
 {
 	const char *ae = req_header(r, "Accept-Encoding");
 	unsigned have = siblings(path);
@@ -217,7 +217,7 @@ pick_encoding(const struct req *r, const char *path, struct stat *st,
 			continue;
 		*vary = 1;
 		if ((size_t)snprintf(alt, sizeof(alt), "%s%s", path,
-		    sibs[i].suffix) >= sizeof(alt))
+			sibs[i].suffix) >= sizeof(alt))
 			continue;
 		if (*enc || ae == NULL || !accepts(ae, sibs[i].coding))
 			continue;
@@ -320,10 +320,11 @@ int
 plan_head(struct buf *b, int status, const char *ctype, off_t len,
     const char *lastmod, const char *etag)
 {
-	return buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	return buf_printf(b,
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %" PRIdMAX "\r\nLast-Modified: %s\r\n"
-	    "ETag: %s\r\nAccept-Ranges: bytes\r\n", status,
-	    http_reason(status), ctype, (intmax_t)len, lastmod, etag);
+	    "ETag: %s\r\nAccept-Ranges: bytes\r\n",
+	    status, http_reason(status), ctype, (intmax_t)len, lastmod, etag);
 }
 
 /*
@@ -332,10 +333,10 @@ plan_head(struct buf *b, int status, const char *ctype, off_t len,
  * sets sh_cond: conditional() then reads them as serve_plan() does.
  */
 struct sfhdrs {
-	const char	*sh_file;	/* X-Ash-File */
-	const char	*sh_ctype;	/* X-Ash-Content-Type */
-	int		 sh_range;	/* Range */
-	int		 sh_cond;	/* If-* */
+	const char *sh_file;  /* X-Ash-File */
+	const char *sh_ctype; /* X-Ash-Content-Type */
+	int sh_range;	      /* Range */
+	int sh_cond;	      /* If-* */
 };
 
 static void
@@ -366,8 +367,8 @@ pick_headers(const struct req *r, struct sfhdrs *h)
 }
 
 int
-serve_cached(const struct req *r, const struct sfopts *o,
-    const char **datap, size_t *lenp)
+serve_cached(const struct req *r, const struct sfopts *o, const char **datap,
+    size_t *lenp)
 {
 	const struct fcent *e;
 	const char *path, *ctype;
@@ -386,8 +387,7 @@ serve_cached(const struct req *r, const struct sfopts *o,
 	if ((h.sh_range && !head) || siblings(path) != 0)
 		return 0;
 	ctype = o->so_ctype ? o->so_ctype : h.sh_ctype;
-	if (stat(path, &st) == -1 || (e = fcache_get(path, ctype, &st)) ==
-	    NULL)
+	if (stat(path, &st) == -1 || (e = fcache_get(path, ctype, &st)) == NULL)
 		return 0;
 	if (h.sh_cond && conditional(r, e->fc_etag, e->fc_mtim.tv_sec) != 0)
 		return 0;
@@ -411,8 +411,9 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 	head = !strcmp(r->r_method, "HEAD");
 	if ((rv_open = plan_open(r, o, rp, &path, &st)) != 1)
 		return rv_open;
-	ctype = o->so_ctype ? o->so_ctype :
-	    (rv = req_header(r, "X-Ash-Content-Type")) ? rv : mime_type(path);
+	ctype = o->so_ctype				 ? o->so_ctype
+	    : (rv = req_header(r, "X-Ash-Content-Type")) ? rv
+							 : mime_type(path);
 	pick_encoding(r, path, &st, &rp->rp_fd, &enc, &vary);
 	file_etag(etag, sizeof(etag), &st, enc);
 	http_date(lastmod, sizeof(lastmod), (long long)st.st_mtime);
@@ -423,16 +424,19 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 		close(rp->rp_fd);
 		rp->rp_fd = -1;
 		rp->rp_status = 304;
-		return buf_printf(&rp->rp_head, "HTTP/1.1 304 Not Modified\r\n"
-		    "ETag: %s\r\nLast-Modified: %s\r\n%s\r\n", etag, lastmod,
-		    vary ? "Vary: Accept-Encoding\r\n" : "");
+		return buf_printf(&rp->rp_head,
+		    "HTTP/1.1 304 Not Modified\r\n"
+		    "ETag: %s\r\nLast-Modified: %s\r\n%s\r\n",
+		    etag, lastmod, vary ? "Vary: Accept-Encoding\r\n" : "");
 	}
 	if ((rv = req_header(r, "Range")) != NULL && !head &&
 	    if_range_ok(r, etag, lastmod)) {
 		ranged = range_parse(rv, st.st_size, &off, &len);
 		if (ranged < 0) {
-			snprintf(extra, sizeof(extra), "Content-Range: bytes "
-			    "*/%" PRIdMAX "\r\n", (intmax_t)st.st_size);
+			snprintf(extra, sizeof(extra),
+			    "Content-Range: bytes "
+			    "*/%" PRIdMAX "\r\n",
+			    (intmax_t)st.st_size);
 			return plan_error(rp, 416, "Range not satisfiable.",
 			    extra);
 		}
@@ -440,17 +444,21 @@ serve_plan(const struct req *r, const struct sfopts *o, struct reply *rp)
 	rp->rp_status = ranged ? 206 : 200;
 	rp->rp_off = off;
 	rp->rp_len = head ? 0 : len;
-	if (plan_head(&rp->rp_head, rp->rp_status, ctype, len, lastmod,
-	    etag) == -1)
+	if (plan_head(&rp->rp_head, rp->rp_status, ctype, len, lastmod, etag) ==
+	    -1)
 		return -1;
-	if (enc && buf_printf(&rp->rp_head, "Content-Encoding: %s\r\n",
-	    enc) == -1)
+	if (enc &&
+	    buf_printf(&rp->rp_head, "Content-Encoding: %s\r\n", enc) == -1)
 		return -1;
-	if (vary && buf_appends(&rp->rp_head, "Vary: Accept-Encoding\r\n") == -1)
+	if (vary &&
+	    buf_appends(&rp->rp_head, "Vary: Accept-Encoding\r\n") == -1)
 		return -1;
-	if (ranged && buf_printf(&rp->rp_head, "Content-Range: bytes %" PRIdMAX
-	    "-%" PRIdMAX "/%" PRIdMAX "\r\n", (intmax_t)off,
-	    (intmax_t)(off + len - 1), (intmax_t)st.st_size) == -1)
+	if (ranged &&
+	    buf_printf(&rp->rp_head,
+		"Content-Range: bytes %" PRIdMAX "-%" PRIdMAX "/%" PRIdMAX
+		"\r\n",
+		(intmax_t)off, (intmax_t)(off + len - 1),
+		(intmax_t)st.st_size) == -1)
 		return -1;
 	if (buf_appends(&rp->rp_head, "\r\n") == -1)
 		return -1;
@@ -474,7 +482,7 @@ reply_inline(struct reply *rp, size_t max)
 	n = pread(rp->rp_fd, rp->rp_head.b_data + rp->rp_head.b_len, len,
 	    rp->rp_off);
 	if (n != (ssize_t)len)
-		return n < 0 ? -1 : 0;	/* changed under us: sendfile it */
+		return n < 0 ? -1 : 0; /* changed under us: sendfile it */
 	rp->rp_head.b_len += len;
 	rp->rp_head.b_data[rp->rp_head.b_len] = '\0';
 	close(rp->rp_fd);

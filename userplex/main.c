@@ -38,32 +38,33 @@
 #include "req.h"
 #include "url.h"
 
-#define NGROUPS_CAP	1024
+#define NGROUPS_CAP 1024
 
 struct user {
-	struct user	*u_next;
-	char		*u_name;
-	struct child	*u_child;	/* NULL until first served */
-	uid_t		 u_uid;
-	gid_t		 u_gid;
-	gid_t		 u_groups[NGROUPS_CAP];
-	int		 u_ngroups;
-	char		 u_home[PATH_MAX];
-	char		 u_shell[PATH_MAX];
+	struct user *u_next;
+	char *u_name;
+	struct child *u_child; /* NULL until first served */
+	uid_t u_uid;
+	gid_t u_gid;
+	gid_t u_groups[NGROUPS_CAP];
+	int u_ngroups;
+	char u_home[PATH_MAX];
+	char u_shell[PATH_MAX];
 };
 
-static int	  ignore_own;		/* -I */
-static gid_t	  need_gid;		/* -g */
-static int	  need_group;
-static uid_t	  min_uid;		/* -m */
-static const char *pubdir;		/* -d, or htpub by default */
-static char	**program;		/* PROGRAM ARGS, or dirplex PUBDIR */
+static int ignore_own; /* -I */
+static gid_t need_gid; /* -g */
+static int need_group;
+static uid_t min_uid;	   /* -m */
+static const char *pubdir; /* -d, or htpub by default */
+static char **program;	   /* PROGRAM ARGS, or dirplex PUBDIR */
 static struct user *users;
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: userplex [-hIs] [-g GROUP] [-m MIN-UID] "
+	fprintf(out,
+	    "usage: userplex [-hIs] [-g GROUP] [-m MIN-UID] "
 	    "[-d PUBDIR] [PROGRAM [ARGS...]]\n");
 }
 
@@ -73,8 +74,9 @@ redirect(const char *name, int to)
 {
 	int fd;
 
-	if ((fd = open(name, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC))
-	    == -1 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+	if ((fd = open(name, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC)) ==
+		-1 &&
+	    (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fd != to && dup2(fd, to) == -1)
 		return -1;
@@ -105,8 +107,8 @@ become(const struct user *u)
 	    setresuid(u->u_uid, u->u_uid, u->u_uid) == -1)
 		return -1;
 	if (getresuid(&r, &e, &s) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
-	    r != u->u_uid || e != u->u_uid || s != u->u_uid ||
-	    rg != u->u_gid || eg != u->u_gid || sg != u->u_gid ||
+	    r != u->u_uid || e != u->u_uid || s != u->u_uid || rg != u->u_gid ||
+	    eg != u->u_gid || sg != u->u_gid ||
 	    (n = getgroups(NGROUPS_CAP, g)) != u->u_ngroups)
 		goto lost;
 	/* The kernel keeps the list sorted: compare sorted copies. */
@@ -159,8 +161,9 @@ name_ok(const char *s)
 {
 	if (*s == '\0' || *s == '-' || *s == '.' || strlen(s) > 64)
 		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-") == strlen(s);
+	return strspn(s,
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		   "0123456789._-") == strlen(s);
 }
 
 /* Fill u from the account database; 0, or -1 if it must not be served. */
@@ -176,7 +179,7 @@ user_load(struct user *u)
 	if (pw->pw_uid == 0 || pw->pw_uid < min_uid)
 		return -1;
 	if (getuid() != 0 && pw->pw_uid != getuid())
-		return -1;	/* not root: only its own user */
+		return -1; /* not root: only its own user */
 	if (getgrouplist(pw->pw_name, pw->pw_gid, u->u_groups, &n) == -1) {
 		log_msg(LOG_ERR, "%s: more than %d groups", u->u_name,
 		    NGROUPS_CAP);
@@ -188,7 +191,8 @@ user_load(struct user *u)
 	if (!member)
 		return -1;
 	if (snprintf(u->u_home, sizeof(u->u_home), "%s", pw->pw_dir) >=
-	    (int)sizeof(u->u_home) || pw->pw_dir[0] != '/')
+		(int)sizeof(u->u_home) ||
+	    pw->pw_dir[0] != '/')
 		return -1;
 	snprintf(u->u_shell, sizeof(u->u_shell), "%s",
 	    pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
@@ -216,8 +220,8 @@ user_child(struct user *u)
 		ch = child_new(u->u_name, CHILD_PERSISTENT, own, NULL);
 	} else {
 		if (pubdir != NULL) {
-			snprintf(path, sizeof(path), "%s/%s", pubdir[0] == '/'
-			    ? "" : u->u_home, pubdir);
+			snprintf(path, sizeof(path), "%s/%s",
+			    pubdir[0] == '/' ? "" : u->u_home, pubdir);
 			if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
 				errno = ENOENT;
 				return NULL;
@@ -267,10 +271,11 @@ add_slash(const struct req *r, int fd)
 	struct buf b = BUF_INIT;
 	size_t pl = strcspn(r->r_url, "?");
 
-	if (strpbrk(r->r_url, "\r\n") != NULL || buf_printf(&b,
-	    "HTTP/1.1 301 Moved Permanently\r\nLocation: %.*s/%s\r\n"
-	    "Content-Length: 0\r\n\r\n", (int)pl, r->r_url, r->r_url + pl)
-	    == -1)
+	if (strpbrk(r->r_url, "\r\n") != NULL ||
+	    buf_printf(&b,
+		"HTTP/1.1 301 Moved Permanently\r\nLocation: %.*s/%s\r\n"
+		"Content-Length: 0\r\n\r\n",
+		(int)pl, r->r_url, r->r_url + pl) == -1)
 		http_error(fd, 503, "Out of memory.");
 	else
 		write_all(fd, b.b_data, b.b_len);
@@ -305,7 +310,8 @@ serve(struct req *r, int fd, void *arg)
 		if (errno == ENOMEM)
 			http_error(fd, 503, "Out of memory.");
 		else
-			http_error(fd, 404, "The requested resource was not "
+			http_error(fd, 404,
+			    "The requested resource was not "
 			    "found.");
 		goto done;
 	}
@@ -316,7 +322,8 @@ serve(struct req *r, int fd, void *arg)
 	}
 	if (child_handle(u->u_child, r, fd) == -1) {
 		log_errno(LOG_ERR, "user %s", u->u_name);
-		http_error(fd, errno == EAGAIN ? 503 : 500, "The user's "
+		http_error(fd, errno == EAGAIN ? 503 : 500,
+		    "The user's "
 		    "handler could not be started.");
 	}
 done:
@@ -392,8 +399,8 @@ main(int argc, char **argv)
 		case 'm':
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-'
-			    || v > (uid_t)-2)
+			if (errno || end == optarg || *end ||
+			    optarg[0] == '-' || v > (uid_t)-2)
 				log_die(2, "-m %s: not a uid", optarg);
 			min_uid = (uid_t)v;
 			break;
@@ -413,8 +420,8 @@ main(int argc, char **argv)
 		dirplex[1] = (char *)pubdir;
 		program = dirplex;
 	}
-	if ((syslog_kids ? setenv("ASHD_USESYSLOG", "1", 1) :
-	    unsetenv("ASHD_USESYSLOG")) == -1)
+	if ((syslog_kids ? setenv("ASHD_USESYSLOG", "1", 1)
+			 : unsetenv("ASHD_USESYSLOG")) == -1)
 		log_die_errno(1, "environment");
 	return handler_run(&userplex_handler, NULL);
 }

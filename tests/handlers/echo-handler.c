@@ -52,23 +52,23 @@
 #include "req.h"
 #include "url.h"
 
-#define MAX_EXTRA_HEADERS	32
-#define IO_CHUNK		65536
+#define MAX_EXTRA_HEADERS 32
+#define IO_CHUNK	  65536
 
 struct opts {
-	int		 o_status;
-	int		 o_echo;
-	int		 o_nolength;
-	int		 o_close;
-	int		 o_partial;
-	int		 o_noread;
-	int		 o_lf;
-	int		 o_whoami;
-	int		 o_duplex;
-	long long	 o_size;	/* -1: not given */
-	long long	 o_sleep_ms;
-	char		*o_hdrs[MAX_EXTRA_HEADERS];
-	size_t		 o_nhdrs;
+	int o_status;
+	int o_echo;
+	int o_nolength;
+	int o_close;
+	int o_partial;
+	int o_noread;
+	int o_lf;
+	int o_whoami;
+	int o_duplex;
+	long long o_size; /* -1: not given */
+	long long o_sleep_ms;
+	char *o_hdrs[MAX_EXTRA_HEADERS];
+	size_t o_nhdrs;
 };
 
 static volatile sig_atomic_t nsighup;
@@ -242,11 +242,11 @@ describe(struct buf *b, const struct req *r, long long bodylen)
 	size_t i;
 
 	if (buf_printf(b, "method %s\nurl %s\nversion %s\nrest %s\n",
-	    r->r_method, r->r_url, r->r_version, r->r_rest) < 0)
+		r->r_method, r->r_url, r->r_version, r->r_rest) < 0)
 		return -1;
 	for (i = 0; i < r->r_nhdrs; i++)
 		if (buf_printf(b, "header %s: %s\n", r->r_hdrs[i].h_name,
-		    r->r_hdrs[i].h_value) < 0)
+			r->r_hdrs[i].h_value) < 0)
 			return -1;
 	return buf_printf(b, "body-length %lld\nsighup %d\n", bodylen,
 	    (int)nsighup);
@@ -257,7 +257,7 @@ static int
 whoami(struct buf *b)
 {
 	static const char *vars[] = { "HOME", "SHELL", "USER", "LOGNAME",
-	    "ASHD_USESYSLOG" };
+		"ASHD_USESYSLOG" };
 	gid_t g[256];
 	uid_t r, e, s;
 	gid_t rg, eg, sg;
@@ -275,8 +275,8 @@ whoami(struct buf *b)
 	buf_printf(b, "\ncwd %s\nsession-leader %s\n", cwd,
 	    getsid(0) == getpid() || getsid(0) == getppid() ? "yes" : "no");
 	for (i = 0; i < (int)(sizeof(vars) / sizeof(vars[0])); i++)
-		buf_printf(b, "env %s=%s\n", vars[i], getenv(vars[i]) ?
-		    getenv(vars[i]) : "unset");
+		buf_printf(b, "env %s=%s\n", vars[i],
+		    getenv(vars[i]) ? getenv(vars[i]) : "unset");
 	for (i = 1; i <= 2; i++) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
 		if ((k = readlink(path, target, sizeof(target) - 1)) < 0)
@@ -308,14 +308,13 @@ pattern_write(int fd, long long size)
 }
 
 static int
-head_format(struct buf *h, const struct opts *o, long long bodylen,
-    int hasbody)
+head_format(struct buf *h, const struct opts *o, long long bodylen, int hasbody)
 {
 	const char *eol = o->o_lf ? "\n" : "\r\n";
 	size_t i;
 
 	if (buf_printf(h, "HTTP/1.1 %d %s%s", o->o_status,
-	    http_reason(o->o_status), eol) < 0)
+		http_reason(o->o_status), eol) < 0)
 		return -1;
 	if (hasbody && buf_printf(h, "Content-Type: text/plain%s", eol) < 0)
 		return -1;
@@ -338,9 +337,10 @@ serve_duplex(int fd, const struct opts *o)
 	int sv[2] = { -1, -1 }, rc = -1;
 	ssize_t n, i;
 
-	if (buf_printf(&h, "HTTP/1.1 101 Switching Protocols%sUpgrade: test%s"
-	    "Connection: Upgrade%sX-Ash-Switch: duplex%s%s",
-	    eol, eol, eol, eol, eol) < 0)
+	if (buf_printf(&h,
+		"HTTP/1.1 101 Switching Protocols%sUpgrade: test%s"
+		"Connection: Upgrade%sX-Ash-Switch: duplex%s%s",
+		eol, eol, eol, eol, eol) < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
@@ -400,8 +400,7 @@ serve(struct req *r, int fd)
 		rc = write_all(fd, half, sizeof(half) - 1);
 		goto fail;
 	}
-	hasbody = !(o.o_status < 200 || o.o_status == 204 ||
-	    o.o_status == 304);
+	hasbody = !(o.o_status < 200 || o.o_status == 204 || o.o_status == 304);
 	if (hasbody && o.o_size < 0 && !o.o_echo &&
 	    describe(&body, r, bodylen) < 0)
 		goto fail;

@@ -39,29 +39,31 @@ ok_at(int line, int cond, const char *fmt, ...)
 	return cond;
 }
 
-#define ok(cond, ...)	ok_at(__LINE__, !!(cond), __VA_ARGS__)
+#define ok(cond, ...) ok_at(__LINE__, !!(cond), __VA_ARGS__)
 
-#define is_int_at(line, got, want, what) do {				\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (!ok_at(line, g_ == w_, "%s", what))				\
-		printf("#   got %lld, want %lld\n", g_, w_);		\
-} while (0)
-#define is_int(got, want, what)	is_int_at(__LINE__, got, want, what)
+#define is_int_at(line, got, want, what) \
+	do { \
+		long long g_ = (long long)(got), w_ = (long long)(want); \
+		if (!ok_at(line, g_ == w_, "%s", what)) \
+			printf("#   got %lld, want %lld\n", g_, w_); \
+	} while (0)
+#define is_int(got, want, what) is_int_at(__LINE__, got, want, what)
 
-#define is_str_at(line, got, want, what) do {				\
-	const char *g_ = (got), *w_ = (want);				\
-	int c_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : !strcmp(g_, w_); \
-	if (!ok_at(line, c_, "%s", what))				\
-		printf("#   got \"%s\", want \"%s\"\n",			\
-		    g_ ? g_ : "(null)", w_ ? w_ : "(null)");		\
-} while (0)
-#define is_str(got, want, what)	is_str_at(__LINE__, got, want, what)
+#define is_str_at(line, got, want, what) \
+	do { \
+		const char *g_ = (got), *w_ = (want); \
+		int c_ = (g_ == NULL || w_ == NULL) ? g_ == w_ \
+						    : !strcmp(g_, w_); \
+		if (!ok_at(line, c_, "%s", what)) \
+			printf("#   got \"%s\", want \"%s\"\n", \
+			    g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
+	} while (0)
+#define is_str(got, want, what) is_str_at(__LINE__, got, want, what)
 
-#define is_mem(got, glen, want, wlen, what)				\
+#define is_mem(got, glen, want, wlen, what) \
 	ok((glen) == (wlen) && !memcmp((got), (want), (wlen)), "%s", what)
 
-static void __attribute__((unused))
-tap_diag(const char *fmt, ...)
+static void __attribute__((unused)) tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,8 +74,7 @@ tap_diag(const char *fmt, ...)
 	printf("\n");
 }
 
-static int __attribute__((unused))
-tap_done(void)
+static int __attribute__((unused)) tap_done(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;

@@ -20,12 +20,14 @@ static void
 check_buf(int line, const struct buf *b, const void *want, size_t wlen,
     const char *what)
 {
-	ok_at(line, b->b_len == wlen && b->b_data != NULL &&
-	    b->b_cap > b->b_len && memcmp(b->b_data, want, wlen) == 0 &&
-	    b->b_data[b->b_len] == '\0', "%s: contents, NUL-terminated", what);
+	ok_at(line,
+	    b->b_len == wlen && b->b_data != NULL && b->b_cap > b->b_len &&
+		memcmp(b->b_data, want, wlen) == 0 &&
+		b->b_data[b->b_len] == '\0',
+	    "%s: contents, NUL-terminated", what);
 }
-#define CHECK_BUF(b, want, wlen, what)	check_buf(__LINE__, b, want, wlen, what)
-#define CHECK_STR(b, s, what)		check_buf(__LINE__, b, s, strlen(s), what)
+#define CHECK_BUF(b, want, wlen, what) check_buf(__LINE__, b, want, wlen, what)
+#define CHECK_STR(b, s, what)	       check_buf(__LINE__, b, s, strlen(s), what)
 
 static void
 test_init(void)
@@ -44,7 +46,7 @@ test_init(void)
 	buf_free(&b);
 	ok(b.b_data == NULL && b.b_len == 0 && b.b_cap == 0,
 	    "buf_free empties");
-	buf_free(&b);		/* twice is harmless */
+	buf_free(&b); /* twice is harmless */
 	is_int(buf_appends(&b, "again"), 0, "reusable after buf_free");
 	CHECK_STR(&b, "again", "reuse after free");
 	is_int(b.b_max, 77, "buf_free keeps the limit");
@@ -77,7 +79,7 @@ test_growth(void)
 	/* One big append into an existing buffer. */
 	is_int(buf_append(&b, want, 100000), 0, "append 100000 more");
 	ok(b.b_len == 200000 && !memcmp(b.b_data + 100000, want, 100000) &&
-	    !memcmp(b.b_data, want, 100000) && b.b_data[200000] == '\0',
+		!memcmp(b.b_data, want, 100000) && b.b_data[200000] == '\0',
 	    "old and new data intact after growth");
 	free(want);
 	buf_free(&b);
@@ -85,8 +87,10 @@ test_growth(void)
 	/* Reserve gives room without changing the contents. */
 	is_int(buf_appends(&b, "xy"), 0, "appends");
 	is_int(buf_reserve(&b, 5000), 0, "reserve 5000");
-	ok(b.b_cap >= 2 + 5000 + 1, "reserve leaves room for data and NUL"
-	    " (cap %zu)", b.b_cap);
+	ok(b.b_cap >= 2 + 5000 + 1,
+	    "reserve leaves room for data and NUL"
+	    " (cap %zu)",
+	    b.b_cap);
 	CHECK_STR(&b, "xy", "reserve keeps contents");
 	lastcap = b.b_cap;
 	is_int(buf_reserve(&b, 10), 0, "reserve within capacity");
@@ -96,7 +100,8 @@ test_growth(void)
 	/* The first allocation is a C string too (cap > 0). */
 	is_int(buf_reserve(&b, 100), 0, "reserve on a fresh buffer");
 	ok(b.b_data != NULL && b.b_cap > 100 && b.b_len == 0 &&
-	    b.b_data[0] == '\0', "fresh reserve: \"\" (NUL at b_len)");
+		b.b_data[0] == '\0',
+	    "fresh reserve: \"\" (NUL at b_len)");
 	buf_free(&b);
 }
 
@@ -126,8 +131,9 @@ test_append(void)
 	big[sizeof(big) - 1] = '\0';
 	is_int(buf_printf(&b, "<%s>", big), 0, "printf that must grow");
 	ok(b.b_len == 13 + 2 + 4999 && b.b_data[13] == '<' &&
-	    b.b_data[14 + 4999] == '>' && b.b_data[b.b_len] == '\0' &&
-	    strspn(b.b_data + 14, "q") == 4999, "long printf complete");
+		b.b_data[14 + 4999] == '>' && b.b_data[b.b_len] == '\0' &&
+		strspn(b.b_data + 14, "q") == 4999,
+	    "long printf complete");
 	is_int(buf_printf(&b, "%s", ""), 0, "empty printf");
 	is_int(b.b_len, 13 + 2 + 4999, "empty printf adds nothing");
 	buf_free(&b);

@@ -29,8 +29,7 @@
 
 static char tmpdir[1024];
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(2);
@@ -50,8 +49,8 @@ put_len(const char *name, const char *data, size_t len)
 			die(path);
 		*p = '/';
 	}
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
+	    -1)
 		die(path);
 	if (write(fd, data, len) != (ssize_t)len)
 		die(path);
@@ -142,9 +141,9 @@ check_file(int line, const char *name, const char *want)
 
 /* One file, one result: the language itself. */
 static const struct {
-	int		 line;
-	const char	*in;
-	const char	*want;
+	int line;
+	const char *in;
+	const char *want;
 } rows[] = {
 	{ __LINE__, "", "" },
 	{ __LINE__, "a b  c\n", "1:a,b,c\n" },
@@ -156,7 +155,8 @@ static const struct {
 	{ __LINE__, "a\\\tb\n", "1:a\tb\n" },
 	{ __LINE__, "\\\"q\\\" \\\\ x\n", "1:\"q\",\\,x\n" },
 	{ __LINE__, "\"in \\\" quote\"\n", "1:in \" quote\n" },
-	{ __LINE__, "\"in \\\\ back\" \"sp\\ ace\"\n", "1:in \\ back,sp ace\n" },
+	{ __LINE__, "\"in \\\\ back\" \"sp\\ ace\"\n",
+	    "1:in \\ back,sp ace\n" },
 	{ __LINE__, "re ^a\\.b$ \\d\n", "1:re,^a\\.b$,\\d\n" },
 	{ __LINE__, "end\\\n", "1:end\\\n" },
 	{ __LINE__, "a#b #c\n", "1:a#b,#c\n" },
@@ -172,7 +172,8 @@ static const struct {
 	{ __LINE__, "a\n b \"oops\n c\nd\n",
 	    "!t.rc:2: unterminated quote\n4:d\n" },
 	{ __LINE__, "\"x\n y\nz\n", "!t.rc:1: unterminated quote\n3:z\n" },
-	{ __LINE__, "a\n\n\nb \"c\\\"\n", "1:a\n!t.rc:4: unterminated quote\n" },
+	{ __LINE__, "a\n\n\nb \"c\\\"\n",
+	    "1:a\n!t.rc:4: unterminated quote\n" },
 	{ __LINE__, " a\n  b\nc\n",
 	    "!t.rc:1: indented line outside a stanza\n3:c\n" },
 	/* "include" is only special as a start line. */
@@ -204,7 +205,8 @@ test_split(void)
 
 	n = cf_split("  one \"t w o\" th\\ ree  ", &av);
 	ok(n == 3 && !strcmp(av[0], "one") && !strcmp(av[1], "t w o") &&
-	    !strcmp(av[2], "th ree") && av[3] == NULL, "cf_split: words");
+		!strcmp(av[2], "th ree") && av[3] == NULL,
+	    "cf_split: words");
 	free(av);
 	n = cf_split(" \t ", &av);
 	ok(n == 0 && av != NULL && av[0] == NULL, "cf_split: no words");
@@ -305,7 +307,8 @@ test_include(void)
 	    "1:a\n1:b\n!cyc-b.rc:3: include cyc-a.rc: "
 	    "include cycle: the file is already being read\n4:d\n3:c\n");
 	put("self.rc", "include self.rc\n");
-	check_file(__LINE__, "self.rc", "!self.rc:1: include self.rc: "
+	check_file(__LINE__, "self.rc",
+	    "!self.rc:1: include self.rc: "
 	    "include cycle: the file is already being read\n");
 }
 
@@ -336,9 +339,10 @@ test_depth(void)
 	    ASH_CFINCLUDE_DEPTH + 1);
 	put(name, data);
 	got = dump("deep0.rc");
-	snprintf(data, sizeof(data), "!deep%d.rc:1: include deep%d.rc: "
-	    "includes nested too deeply\n", ASH_CFINCLUDE_DEPTH,
-	    ASH_CFINCLUDE_DEPTH + 1);
+	snprintf(data, sizeof(data),
+	    "!deep%d.rc:1: include deep%d.rc: "
+	    "includes nested too deeply\n",
+	    ASH_CFINCLUDE_DEPTH, ASH_CFINCLUDE_DEPTH + 1);
 	ok(strstr(got, data) != NULL && strstr(got, "too,deep") == NULL,
 	    "one more level is an error");
 	if (strstr(got, data) == NULL)
@@ -417,7 +421,8 @@ find_from_copy(const char *name)
 			die("readlink");
 		src[n] = '\0';
 		if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    (fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0755)) == -1)
+		    (fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0755)) ==
+			-1)
 			die("copy");
 		while ((n = read(in, out, sizeof(out))) > 0)
 			if (write(fd, out, (size_t)n) != n)
@@ -498,7 +503,8 @@ test_find(void)
 	setenv("PATH", path, 1);
 	got = cf_find("s.rc");
 	snprintf(want, sizeof(want), "%s/m/etc/ashd/s.rc", tmpdir);
-	is_str(got, want, "cf_find: a PATH entry's parent by name, not "
+	is_str(got, want,
+	    "cf_find: a PATH entry's parent by name, not "
 	    "through its link; relative entries skipped");
 	free(got);
 	snprintf(path, sizeof(path), "%s/p1/bin::%s/p2/bin", tmpdir, tmpdir);
@@ -541,7 +547,8 @@ test_include_search(void)
 	put("inc/top", "include shared.rc\ninclude near.rc\n");
 	check_file(__LINE__, "inc/top", "1:from-search\n1:beside\n");
 	put("inc/top2", "include absent.rc\n");
-	check_file(__LINE__, "inc/top2", "!inc/top2:1: include "
+	check_file(__LINE__, "inc/top2",
+	    "!inc/top2:1: include "
 	    "inc/absent.rc: No such file or directory\n");
 }
 

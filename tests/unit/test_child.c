@@ -37,8 +37,7 @@
 static char tmpdir[1024];
 static char self[1024];
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(2);
@@ -51,8 +50,8 @@ put(const char *name, const char *data, mode_t mode)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    mode)) == -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) ==
+	    -1)
 		die(path);
 	if (write(fd, data, strlen(data)) != (ssize_t)strlen(data))
 		die(path);
@@ -89,8 +88,9 @@ handler(void)
 	int fd;
 
 	while ((r = req_recv(0, &fd)) != NULL) {
-		for (k = 0; (n = read(fd, body + k,
-		    sizeof(body) - 1 - (size_t)k)) > 0; k += n)
+		for (k = 0;
+		     (n = read(fd, body + k, sizeof(body) - 1 - (size_t)k)) > 0;
+		     k += n)
 			;
 		body[k] = '\0';
 		buf_clear(&b);
@@ -201,9 +201,9 @@ reap_some(void)
 }
 
 static const struct {
-	int		 line;
-	const char	*in;
-	const char	*err;	/* NULL: parses */
+	int line;
+	const char *in;
+	const char *err; /* NULL: parses */
 } parse_rows[] = {
 	{ __LINE__, "child a\n\texec prog x\n", NULL },
 	{ __LINE__, "fchild a\n\texec prog\n", NULL },
@@ -211,12 +211,14 @@ static const struct {
 	{ __LINE__, "fchild a b\n\texec prog\n",
 	    "t.rc:1: fchild: too many arguments" },
 	{ __LINE__, "child a\n", "t.rc:1: child a: missing exec" },
-	{ __LINE__, "child a\n\n  exec\n", "t.rc:3: child a: exec: no program" },
+	{ __LINE__, "child a\n\n  exec\n",
+	    "t.rc:3: child a: exec: no program" },
 	{ __LINE__, "fchild a\n exec x\n exec y\n",
 	    "t.rc:3: fchild a: exec given twice" },
 	{ __LINE__, "child a\n exec x\n run y\n",
 	    "t.rc:3: child a: unknown directive run" },
-	{ __LINE__, "match\n handler a\n", "t.rc:1: not a child stanza: match" },
+	{ __LINE__, "match\n handler a\n",
+	    "t.rc:1: not a child stanza: match" },
 };
 
 static void
@@ -235,11 +237,12 @@ test_parse(void)
 		if ((cr = cf_open(path)) == NULL || cf_next(cr, &s) != 1)
 			die("t.rc");
 		ch = child_parse(s, &err);
-		rel = err && !strncmp(err, tmpdir, strlen(tmpdir)) ?
-		    err + strlen(tmpdir) + 1 : err;
-		ok_at(parse_rows[i].line, (ch != NULL) ==
-		    (parse_rows[i].err == NULL), "child_parse %s",
-		    ch ? "succeeds" : "fails");
+		rel = err && !strncmp(err, tmpdir, strlen(tmpdir))
+		    ? err + strlen(tmpdir) + 1
+		    : err;
+		ok_at(parse_rows[i].line,
+		    (ch != NULL) == (parse_rows[i].err == NULL),
+		    "child_parse %s", ch ? "succeeds" : "fails");
 		is_str_at(parse_rows[i].line, rel, parse_rows[i].err,
 		    "child_parse message");
 		child_free(ch);
@@ -251,11 +254,14 @@ test_parse(void)
 	put("t.rc", "child p\n\texec prog \"a b\"\nfchild t\n exec x\n", 0644);
 	ch = load("t.rc");
 	ok(ch->ch_type == CHILD_PERSISTENT && !strcmp(ch->ch_name, "p") &&
-	    !strcmp(ch->ch_argv[0], "prog") && !strcmp(ch->ch_argv[1], "a b") &&
-	    ch->ch_argv[2] == NULL && !strcmp(ch->ch_dir, tmpdir) &&
-	    ch->ch_pid == 0 && ch->ch_fd == -1, "child: fields");
+		!strcmp(ch->ch_argv[0], "prog") &&
+		!strcmp(ch->ch_argv[1], "a b") && ch->ch_argv[2] == NULL &&
+		!strcmp(ch->ch_dir, tmpdir) && ch->ch_pid == 0 &&
+		ch->ch_fd == -1,
+	    "child: fields");
 	ok(ch->ch_next->ch_type == CHILD_TRANSIENT &&
-	    child_find(ch, "t") == ch->ch_next && child_find(ch, "u") == NULL,
+		child_find(ch, "t") == ch->ch_next &&
+		child_find(ch, "u") == NULL,
 	    "fchild: fields, child_find");
 	child_free_list(ch);
 }
@@ -270,15 +276,15 @@ test_spawn(const struct req *r)
 	int status;
 
 	pid = child_spawn(argv, NULL, r, 1);
-	ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
-	    WIFEXITED(status) && WEXITSTATUS(status) == 7,
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		WEXITSTATUS(status) == 7,
 	    "child_spawn: returns the pid");
 	errno = 0;
 	ok(child_spawn(bad, NULL, r, 1) == -1 && errno == ENOENT,
 	    "child_spawn: missing program is ENOENT");
 	errno = 0;
-	ok(child_spawn(argv, "/no/such/dir", r, 1) == -1 &&
-	    errno == ENOENT, "child_spawn: bad directory is ENOENT");
+	ok(child_spawn(argv, "/no/such/dir", r, 1) == -1 && errno == ENOENT,
+	    "child_spawn: bad directory is ENOENT");
 	ok(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
 	    "child_spawn: failures leave no zombie");
 }
@@ -296,7 +302,8 @@ test_transient(void)
 	snprintf(conf, sizeof(conf), "%s/conf", tmpdir);
 	if (mkdir(conf, 0755) == -1 || mkdir("bin", 0755) == -1)
 		die("mkdir");
-	put("bin/tr.sh", "#!/bin/sh\n"
+	put("bin/tr.sh",
+	    "#!/bin/sh\n"
 	    "echo \"argc=$#\"\n"
 	    "for a in \"$@\"; do echo \"arg=[$a]\"; done\n"
 	    "echo \"pwd=$(pwd -P)\"\n"
@@ -304,9 +311,12 @@ test_transient(void)
 	    "echo \"HTTP_VERSION=$HTTP_VERSION\"\n"
 	    "echo \"in=$(readlink /proc/$$/fd/0) out=$(readlink /proc/$$/fd/1)\"\n"
 	    "IFS= read -r line; echo \"read=$line\"\n"
-	    "echo \"fds=$(ls /proc/self/fd | tr '\\n' ' ')\"\n", 0755);
-	snprintf(want, sizeof(want), "fchild tr\n\texec \"%s/bin/tr.sh\" "
-	    "\"first arg\" second\n", tmpdir);
+	    "echo \"fds=$(ls /proc/self/fd | tr '\\n' ' ')\"\n",
+	    0755);
+	snprintf(want, sizeof(want),
+	    "fchild tr\n\texec \"%s/bin/tr.sh\" "
+	    "\"first arg\" second\n",
+	    tmpdir);
 	put("conf/tr.rc", want, 0644);
 	list = load("conf/tr.rc");
 
@@ -325,8 +335,8 @@ test_transient(void)
 		die("req_new");
 	req_add_header(r, "Host", "example.org");
 	req_add_header(r, "X-Foo-Bar", "baz qux");
-	req_add_header(r, "weird.name+x", "v");	/* left out */
-	req_add_header(r, "X_Foo_Bar", "spoof");	/* left out */
+	req_add_header(r, "weird.name+x", "v");	 /* left out */
+	req_add_header(r, "X_Foo_Bar", "spoof"); /* left out */
 	req_add_header(r, "Accept", "a");
 	req_add_header(r, "accept", "b");
 	is_int(child_handle(list, r, sv[1]), 0, "transient: child_handle");
@@ -336,7 +346,8 @@ test_transient(void)
 	shutdown(sv[0], SHUT_WR);
 	out = slurp(sv[0]);
 	close(sv[0]);
-	snprintf(want, sizeof(want), "argc=5\narg=[first arg]\narg=[second]\n"
+	snprintf(want, sizeof(want),
+	    "argc=5\narg=[first arg]\narg=[second]\n"
 	    "arg=[GET]\narg=[/x/y?q=1]\narg=[x/y]\npwd=%s\n"
 	    "REQ_ACCEPT=a, b\nREQ_HOST=example.org\n"
 	    "REQ_X_FOO_BAR=baz qux\nHTTP_VERSION=HTTP/1.0\n"
@@ -364,24 +375,28 @@ pid_of(const char *out)
 
 /* Reload: ph survives with the same process, other is stopped. */
 static void
-test_reload(struct child *list, struct child *ph, struct child *other,
-    pid_t p3, pid_t po)
+test_reload(struct child *list, struct child *ph, struct child *other, pid_t p3,
+    pid_t po)
 {
 	struct child *nlist, *nph;
 	char want[8192], *out;
 	int e, status;
 
-	snprintf(want, sizeof(want), "child ph\n\texec \"%s\" --persistent\n"
-	    "child new\n\texec \"%s\" --persistent\n", self, self);
+	snprintf(want, sizeof(want),
+	    "child ph\n\texec \"%s\" --persistent\n"
+	    "child new\n\texec \"%s\" --persistent\n",
+	    self, self);
 	put("conf/p2.rc", want, 0644);
 	nlist = load("conf/p2.rc");
 	child_adopt(list, nlist);
 	nph = child_find(nlist, "ph");
 	ok(nph->ch_pid == p3 && nph->ch_fd >= 0 && ph->ch_pid == 0 &&
-	    ph->ch_fd == -1, "child_adopt: ph moved to the new list");
+		ph->ch_fd == -1,
+	    "child_adopt: ph moved to the new list");
 	ok(other->ch_pid == 0 && other->ch_fd == -1 &&
-	    waitpid(po, &status, 0) == po && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "child_adopt: other stopped, exited");
+		waitpid(po, &status, 0) == po && WIFEXITED(status) &&
+		WEXITSTATUS(status) == 0,
+	    "child_adopt: other stopped, exited");
 	child_free_list(list);
 	out = ask(nph, "/6", "6", "", &e);
 	ok(pid_of(out) == p3, "child_adopt: same process answers");
@@ -392,7 +407,8 @@ test_reload(struct child *list, struct child *ph, struct child *other,
 	/* Freeing the list stops the rest; nothing is left over. */
 	child_free_list(nlist);
 	ok(waitpid(p3, &status, 0) == p3 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "child_free_list: ph exits at EOF");
+		WEXITSTATUS(status) == 0,
+	    "child_free_list: ph exits at EOF");
 	ok(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
 	    "no children left");
 }
@@ -406,9 +422,11 @@ test_persistent(void)
 	int e, status;
 
 	snprintf(conf, sizeof(conf), "%s/conf", tmpdir);
-	snprintf(want, sizeof(want), "child other\n\texec \"%s\" --persistent\n"
+	snprintf(want, sizeof(want),
+	    "child other\n\texec \"%s\" --persistent\n"
 	    "child ph\n\texec \"%s\" --persistent\n"
-	    "child gone\n\texec no-such-program-here\n", self, self);
+	    "child gone\n\texec no-such-program-here\n",
+	    self, self);
 	put("conf/p.rc", want, 0644);
 	list = load("conf/p.rc");
 	other = child_find(list, "other");
@@ -422,8 +440,10 @@ test_persistent(void)
 	free(out);
 	out = ask(ph, "/a/b?c", "a/b", "the body", &e);
 	p1 = ph->ch_pid;
-	snprintf(want, sizeof(want), "pid=%d\nGET /a/b?c HTTP/1.1 rest=a/b "
-	    "x=value 1\nbody=the body\ncwd=%s\nfds=\n", (int)p1, conf);
+	snprintf(want, sizeof(want),
+	    "pid=%d\nGET /a/b?c HTTP/1.1 rest=a/b "
+	    "x=value 1\nbody=the body\ncwd=%s\nfds=\n",
+	    (int)p1, conf);
 	ok(p1 > 0 && ph->ch_fd >= 0, "persistent: started on first use");
 	is_str(out, want, "persistent: request, fd both ways, cwd, no fds");
 	free(out);
@@ -437,7 +457,7 @@ test_persistent(void)
 	out = ask(ph, "/3", "3", "again", &e);
 	p2 = ph->ch_pid;
 	ok(p2 > 0 && p2 != p1 && pid_of(out) == p2 &&
-	    strstr(out, "body=again\n") != NULL,
+		strstr(out, "body=again\n") != NULL,
 	    "persistent: restarted after it died, request resent");
 	free(out);
 
@@ -483,7 +503,8 @@ test_setup(void)
 	ch = child_new("s", CHILD_PERSISTENT, argv, NULL);
 	ch->ch_setup = setup_refuse;
 	ok(child_start(ch) == -1 && errno == EACCES && ch->ch_fd == -1 &&
-	    ch->ch_pid == 0, "ch_setup: its failure fails the start");
+		ch->ch_pid == 0,
+	    "ch_setup: its failure fails the start");
 	ch->ch_setup = setup_mark;
 	ch->ch_arg = "marked";
 	out = ask(ch, "/s", "s", "", &e);
@@ -535,7 +556,7 @@ test_connect(void)
 	out = ask(ch, "/c", "c", "x", &e);
 	p1 = connpid;
 	ok(out != NULL && pid_of(out) == p1 && ch->ch_pid == 0 &&
-	    ch->ch_fd >= 0 && connects == 1,
+		ch->ch_fd >= 0 && connects == 1,
 	    "ch_connect: reached, not started (ch_pid 0)");
 	free(out);
 	/* The server goes away: connected again, the request sent again. */
@@ -543,7 +564,7 @@ test_connect(void)
 	waitpid(p1, &status, 0);
 	out = ask(ch, "/d", "d", "y", &e);
 	ok(out != NULL && connpid != p1 && pid_of(out) == connpid &&
-	    strstr(out, "body=y\n") != NULL && connects == 2,
+		strstr(out, "body=y\n") != NULL && connects == 2,
 	    "ch_connect: connected again once the server went away");
 	free(out);
 	/* Nobody answers: child_handle() fails with the hook's errno. */
@@ -591,9 +612,9 @@ test_exited(void)
 	pid = ch->ch_pid;
 	kill(pid, SIGKILL);
 	while (exited_n == 0 && reap_some() > 0)
-		;		/* others of earlier tests may end first */
-	ok(exited_n == 1 && exited_ch == ch &&
-	    ch->ch_fd == -1 && ch->ch_pid == 0,
+		; /* others of earlier tests may end first */
+	ok(exited_n == 1 && exited_ch == ch && ch->ch_fd == -1 &&
+		ch->ch_pid == 0,
 	    "ch_exited: called once the child is reaped and marked dead");
 	child_free(ch);
 }

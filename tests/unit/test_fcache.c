@@ -53,8 +53,9 @@ body(const struct fcent *e)
 static int
 head_has(const struct fcent *e, const char *line)
 {
-	return e && memmem(e->fc_resp.b_data, e->fc_headlen, line,
-	    strlen(line)) != NULL;
+	return e &&
+	    memmem(e->fc_resp.b_data, e->fc_headlen, line, strlen(line)) !=
+	    NULL;
 }
 
 /* Put the modification time of path back to that of st. */
@@ -81,11 +82,12 @@ test_entry(const char *a)
 	ok(e != NULL, "a small file is cached");
 	is_str(body(e), "hello", "the body follows the head");
 	ok(head_has(e, "HTTP/1.1 200 OK\r\n") &&
-	    head_has(e, "\r\nContent-Type: text/plain") &&
-	    head_has(e, "\r\nContent-Length: 5\r\n") &&
-	    head_has(e, "\r\nETag: \"") && head_has(e, "\r\nLast-Modified: ") &&
-	    e->fc_resp.b_data[e->fc_headlen - 4] == '\r' &&
-	    !memcmp(e->fc_resp.b_data + e->fc_headlen - 4, "\r\n\r\n", 4),
+		head_has(e, "\r\nContent-Type: text/plain") &&
+		head_has(e, "\r\nContent-Length: 5\r\n") &&
+		head_has(e, "\r\nETag: \"") &&
+		head_has(e, "\r\nLast-Modified: ") &&
+		e->fc_resp.b_data[e->fc_headlen - 4] == '\r' &&
+		!memcmp(e->fc_resp.b_data + e->fc_headlen - 4, "\r\n\r\n", 4),
 	    "the head: status, type, length, validators, the empty line");
 	e2 = fcache_get(a, NULL, &st);
 	ok(e2 == e && !strcmp(body(e2), "hello"), "the same entry again");
@@ -95,13 +97,16 @@ test_entry(const char *a)
 	usleep(20000);
 	put(a, "HELLO");
 	put_mtime(a, &old);
-	is_str(body(fcache_get(a, NULL, &old)), "hello", "an unchanged stat "
+	is_str(body(fcache_get(a, NULL, &old)), "hello",
+	    "an unchanged stat "
 	    "is served from the cache, without reading the file");
 	/* The same size and mtime, but the change time moved. */
 	st = st_of(a);
-	ok(st.st_size == old.st_size && st.st_mtim.tv_nsec ==
-	    old.st_mtim.tv_nsec, "written in place, size and mtime kept");
-	is_str(body(fcache_get(a, NULL, &st)), "HELLO", "...read again: the "
+	ok(st.st_size == old.st_size &&
+		st.st_mtim.tv_nsec == old.st_mtim.tv_nsec,
+	    "written in place, size and mtime kept");
+	is_str(body(fcache_get(a, NULL, &st)), "HELLO",
+	    "...read again: the "
 	    "change time is part of the key");
 }
 
@@ -119,29 +124,35 @@ test_changes(const char *a, const char *b)
 		exit(1);
 	}
 	st = st_of(a);
-	is_str(body(fcache_get(a, NULL, &st)), "WORLD", "replaced by rename "
+	is_str(body(fcache_get(a, NULL, &st)), "WORLD",
+	    "replaced by rename "
 	    "(a new inode, same size and mtime): read again");
 	put(a, "longer now");
 	st = st_of(a);
 	e = fcache_get(a, NULL, &st);
 	ok(!strcmp(body(e), "longer now") &&
-	    head_has(e, "\r\nContent-Length: 10\r\n"), "grown: read again, "
+		head_has(e, "\r\nContent-Length: 10\r\n"),
+	    "grown: read again, "
 	    "new length");
 	e = fcache_get(a, "x/y", &st);
-	ok(head_has(e, "\r\nContent-Type: x/y\r\n"), "another content type "
+	ok(head_has(e, "\r\nContent-Type: x/y\r\n"),
+	    "another content type "
 	    "asked for: another head");
 	e = fcache_get(a, NULL, &st);
-	ok(head_has(e, "\r\nContent-Type: text/plain"), "and back to the "
+	ok(head_has(e, "\r\nContent-Type: text/plain"),
+	    "and back to the "
 	    "derived type");
 	st.st_size++;
-	ok(fcache_get(a, NULL, &st) == NULL, "a stat that does not match "
+	ok(fcache_get(a, NULL, &st) == NULL,
+	    "a stat that does not match "
 	    "the open file: not cached (changed while read)");
 	if (unlink(a) == -1) {
 		perror(a);
 		exit(1);
 	}
 	st.st_size--;
-	ok(fcache_get(a, NULL, &st) == NULL, "a file gone since the stat: "
+	ok(fcache_get(a, NULL, &st) == NULL,
+	    "a file gone since the stat: "
 	    "no entry");
 }
 
@@ -156,7 +167,8 @@ test_limits(const char *big)
 	data[ASH_SENDFILE_CACHE_FILE] = '\0';
 	put(big, data);
 	st = st_of(big);
-	ok(fcache_get(big, NULL, &st) != NULL, "a file of exactly the limit "
+	ok(fcache_get(big, NULL, &st) != NULL,
+	    "a file of exactly the limit "
 	    "is cached");
 	strcpy(data + ASH_SENDFILE_CACHE_FILE, "x");
 	put(big, data);
@@ -182,11 +194,12 @@ test_evict(void)
 			if (round == 0)
 				put(path, want);
 			st = st_of(path);
-			bad += strcmp(body(fcache_get(path, NULL, &st)), want)
-			    != 0;
+			bad += strcmp(body(fcache_get(path, NULL, &st)),
+				   want) != 0;
 		}
 	}
-	is_int(bad, 0, "512 files through 256 slots, twice: each one's own "
+	is_int(bad, 0,
+	    "512 files through 256 slots, twice: each one's own "
 	    "body");
 	for (i = 0; i < 2 * ASH_SENDFILE_CACHE; i++) {
 		snprintf(path, sizeof(path), "%s/f%d", dir, i);

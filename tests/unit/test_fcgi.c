@@ -21,7 +21,7 @@
 #include "fcgi.h"
 #include "tap.h"
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static void *
 xalloc(size_t n)
@@ -104,24 +104,26 @@ show(const void *v, size_t n)
 
 enum { WHOLE, BYTES, RANDOM, NMODES };
 static const char *const mode_names[] = {
-	"whole", "one byte at a time", "in random chunks",
+	"whole",
+	"one byte at a time",
+	"in random chunks",
 };
 enum { END_IDLE, END_PARTIAL, END_ERROR };
 
 struct rec {
-	int		 type;
-	unsigned int	 id;
-	char		*data;
-	size_t		 len;
+	int type;
+	unsigned int id;
+	char *data;
+	size_t len;
 };
 
 struct recs {
-	struct rec	*r;
-	size_t		 n, cap;
-	int		 end;		/* END_* */
-	const char	*err;
-	int		 err_no;
-	int		 odd;		/* calls that broke the contract */
+	struct rec *r;
+	size_t n, cap;
+	int end; /* END_* */
+	const char *err;
+	int err_no;
+	int odd; /* calls that broke the contract */
 };
 
 static void
@@ -209,7 +211,8 @@ decode(const void *in, size_t len, int mode, struct recs *rs)
 		else
 			p = exact((const char *)in + off, piece);
 		for (pos = 0;;) {
-			rv = fcgi_dec_feed(&d, p + pos, piece - pos, &used, &fr);
+			rv = fcgi_dec_feed(&d, p + pos, piece - pos, &used,
+			    &fr);
 			e = errno;
 			if (used > piece - pos) {
 				rs->odd++;
@@ -238,8 +241,9 @@ decode(const void *in, size_t len, int mode, struct recs *rs)
 		off += piece;
 	}
 	free(one);
-	rs->end = rv == -1 ? END_ERROR : fcgi_dec_idle(&d) ? END_IDLE :
-	    END_PARTIAL;
+	rs->end = rv == -1	? END_ERROR
+	    : fcgi_dec_idle(&d) ? END_IDLE
+				: END_PARTIAL;
 	fcgi_dec_free(&d);
 }
 
@@ -248,9 +252,9 @@ recs_same(const struct recs *a, const struct recs *b)
 {
 	size_t i;
 
-	if (a->n != b->n || a->end != b->end || (a->err == NULL) !=
-	    (b->err == NULL) || (a->err && strcmp(a->err, b->err)) ||
-	    a->err_no != b->err_no)
+	if (a->n != b->n || a->end != b->end ||
+	    (a->err == NULL) != (b->err == NULL) ||
+	    (a->err && strcmp(a->err, b->err)) || a->err_no != b->err_no)
 		return 0;
 	for (i = 0; i < a->n; i++)
 		if (a->r[i].type != b->r[i].type || a->r[i].id != b->r[i].id ||
@@ -276,9 +280,10 @@ decode_all(int line, const void *in, size_t len, const char *what,
 	for (m = BYTES; m < NMODES; m++) {
 		decode(in, len, m, &rs);
 		if (!ok_at(line, rs.odd == 0 && recs_same(&rs, out),
-		    "%s: same records %s", what, mode_names[m]))
+			"%s: same records %s", what, mode_names[m]))
 			tap_diag("%zu records (end %d, %d odd), whole gave %zu "
-			    "(end %d)", rs.n, rs.end, rs.odd, out->n, out->end);
+				 "(end %d)",
+			    rs.n, rs.end, rs.odd, out->n, out->end);
 		recs_free(&rs);
 	}
 }
@@ -326,30 +331,44 @@ static void
 test_constants(void)
 {
 	static const struct {
-		int		 line;
-		long		 got, want;
-		const char	*what;
+		int line;
+		long got, want;
+		const char *what;
 	} rows[] = {
-#define C(name, v)	{ __LINE__, (long)(name), v, #name }
-		C(FCGI_VERSION_1, 1), C(FCGI_HEADER_LEN, 8),
-		C(FCGI_MAX_CONTENT, 65535), C(FCGI_MAX_PADDING, 255),
+#define C(name, v) { __LINE__, (long)(name), v, #name }
+		C(FCGI_VERSION_1, 1),
+		C(FCGI_HEADER_LEN, 8),
+		C(FCGI_MAX_CONTENT, 65535),
+		C(FCGI_MAX_PADDING, 255),
 		C(FCGI_NULL_REQUEST_ID, 0),
-		C(FCGI_BEGIN_REQUEST, 1), C(FCGI_ABORT_REQUEST, 2),
-		C(FCGI_END_REQUEST, 3), C(FCGI_PARAMS, 4), C(FCGI_STDIN, 5),
-		C(FCGI_STDOUT, 6), C(FCGI_STDERR, 7), C(FCGI_DATA, 8),
-		C(FCGI_GET_VALUES, 9), C(FCGI_GET_VALUES_RESULT, 10),
-		C(FCGI_UNKNOWN_TYPE, 11), C(FCGI_MAXTYPE, 11),
-		C(FCGI_RESPONDER, 1), C(FCGI_AUTHORIZER, 2), C(FCGI_FILTER, 3),
+		C(FCGI_BEGIN_REQUEST, 1),
+		C(FCGI_ABORT_REQUEST, 2),
+		C(FCGI_END_REQUEST, 3),
+		C(FCGI_PARAMS, 4),
+		C(FCGI_STDIN, 5),
+		C(FCGI_STDOUT, 6),
+		C(FCGI_STDERR, 7),
+		C(FCGI_DATA, 8),
+		C(FCGI_GET_VALUES, 9),
+		C(FCGI_GET_VALUES_RESULT, 10),
+		C(FCGI_UNKNOWN_TYPE, 11),
+		C(FCGI_MAXTYPE, 11),
+		C(FCGI_RESPONDER, 1),
+		C(FCGI_AUTHORIZER, 2),
+		C(FCGI_FILTER, 3),
 		C(FCGI_KEEP_CONN, 1),
-		C(FCGI_REQUEST_COMPLETE, 0), C(FCGI_CANT_MPX_CONN, 1),
-		C(FCGI_OVERLOADED, 2), C(FCGI_UNKNOWN_ROLE, 3),
+		C(FCGI_REQUEST_COMPLETE, 0),
+		C(FCGI_CANT_MPX_CONN, 1),
+		C(FCGI_OVERLOADED, 2),
+		C(FCGI_UNKNOWN_ROLE, 3),
 		C(FCGI_NV_MAX, 0x7fffffffL),
 #undef C
 	};
 	size_t i;
 
 	for (i = 0; i < NELEM(rows); i++)
-		is_int_at(rows[i].line, rows[i].got, rows[i].want, rows[i].what);
+		is_int_at(rows[i].line, rows[i].got, rows[i].want,
+		    rows[i].what);
 	is_str(FCGI_MAX_CONNS, "FCGI_MAX_CONNS", "FCGI_MAX_CONNS");
 	is_str(FCGI_MAX_REQS, "FCGI_MAX_REQS", "FCGI_MAX_REQS");
 	is_str(FCGI_MPXS_CONNS, "FCGI_MPXS_CONNS", "FCGI_MPXS_CONNS");
@@ -370,42 +389,42 @@ test_constants(void)
 	"\x01" type idhi idlo "\x00" clen plen "\x00"
 
 static const struct fxrow {
-	int		 line;
-	int		 type;
-	unsigned int	 id;
-	long		 a1, a2;	/* role, flags / app, proto / type */
-	const char	*want;		/* exactly 16 bytes */
+	int line;
+	int type;
+	unsigned int id;
+	long a1, a2;	  /* role, flags / app, proto / type */
+	const char *want; /* exactly 16 bytes */
 } fx_rows[] = {
 	{ __LINE__, FCGI_BEGIN_REQUEST, 1, FCGI_RESPONDER, FCGI_KEEP_CONN,
-	    H("\x01", "\x00", "\x01", "\x08", "\x00")
-	    "\x00\x01\x01\x00\x00\x00\x00\x00" },
+	    H("\x01", "\x00", "\x01", "\x08",
+		"\x00") "\x00\x01\x01\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_BEGIN_REQUEST, 2, FCGI_AUTHORIZER, 0,
-	    H("\x01", "\x00", "\x02", "\x08", "\x00")
-	    "\x00\x02\x00\x00\x00\x00\x00\x00" },
+	    H("\x01", "\x00", "\x02", "\x08",
+		"\x00") "\x00\x02\x00\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_BEGIN_REQUEST, 65535, FCGI_FILTER, FCGI_KEEP_CONN,
-	    H("\x01", "\xff", "\xff", "\x08", "\x00")
-	    "\x00\x03\x01\x00\x00\x00\x00\x00" },
+	    H("\x01", "\xff", "\xff", "\x08",
+		"\x00") "\x00\x03\x01\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_BEGIN_REQUEST, 258, 0x1234, 0xff,
-	    H("\x01", "\x01", "\x02", "\x08", "\x00")
-	    "\x12\x34\xff\x00\x00\x00\x00\x00" },
+	    H("\x01", "\x01", "\x02", "\x08",
+		"\x00") "\x12\x34\xff\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_END_REQUEST, 1, 0, FCGI_REQUEST_COMPLETE,
-	    H("\x03", "\x00", "\x01", "\x08", "\x00")
-	    "\x00\x00\x00\x00\x00\x00\x00\x00" },
+	    H("\x03", "\x00", "\x01", "\x08",
+		"\x00") "\x00\x00\x00\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_END_REQUEST, 300, 0xdeadbeefL, FCGI_OVERLOADED,
-	    H("\x03", "\x01", "\x2c", "\x08", "\x00")
-	    "\xde\xad\xbe\xef\x02\x00\x00\x00" },
+	    H("\x03", "\x01", "\x2c", "\x08",
+		"\x00") "\xde\xad\xbe\xef\x02\x00\x00\x00" },
 	{ __LINE__, FCGI_END_REQUEST, 7, 1, FCGI_CANT_MPX_CONN,
-	    H("\x03", "\x00", "\x07", "\x08", "\x00")
-	    "\x00\x00\x00\x01\x01\x00\x00\x00" },
+	    H("\x03", "\x00", "\x07", "\x08",
+		"\x00") "\x00\x00\x00\x01\x01\x00\x00\x00" },
 	{ __LINE__, FCGI_END_REQUEST, 7, 255, FCGI_UNKNOWN_ROLE,
-	    H("\x03", "\x00", "\x07", "\x08", "\x00")
-	    "\x00\x00\x00\xff\x03\x00\x00\x00" },
+	    H("\x03", "\x00", "\x07", "\x08",
+		"\x00") "\x00\x00\x00\xff\x03\x00\x00\x00" },
 	{ __LINE__, FCGI_UNKNOWN_TYPE, 0, 200, 0,
-	    H("\x0b", "\x00", "\x00", "\x08", "\x00")
-	    "\xc8\x00\x00\x00\x00\x00\x00\x00" },
+	    H("\x0b", "\x00", "\x00", "\x08",
+		"\x00") "\xc8\x00\x00\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_UNKNOWN_TYPE, 0, 0, 0,
-	    H("\x0b", "\x00", "\x00", "\x08", "\x00")
-	    "\x00\x00\x00\x00\x00\x00\x00\x00" },
+	    H("\x0b", "\x00", "\x00", "\x08",
+		"\x00") "\x00\x00\x00\x00\x00\x00\x00\x00" },
 	{ __LINE__, FCGI_ABORT_REQUEST, 9, 0, 0,
 	    H("\x02", "\x00", "\x09", "\x00", "\x00") },
 	{ __LINE__, FCGI_ABORT_REQUEST, 65535, 0, 0,
@@ -417,7 +436,8 @@ encode_fixed(struct buf *b, const struct fxrow *row)
 {
 	switch (row->type) {
 	case FCGI_BEGIN_REQUEST:
-		return fcgi_encode_begin(b, row->id, (int)row->a1, (int)row->a2);
+		return fcgi_encode_begin(b, row->id, (int)row->a1,
+		    (int)row->a2);
 	case FCGI_END_REQUEST:
 		return fcgi_encode_end(b, row->id, (uint32_t)row->a1,
 		    (int)row->a2);
@@ -467,14 +487,15 @@ test_fixed(void)
 		buf_clear(&b);
 		buf_appends(&b, "pre");
 		is_int_at(row->line, encode_fixed(&b, row), 0, what);
-		if (!ok_at(row->line, b.b_len == 3 + wlen &&
-		    !memcmp(b.b_data, "pre", 3) &&
-		    !memcmp(b.b_data + 3, row->want, wlen),
-		    "  appended exactly the bytes of the spec"))
+		if (!ok_at(row->line,
+			b.b_len == 3 + wlen && !memcmp(b.b_data, "pre", 3) &&
+			    !memcmp(b.b_data + 3, row->want, wlen),
+			"  appended exactly the bytes of the spec"))
 			tap_diag("got %s", show(b.b_data, b.b_len));
 		decode_all(row->line, b.b_data + 3, b.b_len - 3, what, &rs);
-		ok_at(row->line, rs.n == 1 && rs.end == END_IDLE &&
-		    rs.r[0].type == row->type && rs.r[0].id == row->id,
+		ok_at(row->line,
+		    rs.n == 1 && rs.end == END_IDLE &&
+			rs.r[0].type == row->type && rs.r[0].id == row->id,
 		    "  one record of the type and id, idle after it");
 		if (rs.n == 1) {
 			/* The body parsers read nothing past the content. */
@@ -523,17 +544,20 @@ refused(int line, struct buf *b, int rv, int want_errno, const char *what)
 {
 	int e = errno;
 
-	if (!ok_at(line, rv == -1 && e == want_errno && b->b_len == 4 &&
-	    !memcmp(b->b_data, "keep", 5), "refused: %s", what))
+	if (!ok_at(line,
+		rv == -1 && e == want_errno && b->b_len == 4 &&
+		    !memcmp(b->b_data, "keep", 5),
+		"refused: %s", what))
 		tap_diag("rv %d, errno %d (want %d), buffer %s", rv, e,
 		    want_errno, show(b->b_data, b->b_len));
 	buf_clear(b);
 	buf_appends(b, "keep");
 }
-#define REFUSED(b, call, err)	do {					\
-	errno = 0;							\
-	refused(__LINE__, b, (call), err, #call);			\
-} while (0)
+#define REFUSED(b, call, err) \
+	do { \
+		errno = 0; \
+		refused(__LINE__, b, (call), err, #call); \
+	} while (0)
 
 static void
 test_bad_args(void)
@@ -558,13 +582,10 @@ test_bad_args(void)
 	REFUSED(&b, fcgi_encode_end(&b, 1, 0, -1), EINVAL);
 	REFUSED(&b, fcgi_encode_stream(&b, FCGI_BEGIN_REQUEST, 1, "x", 1),
 	    EINVAL);
-	REFUSED(&b, fcgi_encode_stream(&b, FCGI_GET_VALUES, 1, "x", 1),
-	    EINVAL);
+	REFUSED(&b, fcgi_encode_stream(&b, FCGI_GET_VALUES, 1, "x", 1), EINVAL);
 	REFUSED(&b, fcgi_encode_stream(&b, 0, 1, "x", 1), EINVAL);
-	REFUSED(&b, fcgi_encode_stream(&b, FCGI_STDOUT, 65536, "x", 1),
-	    EINVAL);
-	REFUSED(&b, fcgi_encode_stream(&b, FCGI_STDOUT, 65536, "", 0),
-	    EINVAL);
+	REFUSED(&b, fcgi_encode_stream(&b, FCGI_STDOUT, 65536, "x", 1), EINVAL);
+	REFUSED(&b, fcgi_encode_stream(&b, FCGI_STDOUT, 65536, "", 0), EINVAL);
 	REFUSED(&b, fcgi_encode_stream_end(&b, FCGI_END_REQUEST, 1), EINVAL);
 	REFUSED(&b, fcgi_encode_stream_end(&b, FCGI_STDIN, 65536), EINVAL);
 	REFUSED(&b, fcgi_encode_unknown_type(&b, 256), EINVAL);
@@ -572,14 +593,14 @@ test_bad_args(void)
 	/* Sizes the arithmetic must catch before touching the data. */
 	REFUSED(&b, fcgi_encode_stream(&b, FCGI_STDOUT, 1, "x", SIZE_MAX),
 	    ENOMEM);
-	REFUSED(&b, fcgi_encode_stream(&b, FCGI_STDOUT, 1, "x",
-	    SIZE_MAX - 65535), ENOMEM);
+	REFUSED(&b,
+	    fcgi_encode_stream(&b, FCGI_STDOUT, 1, "x", SIZE_MAX - 65535),
+	    ENOMEM);
 	REFUSED(&b, fcgi_encode_nv(&b, "x", (size_t)FCGI_NV_MAX + 1, "", 0),
 	    EMSGSIZE);
 	REFUSED(&b, fcgi_encode_nv(&b, "", 0, "x", (size_t)FCGI_NV_MAX + 1),
 	    EMSGSIZE);
-	REFUSED(&b, fcgi_encode_nv(&b, "x", SIZE_MAX, "x", SIZE_MAX),
-	    EMSGSIZE);
+	REFUSED(&b, fcgi_encode_nv(&b, "x", SIZE_MAX, "x", SIZE_MAX), EMSGSIZE);
 	nv[0].nv_name = "A";
 	nv[0].nv_namelen = 1;
 	nv[0].nv_value = "x";
@@ -619,7 +640,8 @@ test_bad_sizes(void)
 	REFUSED(&b, fcgi_encode_get_values_result(&b, nv, 2), EMSGSIZE);
 	nv[1].nv_valuelen = 65535 - 22;
 	ok(fcgi_encode_get_values_result(&b, nv, 2) == 0 &&
-	    b.b_len == 4 + 8 + 65535 + 1, "GET_VALUES_RESULT of exactly 65535 "
+		b.b_len == 4 + 8 + 65535 + 1,
+	    "GET_VALUES_RESULT of exactly 65535 "
 	    "content bytes fits (padding 1)");
 
 	/*
@@ -637,8 +659,9 @@ test_bad_sizes(void)
 	nv[1].nv_valuelen = 65520 - 22;
 	REFUSED(&lim, fcgi_encode_params(&lim, 1, nv, 2), EMSGSIZE);
 	nv[1].nv_valuelen = 65520 - 22 - 8;
-	ok(fcgi_encode_params(&lim, 1, nv, 2) == 0 && lim.b_len == 4 + 8 +
-	    65512 + 8, "  8 bytes fewer and it fits");
+	ok(fcgi_encode_params(&lim, 1, nv, 2) == 0 &&
+		lim.b_len == 4 + 8 + 65512 + 8,
+	    "  8 bytes fewer and it fits");
 	buf_free(&lim);
 	free(big);
 	buf_free(&b);
@@ -652,10 +675,11 @@ test_bad_sizes(void)
  * the type and id, content split greedily into 65535-byte records,
  * padding to a multiple of 8 made of zeros, one empty record last.
  */
-#define WHY(...)	do {						\
-	snprintf(why, whysz, __VA_ARGS__);				\
-	return 0;							\
-} while (0)
+#define WHY(...) \
+	do { \
+		snprintf(why, whysz, __VA_ARGS__); \
+		return 0; \
+	} while (0)
 
 static int
 walk_stream(const unsigned char *p, size_t len, int type, unsigned int id,
@@ -669,8 +693,9 @@ walk_stream(const unsigned char *p, size_t len, int type, unsigned int id,
 		clen = (size_t)p[off + 4] << 8 | p[off + 5];
 		plen = p[off + 6];
 		want = dlen - done < 65535 ? dlen - done : 65535;
-		if (p[off] != 1 || p[off + 1] != type || (p[off + 2] << 8 |
-		    p[off + 3]) != (int)id || p[off + 7] != 0)
+		if (p[off] != 1 || p[off + 1] != type ||
+		    (p[off + 2] << 8 | p[off + 3]) != (int)id ||
+		    p[off + 7] != 0)
 			WHY("header %zu: %s", *nrecp, show(p + off, 8));
 		if (clen != want || plen != (8 - clen % 8) % 8)
 			WHY("record %zu: content %zu padding %zu, want %zu",
@@ -699,11 +724,11 @@ static void
 test_streams(void)
 {
 	static const struct {
-		int		 line;
-		int		 type;
-		unsigned int	 id;
-		size_t		 len;
-		size_t		 nrec;		/* records including the end */
+		int line;
+		int type;
+		unsigned int id;
+		size_t len;
+		size_t nrec; /* records including the end */
 	} rows[] = {
 		{ __LINE__, FCGI_STDOUT, 1, 0, 1 },
 		{ __LINE__, FCGI_STDOUT, 1, 1, 2 },
@@ -728,22 +753,28 @@ test_streams(void)
 		    fcgi_type_name(rows[i].type), rows[i].id, rows[i].len);
 		data = pattern(rows[i].len, (unsigned int)i);
 		buf_clear(&b);
-		ok_at(rows[i].line, fcgi_encode_stream(&b, rows[i].type,
-		    rows[i].id, data, rows[i].len) == 0 &&
-		    fcgi_encode_stream_end(&b, rows[i].type, rows[i].id) == 0,
+		ok_at(rows[i].line,
+		    fcgi_encode_stream(&b, rows[i].type, rows[i].id, data,
+			rows[i].len) == 0 &&
+			fcgi_encode_stream_end(&b, rows[i].type, rows[i].id) ==
+			    0,
 		    "%s: encoded", what);
-		if (!ok_at(rows[i].line, walk_stream((unsigned char *)b.b_data,
-		    b.b_len, rows[i].type, rows[i].id, data, rows[i].len, &nrec,
-		    why, sizeof(why)) && nrec == rows[i].nrec,
-		    "  split in %zu records of <= 65535, padded to 8",
-		    rows[i].nrec))
+		if (!ok_at(rows[i].line,
+			walk_stream((unsigned char *)b.b_data, b.b_len,
+			    rows[i].type, rows[i].id, data, rows[i].len, &nrec,
+			    why, sizeof(why)) &&
+			    nrec == rows[i].nrec,
+			"  split in %zu records of <= 65535, padded to 8",
+			rows[i].nrec))
 			tap_diag("%s (%zu records)", why, nrec);
 		decode_all(rows[i].line, b.b_data, b.b_len, what, &rs);
 		buf_clear(&got);
-		ok_at(rows[i].line, rs.n == rows[i].nrec && rs.end == END_IDLE &&
-		    gather(&rs, rows[i].type, rows[i].id, &got, &ends) == 0 &&
-		    ends == 1 && got.b_len == rows[i].len &&
-		    !memcmp(got.b_data, data, rows[i].len),
+		ok_at(rows[i].line,
+		    rs.n == rows[i].nrec && rs.end == END_IDLE &&
+			gather(&rs, rows[i].type, rows[i].id, &got, &ends) ==
+			    0 &&
+			ends == 1 && got.b_len == rows[i].len &&
+			!memcmp(got.b_data, data, rows[i].len),
 		    "  decodes back to the data, one end record");
 		recs_free(&rs);
 		free(data);
@@ -753,14 +784,18 @@ test_streams(void)
 	buf_clear(&b);
 	fcgi_encode_stream(&b, FCGI_STDOUT, 3, "hello", 5);
 	fcgi_encode_stream_end(&b, FCGI_STDOUT, 3);
-	is_mem(b.b_data, b.b_len, "\x01\x06\x00\x03\x00\x05\x03\x00"
-	    "hello\x00\x00\x00" "\x01\x06\x00\x03\x00\x00\x00\x00", 24,
-	    "STDOUT \"hello\" and its end, exact bytes");
+	is_mem(b.b_data, b.b_len,
+	    "\x01\x06\x00\x03\x00\x05\x03\x00"
+	    "hello\x00\x00\x00"
+	    "\x01\x06\x00\x03\x00\x00\x00\x00",
+	    24, "STDOUT \"hello\" and its end, exact bytes");
 	buf_clear(&b);
 	ok(fcgi_encode_stream(&b, FCGI_STDIN, 1, NULL, 0) == 0 && b.b_len == 0,
 	    "an empty stream piece appends nothing");
 	fcgi_encode_record(&b, 200, 0, "12345678", 8);
-	is_mem(b.b_data, b.b_len, "\x01\xc8\x00\x00\x00\x08\x00\x00" "12345678",
+	is_mem(b.b_data, b.b_len,
+	    "\x01\xc8\x00\x00\x00\x08\x00\x00"
+	    "12345678",
 	    16, "a record of any type, 8 bytes: no padding");
 	buf_clear(&b);
 	fcgi_encode_header(&b, FCGI_STDERR, 0x1234, 0xabcd, 0xff);
@@ -776,12 +811,12 @@ static void
 test_nv(void)
 {
 	static const struct {
-		int		 line;
-		size_t		 nlen, vlen;
-		const char	*lens;		/* the length fields */
-		size_t		 llen;
+		int line;
+		size_t nlen, vlen;
+		const char *lens; /* the length fields */
+		size_t llen;
 	} rows[] = {
-#define NV(n, v, l)	{ __LINE__, n, v, l, sizeof(l) - 1 }
+#define NV(n, v, l) { __LINE__, n, v, l, sizeof(l) - 1 }
 		NV(0, 0, "\x00\x00"),
 		NV(1, 0, "\x01\x00"),
 		NV(0, 1, "\x00\x01"),
@@ -806,24 +841,28 @@ test_nv(void)
 		name = pattern(rows[i].nlen, 1);
 		value = pattern(rows[i].vlen, 99);
 		buf_clear(&b);
-		is_int_at(rows[i].line, fcgi_encode_nv(&b, name, rows[i].nlen,
-		    value, rows[i].vlen), 0, "encode_nv");
-		ok_at(rows[i].line, b.b_len == rows[i].llen + rows[i].nlen +
-		    rows[i].vlen && !memcmp(b.b_data, rows[i].lens,
-		    rows[i].llen) && !memcmp(b.b_data + rows[i].llen, name,
-		    rows[i].nlen) && !memcmp(b.b_data + rows[i].llen +
-		    rows[i].nlen, value, rows[i].vlen),
+		is_int_at(rows[i].line,
+		    fcgi_encode_nv(&b, name, rows[i].nlen, value, rows[i].vlen),
+		    0, "encode_nv");
+		ok_at(rows[i].line,
+		    b.b_len == rows[i].llen + rows[i].nlen + rows[i].vlen &&
+			!memcmp(b.b_data, rows[i].lens, rows[i].llen) &&
+			!memcmp(b.b_data + rows[i].llen, name, rows[i].nlen) &&
+			!memcmp(b.b_data + rows[i].llen + rows[i].nlen, value,
+			    rows[i].vlen),
 		    "  name %zu, value %zu: lengths %s, then name and value",
-		    rows[i].nlen, rows[i].vlen, show(rows[i].lens,
-		    rows[i].llen));
+		    rows[i].nlen, rows[i].vlen,
+		    show(rows[i].lens, rows[i].llen));
 		p = exact(b.b_data, b.b_len);
 		off = 0;
 		rv = fcgi_next_nv(p, b.b_len, &off, &nv);
 		rv2 = fcgi_next_nv(p, b.b_len, &off, &nv);
-		ok_at(rows[i].line, rv == 1 && rv2 == 0 && off == b.b_len &&
-		    nv.nv_namelen == rows[i].nlen && nv.nv_valuelen ==
-		    rows[i].vlen && !memcmp(nv.nv_name, name, rows[i].nlen) &&
-		    !memcmp(nv.nv_value, value, rows[i].vlen),
+		ok_at(rows[i].line,
+		    rv == 1 && rv2 == 0 && off == b.b_len &&
+			nv.nv_namelen == rows[i].nlen &&
+			nv.nv_valuelen == rows[i].vlen &&
+			!memcmp(nv.nv_name, name, rows[i].nlen) &&
+			!memcmp(nv.nv_value, value, rows[i].vlen),
 		    "  parses back, then no more");
 		free(p);
 		/* Every shorter prefix is a cut pair (small rows only). */
@@ -836,7 +875,8 @@ test_nv(void)
 				bad = k;
 			free(p);
 		}
-		ok_at(rows[i].line, bad == 0, "  every cut prefix: -1/EBADMSG%s",
+		ok_at(rows[i].line, bad == 0,
+		    "  every cut prefix: -1/EBADMSG%s",
 		    b.b_len < 1000 ? "" : " (skipped, large)");
 		free(name);
 		free(value);
@@ -850,37 +890,62 @@ static void
 test_nv_hostile(void)
 {
 	static const struct {
-		int		 line;
-		const char	*in;
-		size_t		 len;
-		int		 npairs;
-		int		 final;
+		int line;
+		const char *in;
+		size_t len;
+		int npairs;
+		int final;
 	} rows[] = {
-#define NR(in, n, f)	{ __LINE__, in, sizeof(in) - 1, n, f }
+#define NR(in, n, f) { __LINE__, in, sizeof(in) - 1, n, f }
 		NR("", 0, 0),
 		NR("\x00\x00", 1, 0),
-		NR("\x01\x01" "ab", 1, 0),
-		NR("\x01\x01" "ab" "\x01\x01" "cd", 2, 0),
+		NR("\x01\x01"
+		   "ab",
+		    1, 0),
+		NR("\x01\x01"
+		   "ab"
+		   "\x01\x01"
+		   "cd",
+		    2, 0),
 		NR("\x00\x00\x00\x00\x00\x00", 3, 0),
 		/* A 4-byte form for a short length is not forbidden. */
-		NR("\x80\x00\x00\x01\x80\x00\x00\x01" "ab", 1, 0),
+		NR("\x80\x00\x00\x01\x80\x00\x00\x01"
+		   "ab",
+		    1, 0),
 		/* Length fields cut short. */
 		NR("\x01", 0, -1),
 		NR("\x83\x00\x00", 0, -1),
 		NR("\x01\x80\x00", 0, -1),
 		NR("\x80", 0, -1),
 		/* Lengths running past the buffer. */
-		NR("\x80\x00\x03\xe8\x00" "abc", 0, -1),	/* 1000, 3 here */
-		NR("\x0a\x00" "abc", 0, -1),
-		NR("\x01\x01" "a", 0, -1),
-		NR("\x01\x80\x00\x01\x00" "ab", 0, -1),		/* value 256 */
-		NR("\x01\xff\xff\xff\xff" "ab", 0, -1),		/* 2^31 - 1 */
+		NR("\x80\x00\x03\xe8\x00"
+		   "abc",
+		    0, -1), /* 1000, 3 here */
+		NR("\x0a\x00"
+		   "abc",
+		    0, -1),
+		NR("\x01\x01"
+		   "a",
+		    0, -1),
+		NR("\x01\x80\x00\x01\x00"
+		   "ab",
+		    0, -1), /* value 256 */
+		NR("\x01\xff\xff\xff\xff"
+		   "ab",
+		    0, -1), /* 2^31 - 1 */
 		NR("\xff\xff\xff\xff\xff\xff\xff\xff", 0, -1),
 		NR("\xff\xff\xff\xff\x00", 0, -1),
 		NR("\x00\xff\xff\xff\xff", 0, -1),
 		/* Good, then cut. */
-		NR("\x01\x01" "ab" "\x05", 1, -1),
-		NR("\x01\x01" "ab" "\x01\x02" "cd", 1, -1),
+		NR("\x01\x01"
+		   "ab"
+		   "\x05",
+		    1, -1),
+		NR("\x01\x01"
+		   "ab"
+		   "\x01\x02"
+		   "cd",
+		    1, -1),
 #undef NR
 	};
 	struct fcgi_nv nv;
@@ -896,11 +961,12 @@ test_nv_hostile(void)
 		    n < 100)
 			n++;
 		e = errno;
-		if (!ok_at(rows[i].line, n == rows[i].npairs &&
-		    rv == rows[i].final && (rv == 0 ? off == rows[i].len :
-		    e == EBADMSG && off < rows[i].len), "pairs %s: %d then %d",
-		    show(rows[i].in, rows[i].len), rows[i].npairs,
-		    rows[i].final))
+		if (!ok_at(rows[i].line,
+			n == rows[i].npairs && rv == rows[i].final &&
+			    (rv == 0 ? off == rows[i].len
+				     : e == EBADMSG && off < rows[i].len),
+			"pairs %s: %d then %d", show(rows[i].in, rows[i].len),
+			rows[i].npairs, rows[i].final))
 			tap_diag("got %d pairs then %d, off %zu", n, rv, off);
 		free(p);
 	}
@@ -917,8 +983,12 @@ test_params(void)
 {
 	enum { N = 256 + 6 };
 	static const size_t sizes[][2] = {
-		{ 0, 0 }, { 127, 127 }, { 128, 128 }, { 1, 1 << 20 },
-		{ 70000, 0 }, { 5, 70000 },
+		{ 0, 0 },
+		{ 127, 127 },
+		{ 128, 128 },
+		{ 1, 1 << 20 },
+		{ 70000, 0 },
+		{ 5, 70000 },
 	};
 	struct fcgi_nv nv[N], got;
 	struct buf b = BUF_INIT, ps = BUF_INIT;
@@ -951,8 +1021,9 @@ test_params(void)
 	ok(b.b_len > (1 << 20) && !memcmp(b.b_data, "pre", 3),
 	    "  appended after what was there");
 	decode_all(__LINE__, b.b_data + 3, b.b_len - 3, "PARAMS, 1.2 MB", &rs);
-	ok(rs.end == END_IDLE && gather(&rs, FCGI_PARAMS, 42, &ps, &ends) ==
-	    0 && ends == 1 && rs.r[rs.n - 1].len == 0,
+	ok(rs.end == END_IDLE &&
+		gather(&rs, FCGI_PARAMS, 42, &ps, &ends) == 0 && ends == 1 &&
+		rs.r[rs.n - 1].len == 0,
 	    "  one PARAMS stream for id 42, ended once, at the end");
 	for (i = 0, off = 0, bad = -1; i < N && bad < 0; i++) {
 		rv = fcgi_next_nv(ps.b_data, ps.b_len, &off, &got);
@@ -963,14 +1034,14 @@ test_params(void)
 			bad = (int)i;
 	}
 	if (!ok(bad < 0 && fcgi_next_nv(ps.b_data, ps.b_len, &off, &got) == 0,
-	    "  every pair parses back in order, nothing after"))
+		"  every pair parses back in order, nothing after"))
 		tap_diag("pair %d differs", bad);
 	recs_free(&rs);
 
 	/* No pairs: just the end record. */
 	buf_clear(&b);
 	ok(fcgi_encode_params(&b, 1, NULL, 0) == 0 && b.b_len == 8 &&
-	    !memcmp(b.b_data, "\x01\x04\x00\x01\x00\x00\x00\x00", 8),
+		!memcmp(b.b_data, "\x01\x04\x00\x01\x00\x00\x00\x00", 8),
 	    "encode_params with no pairs: only the end record");
 	for (i = 0; i < N; i++) {
 		free(names[i]);
@@ -985,14 +1056,28 @@ static void
 test_get_values(void)
 {
 	static const char *const names[] = {
-		FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS,
+		FCGI_MAX_CONNS,
+		FCGI_MAX_REQS,
+		FCGI_MPXS_CONNS,
 	};
 	static const char want_q[] = "\x01\x09\x00\x00\x00\x30\x00\x00"
-	    "\x0e\x00" "FCGI_MAX_CONNS" "\x0d\x00" "FCGI_MAX_REQS"
-	    "\x0f\x00" "FCGI_MPXS_CONNS";
+				     "\x0e\x00"
+				     "FCGI_MAX_CONNS"
+				     "\x0d\x00"
+				     "FCGI_MAX_REQS"
+				     "\x0f\x00"
+				     "FCGI_MPXS_CONNS";
 	static const char want_r[] = "\x01\x0a\x00\x00\x00\x35\x03\x00"
-	    "\x0e\x02" "FCGI_MAX_CONNS" "10" "\x0d\x02" "FCGI_MAX_REQS" "50"
-	    "\x0f\x01" "FCGI_MPXS_CONNS" "1" "\x00\x00\x00";
+				     "\x0e\x02"
+				     "FCGI_MAX_CONNS"
+				     "10"
+				     "\x0d\x02"
+				     "FCGI_MAX_REQS"
+				     "50"
+				     "\x0f\x01"
+				     "FCGI_MPXS_CONNS"
+				     "1"
+				     "\x00\x00\x00";
 	static const char *const vals[] = { "10", "50", "1" };
 	struct fcgi_nv nv[3], got;
 	struct buf b = BUF_INIT;
@@ -1007,7 +1092,8 @@ test_get_values(void)
 	good = rs.n == 1 && rs.r[0].type == FCGI_GET_VALUES && rs.r[0].id == 0;
 	for (i = 0, off = 0; good && i < 3; i++)
 		good = fcgi_next_nv(rs.r[0].data, rs.r[0].len, &off, &got) ==
-		    1 && got.nv_namelen == strlen(names[i]) &&
+			1 &&
+		    got.nv_namelen == strlen(names[i]) &&
 		    !memcmp(got.nv_name, names[i], got.nv_namelen) &&
 		    got.nv_valuelen == 0;
 	ok(good && off == rs.r[0].len, "  decodes to the three names");
@@ -1029,14 +1115,15 @@ test_get_values(void)
 	    rs.r[0].id == 0;
 	for (i = 0, off = 0; good && i < 3; i++)
 		good = fcgi_next_nv(rs.r[0].data, rs.r[0].len, &off, &got) ==
-		    1 && got.nv_valuelen == strlen(vals[i]) &&
+			1 &&
+		    got.nv_valuelen == strlen(vals[i]) &&
 		    !memcmp(got.nv_value, vals[i], got.nv_valuelen);
 	ok(good && off == rs.r[0].len, "  decodes to the three values");
 	recs_free(&rs);
 
 	buf_clear(&b);
 	ok(fcgi_encode_get_values(&b, NULL, 0) == 0 && b.b_len == 8 &&
-	    !memcmp(b.b_data, "\x01\x09\x00\x00\x00\x00\x00\x00", 8),
+		!memcmp(b.b_data, "\x01\x09\x00\x00\x00\x00\x00\x00", 8),
 	    "GET_VALUES of nothing: an empty record");
 	buf_free(&b);
 }
@@ -1044,23 +1131,24 @@ test_get_values(void)
 /* The decoder on hostile and odd input. */
 
 /* A header: type, low byte of the id, content length (2 bytes), padding. */
-#define HD(t, id, clen, plen) \
-	"\x01" t "\x00" id clen plen "\x00"
+#define HD(t, id, clen, plen) "\x01" t "\x00" id clen plen "\x00"
 
 static const struct dcrow {
-	int		 line;
-	const char	*in;
-	size_t		 len;
-	size_t		 fill;		/* then this many filler bytes */
-	char		 fillc;
-	const char	*tail;		/* then this */
-	size_t		 tlen;
-	const char	*want;		/* render() of the records */
-	int		 end;
+	int line;
+	const char *in;
+	size_t len;
+	size_t fill; /* then this many filler bytes */
+	char fillc;
+	const char *tail; /* then this */
+	size_t tlen;
+	const char *want; /* render() of the records */
+	int end;
 } dc_rows[] = {
 #define DC(in, fill, c, tail, want, end) \
-	{ __LINE__, in, sizeof(in) - 1, fill, c, tail, sizeof(tail) - 1, \
-	    want, end }
+	{ \
+		__LINE__, in, sizeof(in) - 1, fill, c, tail, sizeof(tail) - 1, \
+		    want, end \
+	}
 	DC("", 0, 0, "", "", END_IDLE),
 	/* Bad versions, seen from the first byte. */
 	DC("\x00", 0, 0, "", "", END_ERROR),
@@ -1071,7 +1159,8 @@ static const struct dcrow {
 	/* Cut anywhere: need more. */
 	DC("\x01", 0, 0, "", "", END_PARTIAL),
 	DC("\x01\x06\x00\x01\x00", 0, 0, "", "", END_PARTIAL),
-	DC(HD("\x06", "\x01", "\x00\x03", "\x00") "ab", 0, 0, "", "", END_PARTIAL),
+	DC(HD("\x06", "\x01", "\x00\x03", "\x00") "ab", 0, 0, "", "",
+	    END_PARTIAL),
 	/* Content length 1000, ten bytes fed. */
 	DC(HD("\x06", "\x01", "\x03\xe8", "\x00") "0123456789", 0, 0, "", "",
 	    END_PARTIAL),
@@ -1086,25 +1175,31 @@ static const struct dcrow {
 	    END_IDLE),
 	DC(HD("\x05", "\x01", "\x00\x00", "\xff"), 255, '\xff', "", "5/1:\n",
 	    END_IDLE),
-	DC(HD("\x06", "\x01", "\x00\x03", "\x00") "abc"
-	    HD("\x06", "\x01", "\x00\x02", "\x01") "de" "\x00", 0, 0, "",
-	    "6/1:abc\n6/1:de\n", END_IDLE),
+	DC(HD("\x06", "\x01", "\x00\x03", "\x00") "abc" HD("\x06", "\x01",
+	       "\x00\x02", "\x01") "de"
+				   "\x00",
+	    0, 0, "", "6/1:abc\n6/1:de\n", END_IDLE),
 	/* Padding still to come: the record is out, the decoder is not idle. */
 	DC(HD("\x06", "\x01", "\x00\x01", "\xff") "x", 100, 0, "", "6/1:x\n",
 	    END_PARTIAL),
 	/* Garbage after records. */
 	DC(HD("\x06", "\x01", "\x00\x01", "\x07") "x", 7, 0, "GARBAGE!",
 	    "6/1:x\n", END_ERROR),
-	DC(HD("\x06", "\x01", "\x00\x00", "\x00") "\x01" "xyz", 0, 0, "",
-	    "6/1:\n", END_PARTIAL),
-	DC(HD("\x03", "\x01", "\x00\x08", "\x00"), 8, 0, "\r\n", "3/1:\\x00\\x00"
-	    "\\x00\\x00\\x00\\x00\\x00\\x00\n", END_ERROR),
+	DC(HD("\x06", "\x01", "\x00\x00", "\x00") "\x01"
+						  "xyz",
+	    0, 0, "", "6/1:\n", END_PARTIAL),
+	DC(HD("\x03", "\x01", "\x00\x08", "\x00"), 8, 0, "\r\n",
+	    "3/1:\\x00\\x00"
+	    "\\x00\\x00\\x00\\x00\\x00\\x00\n",
+	    END_ERROR),
 	/* Types the spec does not define go to the caller; any id. */
 	DC(HD("\x00", "\x01", "\x00\x01", "\x07") "t", 7, 0,
-	    "\x01\xc8\xff\xff\x00\x00\x00\x00", "0/1:t\n200/65535:\n", END_IDLE),
-	/* Reserved byte ignored. */
-	DC("\x01\x06\x00\x01\x00\x01\x00\xee" "z", 0, 0, "", "6/1:z\n",
+	    "\x01\xc8\xff\xff\x00\x00\x00\x00", "0/1:t\n200/65535:\n",
 	    END_IDLE),
+	/* Reserved byte ignored. */
+	DC("\x01\x06\x00\x01\x00\x01\x00\xee"
+	   "z",
+	    0, 0, "", "6/1:z\n", END_IDLE),
 #undef DC
 };
 
@@ -1124,15 +1219,18 @@ test_dec_hostile(void)
 		for (k = 0; k < row->fill; k++)
 			buf_appendc(&in, row->fillc);
 		buf_append(&in, row->tail, row->tlen);
-		decode_all(row->line, in.b_data, in.b_len, show(in.b_data,
-		    in.b_len), &rs);
+		decode_all(row->line, in.b_data, in.b_len,
+		    show(in.b_data, in.b_len), &rs);
 		r = render(&rs);
-		if (!ok_at(row->line, !strcmp(r, row->want) && rs.end == row->end,
-		    "  records and end state %d", row->end))
-			tap_diag("got \"%s\", end %d", show(r, strlen(r)), rs.end);
+		if (!ok_at(row->line,
+			!strcmp(r, row->want) && rs.end == row->end,
+			"  records and end state %d", row->end))
+			tap_diag("got \"%s\", end %d", show(r, strlen(r)),
+			    rs.end);
 		if (row->end == END_ERROR)
-			ok_at(row->line, rs.err != NULL && rs.err_no == EBADMSG &&
-			    strstr(rs.err, "version") != NULL,
+			ok_at(row->line,
+			    rs.err != NULL && rs.err_no == EBADMSG &&
+				strstr(rs.err, "version") != NULL,
 			    "  error EBADMSG, reason \"%s\"",
 			    rs.err ? rs.err : "(none)");
 		else
@@ -1146,8 +1244,8 @@ test_dec_hostile(void)
 static void
 test_dec_misc(void)
 {
-	static const char rec1[] = HD("\x06", "\x01", "\x00\x05", "\x03")
-	    "hello\x00\x00\x00";
+	static const char rec1[] = HD("\x06", "\x01", "\x00\x05",
+	    "\x03") "hello\x00\x00\x00";
 	struct fcgi_dec d;
 	struct fcgi_rec fr;
 	size_t used;
@@ -1174,7 +1272,8 @@ test_dec_misc(void)
 	p = exact(HD("\x07", "\x02", "\x00\x08", "\x00") "12345678", 16);
 	rv = fcgi_dec_feed(&d, p, 16, &used, &fr);
 	ok(rv == 1 && used == 16 && fr.fr_content == p + 8 && fr.fr_len == 8 &&
-	    fcgi_dec_idle(&d), "  also when the content ends the input");
+		fcgi_dec_idle(&d),
+	    "  also when the content ends the input");
 	free(p);
 
 	/* Content cut across feeds is gathered in the decoder. */
@@ -1184,8 +1283,8 @@ test_dec_misc(void)
 	ok(rv == 0 && used == 10, "cut content: need more");
 	rv = fcgi_dec_feed(&d, q, 6, &used, &fr);
 	ok(rv == 1 && used == 3 && fr.fr_len == 5 &&
-	    !memcmp(fr.fr_content, "hello", 5) &&
-	    (fr.fr_content < q || fr.fr_content >= q + 6),
+		!memcmp(fr.fr_content, "hello", 5) &&
+		(fr.fr_content < q || fr.fr_content >= q + 6),
 	    "  completed from the decoder's own copy");
 	free(p);
 	free(q);
@@ -1244,8 +1343,8 @@ encode_request(struct buf *b, unsigned int id, int role, const char *in,
 }
 
 static void
-check_request(const struct recs *rs, unsigned int id, int role,
-    const char *in, size_t inlen, const char *pv)
+check_request(const struct recs *rs, unsigned int id, int role, const char *in,
+    size_t inlen, const char *pv)
 {
 	struct buf s = BUF_INIT;
 	struct fcgi_nv nv;
@@ -1259,18 +1358,20 @@ check_request(const struct recs *rs, unsigned int id, int role,
 	ok(nbegin == 1 && r == role && f == FCGI_KEEP_CONN,
 	    "id %u: one BEGIN_REQUEST, role %d, keep-conn", id, role);
 	ok(gather(rs, FCGI_PARAMS, id, &s, &ends) == 0 && ends == 1 &&
-	    fcgi_next_nv(s.b_data, s.b_len, &off, &nv) == 1 &&
-	    nv.nv_valuelen == strlen(pv) && !memcmp(nv.nv_value, pv,
-	    nv.nv_valuelen) && fcgi_next_nv(s.b_data, s.b_len, &off, &nv) ==
-	    1 && nv.nv_valuelen == 300 && !memcmp(nv.nv_value, in, 300) &&
-	    off == s.b_len, "id %u: its own PARAMS", id);
+		fcgi_next_nv(s.b_data, s.b_len, &off, &nv) == 1 &&
+		nv.nv_valuelen == strlen(pv) &&
+		!memcmp(nv.nv_value, pv, nv.nv_valuelen) &&
+		fcgi_next_nv(s.b_data, s.b_len, &off, &nv) == 1 &&
+		nv.nv_valuelen == 300 && !memcmp(nv.nv_value, in, 300) &&
+		off == s.b_len,
+	    "id %u: its own PARAMS", id);
 	buf_clear(&s);
 	ok(gather(rs, FCGI_STDIN, id, &s, &ends) == 0 && ends == 1 &&
-	    s.b_len == inlen && !memcmp(s.b_data, in, inlen),
+		s.b_len == inlen && !memcmp(s.b_data, in, inlen),
 	    "id %u: its own STDIN, %zu bytes", id, inlen);
 	buf_clear(&s);
 	ok(gather(rs, FCGI_DATA, id, &s, &ends) == 0 && ends == 1 &&
-	    s.b_len == inlen - 1 && !memcmp(s.b_data, in + 1, inlen - 1),
+		s.b_len == inlen - 1 && !memcmp(s.b_data, in + 1, inlen - 1),
 	    "id %u: its own DATA", id);
 	buf_free(&s);
 }

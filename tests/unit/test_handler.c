@@ -42,8 +42,7 @@ static struct timer heldtimer;
 static int heldfd = -1;
 static struct timer pausetimer;
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(99);
@@ -227,7 +226,8 @@ main(void)
 	pid = start(&sock);
 	a = send_req(sock, "/held");
 	close(sock);
-	is_str(reply(a), "/held stopped", "held request finished after "
+	is_str(reply(a), "/held stopped",
+	    "held request finished after "
 	    "end of input");
 	is_int(wait_status(pid), 0, "drained, then exit status 0");
 
@@ -237,7 +237,8 @@ main(void)
 	b = send_req(sock, "/now");
 	is_str(reply(b), "/now", "request before SIGTERM answered");
 	kill(pid, SIGTERM);
-	is_str(reply(a), "/held stopped", "held request finished after "
+	is_str(reply(a), "/held stopped",
+	    "held request finished after "
 	    "SIGTERM");
 	is_int(wait_status(pid), 0, "SIGTERM: drained, exit status 0");
 	/* Its input was let go at once: a send now fails. */
@@ -321,7 +322,8 @@ main(void)
 	}
 	usleep(50000);
 	kill(pid, SIGTERM);
-	is_int(wait_status(pid), 0, "handler_run_own: runs without reading "
+	is_int(wait_status(pid), 0,
+	    "handler_run_own: runs without reading "
 	    "stdin, SIGTERM calls h_stop and returns 0");
 	close(sv[0]);
 	close(sv[1]);
@@ -354,7 +356,8 @@ main(void)
 			_exit(97);
 		_exit(strcmp(reply(p[0]), "/held") ? 96 : 0);
 	}
-	is_int(wait_status(pid), 0, "handler_run_one serves one held request "
+	is_int(wait_status(pid), 0,
+	    "handler_run_one serves one held request "
 	    "and returns");
 
 	return tap_done();

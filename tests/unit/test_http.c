@@ -27,8 +27,8 @@
 #include "req.h"
 #include "tap.h"
 
-#define OK	1	/* want: success, head length = input - tail */
-#define MORE	1	/* chunk rows: not done at the end of the input */
+#define OK   1 /* want: success, head length = input - tail */
+#define MORE 1 /* chunk rows: not done at the end of the input */
 
 /* A printable rendering of n bytes for test names (rotating buffers). */
 static const char *
@@ -77,8 +77,8 @@ dump_req(const struct req *r)
 	struct buf b = BUF_INIT;
 	size_t i;
 
-	buf_printf(&b, "%s %s %s [%s]\n", r->r_method, r->r_url,
-	    r->r_version, r->r_rest);
+	buf_printf(&b, "%s %s %s [%s]\n", r->r_method, r->r_url, r->r_version,
+	    r->r_rest);
 	for (i = 0; i < r->r_nhdrs; i++)
 		buf_printf(&b, "%s: %s\n", r->r_hdrs[i].h_name,
 		    r->r_hdrs[i].h_value);
@@ -119,28 +119,30 @@ prefix_ok(int got, int want, int err_row, int *seen_err)
 
 /* Request heads. */
 
-static struct http_limits deflim, small;	/* small: 32, 128, 3 */
+static struct http_limits deflim, small; /* small: 32, 128, 3 */
 
 enum { DEF, SMALL };
 
-#define A18	"aaaaaaaaaaaaaaaaaa"
-#define V16	"vvvvvvvvvvvvvvvv"
-#define V96	V16 V16 V16 V16 V16 V16
-#define V120	V96 V16 "vvvvvvvv"
+#define A18  "aaaaaaaaaaaaaaaaaa"
+#define V16  "vvvvvvvvvvvvvvvv"
+#define V96  V16 V16 V16 V16 V16 V16
+#define V120 V96 V16 "vvvvvvvv"
 
 #define RQ(in, lim, want, tail, dump) \
-	{ __LINE__, in, sizeof(in) - 1, lim, want, tail, dump }
-#define RQ_OK(in, dump)		RQ(in, DEF, OK, 0, dump)
-#define RQ_ERR(in, want)	RQ(in, DEF, want, 0, NULL)
+	{ \
+		__LINE__, in, sizeof(in) - 1, lim, want, tail, dump \
+	}
+#define RQ_OK(in, dump)	 RQ(in, DEF, OK, 0, dump)
+#define RQ_ERR(in, want) RQ(in, DEF, want, 0, NULL)
 
 static const struct rqrow {
-	int		 line;
-	const char	*in;
-	size_t		 len;
-	int		 lim;
-	int		 want;
-	size_t		 tail;
-	const char	*dump;
+	int line;
+	const char *in;
+	size_t len;
+	int lim;
+	int want;
+	size_t tail;
+	const char *dump;
 } rq_rows[] = {
 	RQ_OK("GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 	    "GET / HTTP/1.1 []\nHost: a\n"),
@@ -158,7 +160,8 @@ static const struct rqrow {
 	    "GET /x HTTP/1.1 [x]\nHost: a\n"),
 	/* Absolute-form and asterisk-form targets. */
 	RQ_OK("GET http://example.com/a/b?q HTTP/1.1\r\nHost: example.com\r\n"
-	    "\r\n", "GET http://example.com/a/b?q HTTP/1.1 [a/b]\n"
+	      "\r\n",
+	    "GET http://example.com/a/b?q HTTP/1.1 [a/b]\n"
 	    "Host: example.com\n"),
 	RQ_OK("GET HTTP://Example.COM HTTP/1.1\r\nHost: a\r\n\r\n",
 	    "GET HTTP://Example.COM HTTP/1.1 []\nHost: a\n"),
@@ -170,7 +173,8 @@ static const struct rqrow {
 	RQ_OK("X!#$%&'*+-.^_`|~9 / HTTP/1.1\r\nA-b_C.d!#: v\r\n\r\n",
 	    "X!#$%&'*+-.^_`|~9 / HTTP/1.1 []\nA-b_C.d!#: v\n"),
 	/* Values: tab inside, whitespace trimmed, empty, obs-text. */
-	RQ_OK("GET / HTTP/1.1\r\nX: a\tb\r\n\r\n", "GET / HTTP/1.1 []\nX: a\tb\n"),
+	RQ_OK("GET / HTTP/1.1\r\nX: a\tb\r\n\r\n",
+	    "GET / HTTP/1.1 []\nX: a\tb\n"),
 	RQ_OK("GET / HTTP/1.1\r\nX: \t a b \t \r\nY:\r\nZ:z\r\n\r\n",
 	    "GET / HTTP/1.1 []\nX: a b\nY: \nZ: z\n"),
 	RQ_OK("GET / HTTP/1.1\r\nX: caf\xc3\xa9 \x80\xff\r\n\r\n",
@@ -268,8 +272,7 @@ static const struct rqrow {
 };
 
 static int
-parse_req(const char *in, size_t len, const struct http_limits *l,
-    char **dumpp)
+parse_req(const char *in, size_t len, const struct http_limits *l, char **dumpp)
 {
 	struct req *r = NULL;
 	char *p = exact(in, len);
@@ -292,8 +295,9 @@ test_request(void)
 	char *d;
 
 	http_limits_default(&deflim);
-	ok(deflim.hl_reqline == ASH_REQLINE_MAX && deflim.hl_head ==
-	    ASH_HEAD_MAX && deflim.hl_headers == ASH_HEADERS_MAX,
+	ok(deflim.hl_reqline == ASH_REQLINE_MAX &&
+		deflim.hl_head == ASH_HEAD_MAX &&
+		deflim.hl_headers == ASH_HEADERS_MAX,
 	    "http_limits_default gives the ashlimits.h values");
 	small.hl_reqline = 32;
 	small.hl_head = 128;
@@ -308,20 +312,24 @@ test_request(void)
 		rv = parse_req(row->in, row->len, l, &d);
 		is_int_at(row->line, rv, want, show(row->in, row->len));
 		if (row->want == OK)
-			is_str_at(row->line, d, row->dump, "  parsed as expected");
+			is_str_at(row->line, d, row->dump,
+			    "  parsed as expected");
 		else if (d != NULL)
 			ok_at(row->line, 0, "  no request unless success");
 		free(d);
 
 		for (k = 0, seen = 0, bad = -1; k < row->len && bad < 0; k++) {
 			rv = parse_req(row->in, k, l, &d);
-			if (!prefix_ok(rv, k >= hl && row->want == OK ? want :
-			    row->want == OK ? 0 : want, row->want < 0, &seen))
+			if (!prefix_ok(rv,
+				k >= hl && row->want == OK ? want
+				    : row->want == OK	   ? 0
+							   : want,
+				row->want < 0, &seen))
 				bad = (int)k;
 			free(d);
 		}
 		if (!ok_at(row->line, bad < 0, "  every prefix (%zu bytes max)",
-		    row->len)) {
+			row->len)) {
 			rv = parse_req(row->in, (size_t)bad, l, &d);
 			tap_diag("prefix of %d bytes \"%s\" gave %d", bad,
 			    show(row->in, (size_t)bad), rv);
@@ -333,17 +341,19 @@ test_request(void)
 /* Framing. */
 
 #define FR(v, h, want, ch, len, cl, ex) \
-	{ __LINE__, "HTTP/1." #v, h, want, ch, len, cl, ex }
+	{ \
+		__LINE__, "HTTP/1." #v, h, want, ch, len, cl, ex \
+	}
 
 static const struct frrow {
-	int		 line;
-	const char	*version;
-	const char	*hdrs;	/* "Name: value\n"... */
-	int		 want;
-	int		 chunked;
-	long long	 length;
-	int		 close;
-	int		 expect;
+	int line;
+	const char *version;
+	const char *hdrs; /* "Name: value\n"... */
+	int want;
+	int chunked;
+	long long length;
+	int close;
+	int expect;
 } fr_rows[] = {
 	FR(1, "Host: a\n", 0, 0, -1, 0, 0),
 	FR(1, "Host: a\nContent-Length: 5\n", 0, 0, 5, 0, 0),
@@ -351,8 +361,7 @@ static const struct frrow {
 	FR(1, "Host: a\nContent-Length: 999999999999999999\n", 0, 0,
 	    999999999999999999LL, 0, 0),
 	FR(1, "Host: a\nContent-Length: 5, 5\n", 0, 0, 5, 0, 0),
-	FR(1, "Host: a\nContent-Length: 5\nContent-Length: 5\n", 0, 0, 5, 0,
-	    0),
+	FR(1, "Host: a\nContent-Length: 5\nContent-Length: 5\n", 0, 0, 5, 0, 0),
 	FR(1, "Host: a\nContent-Length: 5\nContent-Length: 6\n", 400, 0, 0, 0,
 	    0),
 	FR(1, "Host: a\nContent-Length: 5, 6\n", 400, 0, 0, 0, 0),
@@ -388,8 +397,10 @@ static const struct frrow {
 	    501, 0, 0, 0, 0),
 	FR(1, "Host: a\nTransfer-Encoding: chunked, gzip\n", 400, 0, 0, 0, 0),
 	FR(1, "Host: a\nTransfer-Encoding: gzip\n", 400, 0, 0, 0, 0),
-	FR(1, "Host: a\nTransfer-Encoding: chunked\n"
-	    "Transfer-Encoding: chunked\n", 400, 0, 0, 0, 0),
+	FR(1,
+	    "Host: a\nTransfer-Encoding: chunked\n"
+	    "Transfer-Encoding: chunked\n",
+	    400, 0, 0, 0, 0),
 	FR(1, "Host: a\nTransfer-Encoding: chunked, chunked\n", 400, 0, 0, 0,
 	    0),
 	FR(1, "Host: a\nTransfer-Encoding:\n", 400, 0, 0, 0, 0),
@@ -407,16 +418,16 @@ static const struct frrow {
 	FR(1, "Host: a\nConnection: keep-alive\n", 0, 0, -1, 0, 0),
 	FR(1, "Host: a\nConnection: Upgrade, close\n", 0, 0, -1, 1, 0),
 	FR(1, "Host: a\nConnection: closed\n", 0, 0, -1, 0, 0),
-	FR(1, "Host: a\nConnection: upgrade\nConnection: close\n", 0, 0, -1,
-	    1, 0),
+	FR(1, "Host: a\nConnection: upgrade\nConnection: close\n", 0, 0, -1, 1,
+	    0),
 	FR(0, "Connection: keep-alive\n", 0, 0, -1, 0, 0),
 	FR(0, "Connection: Keep-Alive, foo\n", 0, 0, -1, 0, 0),
 	FR(0, "Connection: close\n", 0, 0, -1, 1, 0),
 	/* Expect. */
 	FR(1, "Host: a\nExpect: 100-continue\n", 0, 0, -1, 0, 1),
-	FR(1, "Host: a\nExpect: 100-Continue\nContent-Length: 9\n", 0, 0, 9,
-	    0, 1),
-	FR(0, "Expect: 100-continue\n", 0, 0, -1, 1, 0),	/* RFC 9110 10.1.1 */
+	FR(1, "Host: a\nExpect: 100-Continue\nContent-Length: 9\n", 0, 0, 9, 0,
+	    1),
+	FR(0, "Expect: 100-continue\n", 0, 0, -1, 1, 0), /* RFC 9110 10.1.1 */
 	FR(1, "Host: a\nExpect: foo\n", 417, 0, 0, 0, 0),
 	FR(1, "Host: a\nExpect: 200-ok\n", 417, 0, 0, 0, 0),
 };
@@ -457,10 +468,13 @@ test_framing(void)
 		snprintf(what, sizeof(what), "%s %s", row->version,
 		    show(row->hdrs, strlen(row->hdrs)));
 		is_int_at(row->line, rv, row->want, what);
-		if (row->want == 0 && rv == 0 && !ok_at(row->line,
-		    f.hf_chunked == row->chunked && f.hf_length == row->length &&
-		    f.hf_close == row->close && f.hf_expect == row->expect,
-		    "  chunked/length/close/expect"))
+		if (row->want == 0 && rv == 0 &&
+		    !ok_at(row->line,
+			f.hf_chunked == row->chunked &&
+			    f.hf_length == row->length &&
+			    f.hf_close == row->close &&
+			    f.hf_expect == row->expect,
+			"  chunked/length/close/expect"))
 			tap_diag("got %d/%lld/%d/%d, want %d/%lld/%d/%d",
 			    f.hf_chunked, f.hf_length, f.hf_close, f.hf_expect,
 			    row->chunked, row->length, row->close, row->expect);
@@ -470,15 +484,18 @@ test_framing(void)
 
 /* Response heads. */
 
-#define RS(in, want, tail, dump)	{ __LINE__, in, sizeof(in) - 1, want, tail, dump }
+#define RS(in, want, tail, dump) \
+	{ \
+		__LINE__, in, sizeof(in) - 1, want, tail, dump \
+	}
 
 static const struct rsrow {
-	int		 line;
-	const char	*in;
-	size_t		 len;
-	int		 want;
-	size_t		 tail;
-	const char	*dump;
+	int line;
+	const char *in;
+	size_t len;
+	int want;
+	size_t tail;
+	const char *dump;
 } rs_rows[] = {
 	RS("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", OK, 0,
 	    "200 [OK]\nContent-Type: text/plain\n"),
@@ -544,7 +561,7 @@ test_response(void)
 	int rv, want, seen, bad, err;
 	char *d;
 	static const char head[] = "HTTP/1.1 200 OK\r\nSet-Cookie: a\r\n"
-	    "X: 1\r\nset-cookie: b\r\n\r\n";
+				   "X: 1\r\nset-cookie: b\r\n\r\n";
 
 	for (i = 0; i < sizeof(rs_rows) / sizeof(rs_rows[0]); i++) {
 		row = &rs_rows[i];
@@ -553,14 +570,18 @@ test_response(void)
 		rv = parse_resp(row->in, row->len, &d, &err);
 		is_int_at(row->line, rv, want, show(row->in, row->len));
 		if (row->want == OK)
-			is_str_at(row->line, d, row->dump, "  parsed as expected");
+			is_str_at(row->line, d, row->dump,
+			    "  parsed as expected");
 		if (row->want == -1)
 			is_int_at(row->line, err, EBADMSG, "  errno EBADMSG");
 		free(d);
 		for (k = 0, seen = 0, bad = -1; k < row->len && bad < 0; k++) {
 			rv = parse_resp(row->in, k, &d, &err);
-			if (!prefix_ok(rv, k >= hl && row->want == OK ? want :
-			    row->want == OK ? 0 : want, row->want < 0, &seen))
+			if (!prefix_ok(rv,
+				k >= hl && row->want == OK ? want
+				    : row->want == OK	   ? 0
+							   : want,
+				row->want < 0, &seen))
 				bad = (int)k;
 			free(d);
 		}
@@ -589,25 +610,33 @@ test_response(void)
 
 /* Content-Length of a handler's response, as htparser frames by it. */
 static const struct {
-	int		 line;
-	const char	*head;
-	long long	 want;
+	int line;
+	const char *head;
+	long long want;
 } cl_rows[] = {
 	{ __LINE__, "HTTP/1.1 200 OK\r\n\r\n", -2 },
 	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0 },
 	{ __LINE__, "HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n", 1234 },
-	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-	    "Content-Length: 5\r\n\r\n", 5 },
-	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-	    "Content-Length: 6\r\n\r\n", -1 },
+	{ __LINE__,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	    "Content-Length: 5\r\n\r\n",
+	    5 },
+	{ __LINE__,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	    "Content-Length: 6\r\n\r\n",
+	    -1 },
 	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", -1 },
 	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", -1 },
 	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", -1 },
 	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", -1 },
-	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: "
-	    "999999999999999999\r\n\r\n", 999999999999999999LL },
-	{ __LINE__, "HTTP/1.1 200 OK\r\nContent-Length: "
-	    "1000000000000000000\r\n\r\n", -1 },
+	{ __LINE__,
+	    "HTTP/1.1 200 OK\r\nContent-Length: "
+	    "999999999999999999\r\n\r\n",
+	    999999999999999999LL },
+	{ __LINE__,
+	    "HTTP/1.1 200 OK\r\nContent-Length: "
+	    "1000000000000000000\r\n\r\n",
+	    -1 },
 };
 
 static void
@@ -617,8 +646,10 @@ test_resp_length(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cl_rows) / sizeof(cl_rows[0]); i++) {
-		if (!ok_at(cl_rows[i].line, http_parse_response(cl_rows[i].head,
-		    strlen(cl_rows[i].head), &resp) > 0, "head parses"))
+		if (!ok_at(cl_rows[i].line,
+			http_parse_response(cl_rows[i].head,
+			    strlen(cl_rows[i].head), &resp) > 0,
+			"head parses"))
 			continue;
 		is_int_at(cl_rows[i].line, http_resp_length(&resp),
 		    cl_rows[i].want, "http_resp_length");
@@ -644,12 +675,17 @@ static void
 test_date(void)
 {
 	static const long long times[] = {
-		0, 784111777, 951782400, 1700000000, 2147483647, 2147483648LL,
+		0,
+		784111777,
+		951782400,
+		1700000000,
+		2147483647,
+		2147483648LL,
 	};
 	static const struct {
-		int		 line;
-		const char	*s;
-		long long	 want;
+		int line;
+		const char *s;
+		long long want;
 	} rows[] = {
 		{ __LINE__, "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 },
 		{ __LINE__, "Sunday, 06-Nov-94 08:49:37 GMT", 784111777 },
@@ -670,16 +706,17 @@ test_date(void)
 	http_date(out, sizeof(out), 784111777);
 	is_str(out, "Sun, 06 Nov 1994 08:49:37 GMT", "http_date");
 	http_date(out, 30, 0);
-	is_str(out, "Thu, 01 Jan 1970 00:00:00 GMT", "http_date(0) in 30 bytes");
+	is_str(out, "Thu, 01 Jan 1970 00:00:00 GMT",
+	    "http_date(0) in 30 bytes");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		is_int_at(rows[i].line, http_parse_date(rows[i].s), rows[i].want,
-		    rows[i].s);
+		is_int_at(rows[i].line, http_parse_date(rows[i].s),
+		    rows[i].want, rows[i].s);
 	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
 		http_date(out, sizeof(out), times[i]);
 		is_int(http_parse_date(out), times[i], out);
 		tt = (time_t)times[i];
 		gmtime_r(&tt, &tm);
-		if (tm.tm_year >= 69 && tm.tm_year < 169) {	/* 2-digit year */
+		if (tm.tm_year >= 69 && tm.tm_year < 169) { /* 2-digit year */
 			strftime(alt, sizeof(alt), "%A, %d-%b-%y %H:%M:%S GMT",
 			    &tm);
 			is_int(http_parse_date(alt), times[i], alt);
@@ -702,7 +739,8 @@ test_error_page(void)
 
 	buf_appends(&b, "pre");
 	is_int(http_error_format(&b, 404, "no <a href=\"x\">&</a>",
-	    "X-Extra: 1\r\n"), 0, "http_error_format");
+		   "X-Extra: 1\r\n"),
+	    0, "http_error_format");
 	ok(!strncmp(b.b_data, "preHTTP/1.1 404 Not Found\r\n", 27),
 	    "appended; status line");
 	hl = http_parse_response(b.b_data + 3, b.b_len - 3, &resp);
@@ -716,12 +754,15 @@ test_error_page(void)
 		    "Content-Length %s matches the body (%zu)", cl ? cl : "-",
 		    blen);
 		ok(http_resp_header(&resp, "Content-Type") != NULL &&
-		    !strncmp(http_resp_header(&resp, "Content-Type"),
-		    "text/html", 9), "Content-Type text/html");
+			!strncmp(http_resp_header(&resp, "Content-Type"),
+			    "text/html", 9),
+		    "Content-Type text/html");
 		is_str(http_resp_header(&resp, "X-Extra"), "1", "extra header");
 		ok(strstr(body, "404") != NULL, "body names the status");
-		ok(strstr(body, "no &lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;")
-		    != NULL, "message HTML-escaped");
+		ok(strstr(body,
+		       "no &lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;") !=
+			NULL,
+		    "message HTML-escaped");
 		ok(strstr(body, "<a href") == NULL, "no raw markup from msg");
 		http_resp_free(&resp);
 	}
@@ -756,9 +797,9 @@ static void
 test_list_has(void)
 {
 	static const struct {
-		int		 line;
-		const char	*list, *tok;
-		int		 want;
+		int line;
+		const char *list, *tok;
+		int want;
 	} rows[] = {
 		{ __LINE__, "close", "close", 1 },
 		{ __LINE__, "Close", "close", 1 },
@@ -779,24 +820,27 @@ test_list_has(void)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		snprintf(what, sizeof(what), "\"%s\" has \"%s\"", rows[i].list,
 		    rows[i].tok);
-		is_int_at(rows[i].line, !!http_list_has(rows[i].list,
-		    rows[i].tok), rows[i].want, what);
+		is_int_at(rows[i].line,
+		    !!http_list_has(rows[i].list, rows[i].tok), rows[i].want,
+		    what);
 	}
 }
 
 /* The chunk decoder. */
 
 #define CH(in, want, out, tail) \
-	{ __LINE__, in, sizeof(in) - 1, want, out, sizeof(out) - 1, tail }
+	{ \
+		__LINE__, in, sizeof(in) - 1, want, out, sizeof(out) - 1, tail \
+	}
 
 static const struct chrow {
-	int		 line;
-	const char	*in;
-	size_t		 len;
-	int		 want;	/* 0 done, MORE, -400 */
-	const char	*out;
-	size_t		 outlen;
-	size_t		 tail;
+	int line;
+	const char *in;
+	size_t len;
+	int want; /* 0 done, MORE, -400 */
+	const char *out;
+	size_t outlen;
+	size_t tail;
 } ch_rows[] = {
 	CH("5\r\nhello\r\n0\r\n\r\n", 0, "hello", 0),
 	CH("0\r\n\r\n", 0, "", 0),
@@ -878,8 +922,9 @@ dechunk(struct chunkdec *d, const char *in, size_t len, size_t step,
 			*usedp = off;
 			return (int)n;
 		}
-		if ((size_t)n > piece || (dl > 0 && (dp < p ||
-		    dp + dl != p + n)) || (n == 0 && !chunk_done(d)))
+		if ((size_t)n > piece ||
+		    (dl > 0 && (dp < p || dp + dl != p + n)) ||
+		    (n == 0 && !chunk_done(d)))
 			++*oddp;
 		if (dl > 0)
 			buf_append(out, dp, dl);
@@ -893,8 +938,8 @@ dechunk(struct chunkdec *d, const char *in, size_t len, size_t step,
 }
 
 static void
-check_chunked(int line, const char *in, size_t len, int want,
-    const char *out, size_t outlen, size_t tail, const char *what)
+check_chunked(int line, const char *in, size_t len, int want, const char *out,
+    size_t outlen, size_t tail, const char *what)
 {
 	static const size_t steps[] = { (size_t)-1, 1, 2, 7 };
 	struct chunkdec d;
@@ -906,15 +951,20 @@ check_chunked(int line, const char *in, size_t len, int want,
 		chunk_init(&d);
 		buf_clear(&b);
 		rv = dechunk(&d, in, len, steps[i], &b, &used, &odd);
-		if (!ok_at(line, rv == want && odd == 0 && (want < 0 ||
-		    (b.b_len == outlen && !memcmp(b.b_len ? b.b_data : "", out,
-		    outlen) && used == len - tail)), "%s, %s %zu", what,
-		    i == 0 ? "all at once" : "in pieces of",
-		    i == 0 ? len : steps[i]))
+		if (!ok_at(line,
+			rv == want && odd == 0 &&
+			    (want < 0 ||
+				(b.b_len == outlen &&
+				    !memcmp(b.b_len ? b.b_data : "", out,
+					outlen) &&
+				    used == len - tail)),
+			"%s, %s %zu", what,
+			i == 0 ? "all at once" : "in pieces of",
+			i == 0 ? len : steps[i]))
 			tap_diag("got %d, %zu bytes \"%s\", used %zu, %d odd; "
-			    "want %d, \"%s\", used %zu", rv, b.b_len,
-			    show(b.b_len ? b.b_data : "", b.b_len), used, odd,
-			    want, show(out, outlen), len - tail);
+				 "want %d, \"%s\", used %zu",
+			    rv, b.b_len, show(b.b_len ? b.b_data : "", b.b_len),
+			    used, odd, want, show(out, outlen), len - tail);
 	}
 	buf_free(&b);
 }
@@ -979,7 +1029,7 @@ test_chunked(void)
 int
 main(void)
 {
-	signal(SIGPIPE, SIG_IGN);	/* write_all() to a closed pipe */
+	signal(SIGPIPE, SIG_IGN); /* write_all() to a closed pipe */
 	test_request();
 	test_framing();
 	test_response();

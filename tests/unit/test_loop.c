@@ -21,7 +21,7 @@
 
 static struct loop *L;
 static char trace[256];
-static int early;		/* timers that fired before their deadline */
+static int early; /* timers that fired before their deadline */
 
 static void
 mark(const char *s)
@@ -29,8 +29,7 @@ mark(const char *s)
 	strncat(trace, s, sizeof(trace) - strlen(trace) - 1);
 }
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(2);
@@ -43,7 +42,7 @@ on_timer(struct timer *t)
 	if (loop_now() < t->t_when)
 		early++;
 	if (timer_armed(t))
-		early += 100;	/* disarmed before its callback */
+		early += 100; /* disarmed before its callback */
 	mark(t->t_arg);
 }
 
@@ -90,15 +89,17 @@ test_timers(void)
 	loop_timer(L, &d, 5);
 	loop_timer(L, &e, 18);
 	ok(timer_armed(&a) && timer_armed(&e), "armed timers say so");
-	loop_timer(L, &a, 1);		/* re-arm: now the first */
-	loop_timer(L, &d, 30);		/* re-arm: now after c */
-	loop_untimer(L, &c);		/* cancelled */
-	loop_untimer(L, &c);		/* twice is harmless */
+	loop_timer(L, &a, 1);  /* re-arm: now the first */
+	loop_timer(L, &d, 30); /* re-arm: now after c */
+	loop_untimer(L, &c);   /* cancelled */
+	loop_untimer(L, &c);   /* twice is harmless */
 	ok(!timer_armed(&c), "cancelled timer is not armed");
 	is_int(run_for(60), 0, "loop_run returns 0 after loop_stop");
-	is_str(trace, "abed.", "timers ran in deadline order, cancelled "
+	is_str(trace, "abed.",
+	    "timers ran in deadline order, cancelled "
 	    "one never");
-	is_int(early, 0, "no timer fired before its deadline, each disarmed "
+	is_int(early, 0,
+	    "no timer fired before its deadline, each disarmed "
 	    "before its callback");
 	ok(!timer_armed(&a) && !timer_armed(&d), "fired timers are disarmed");
 	ok(loop_now() - t0 >= 30, "the run lasted past the last deadline");
@@ -147,19 +148,20 @@ test_timers_in_callbacks(void)
 	loop_timer(L, &late, 3);
 	usleep(10 * 1000);
 	is_int(run_for(20), 0, "run");
-	is_str(trace, "kl.", "a due timer cancelled by an earlier one of the "
+	is_str(trace, "kl.",
+	    "a due timer cancelled by an earlier one of the "
 	    "same pass does not fire");
 	is_int(early, 0, "no timer early");
 }
 
 /* Descriptor watches. */
 struct reader {
-	struct watch	 r_w;
-	const char	*r_name;
-	struct reader	*r_other;	/* unwatched by this one's callback */
-	int		 r_calls;
-	uint32_t	 r_rev;
-	int		 r_stop;	/* loop_stop() from the callback */
+	struct watch r_w;
+	const char *r_name;
+	struct reader *r_other; /* unwatched by this one's callback */
+	int r_calls;
+	uint32_t r_rev;
+	int r_stop; /* loop_stop() from the callback */
 };
 
 static void
@@ -241,7 +243,7 @@ test_watch(void)
 	if (write(p[1], "z", 1) != 1)
 		die("write");
 	loop_unwatch(L, &r.r_w);
-	loop_unwatch(L, &r.r_w);	/* twice is harmless */
+	loop_unwatch(L, &r.r_w); /* twice is harmless */
 	is_int(run_for(15), 0, "run");
 	is_str(trace, ".", "no event after loop_unwatch");
 	is_int(loop_watch(L, &r.r_w, EPOLLIN), 0, "watch again after unwatch");
@@ -259,8 +261,8 @@ test_watch(void)
 	is_int(loop_watch(L, &s.r_w, EPOLLOUT), 0, "socket: EPOLLOUT");
 	trace[0] = '\0';
 	is_int(run_for(1000), 0, "run");
-	ok(!strcmp(trace, "s") && (s.r_rev & EPOLLOUT) &&
-	    !(s.r_rev & EPOLLIN), "EPOLLOUT reported (trace \"%s\")", trace);
+	ok(!strcmp(trace, "s") && (s.r_rev & EPOLLOUT) && !(s.r_rev & EPOLLIN),
+	    "EPOLLOUT reported (trace \"%s\")", trace);
 	loop_unwatch(L, &s.r_w);
 	loop_unwatch(L, &r.r_w);
 	close(p[0]);
@@ -321,9 +323,11 @@ test_defer(void)
 	a.r_other = &b;
 	b.r_other = &a;
 	is_int(run_for(20), 0, "run");
-	ok(a.r_calls + b.r_calls == 3 && (!strcmp(trace, "aD.") ||
-	    !strcmp(trace, "bD.")), "an unwatched watcher is not called "
-	    "later in the batch (trace \"%s\")", trace);
+	ok(a.r_calls + b.r_calls == 3 &&
+		(!strcmp(trace, "aD.") || !strcmp(trace, "bD.")),
+	    "an unwatched watcher is not called "
+	    "later in the batch (trace \"%s\")",
+	    trace);
 	loop_unwatch(L, &a.r_w);
 	loop_unwatch(L, &b.r_w);
 

@@ -26,44 +26,61 @@
 
 /* The version 2 signature; "QUIT\n" ends the literal so that a hex
  * escape after it cannot swallow letters. */
-#define SIG	"\r\n\r\n\0\r\nQUIT\n"
+#define SIG "\r\n\r\n\0\r\nQUIT\n"
 /* Addresses of the TCP4 rows: 127.0.0.1:4660 -> 10.0.0.2:80. */
-#define A4	"\x7f\0\0\x01" "\x0a\0\0\x02" "\x12\x34" "\0\x50"
+#define A4 \
+	"\x7f\0\0\x01" \
+	"\x0a\0\0\x02" \
+	"\x12\x34" \
+	"\0\x50"
 /* 2001:db8::1 port 1 -> ::1 port 65535. */
-#define A6	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01" \
-		"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01" "\0\x01" "\xff\xff"
-#define Z10	"\0\0\0\0\0\0\0\0\0\0"
-#define Z100	Z10 Z10 Z10 Z10 Z10 Z10 Z10 Z10 Z10 Z10
+#define A6 \
+	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01" \
+	"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01" \
+	"\0\x01" \
+	"\xff\xff"
+#define Z10  "\0\0\0\0\0\0\0\0\0\0"
+#define Z100 Z10 Z10 Z10 Z10 Z10 Z10 Z10 Z10 Z10 Z10
 /* Two sun_path fields of 108 bytes. */
-#define AU	"/run/a" "\0\0" Z100 "/run/b" "\0\0" Z100
-#define F39	"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
-#define X10	"xxxxxxxxxx"
-#define X90	X10 X10 X10 X10 X10 X10 X10 X10 X10
-#define U16	"uuuuuuuuuuuuuuuu"
-#define U128	U16 U16 U16 U16 U16 U16 U16 U16
+#define AU \
+	"/run/a" \
+	"\0\0" Z100 "/run/b" \
+	"\0\0" Z100
+#define F39  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+#define X10  "xxxxxxxxxx"
+#define X90  X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define U16  "uuuuuuuuuuuuuuuu"
+#define U128 U16 U16 U16 U16 U16 U16 U16 U16
 /* An SSL TLV: client SSL, verified, one sub-TLV (the TLS version). */
-#define SSL_TLV	"\x20\0\x0f" "\x01" "\0\0\0\0" "\x21\0\x07" "TLSv1.3"
-#define HTTP	"GET / HTTP/1.1\r\n\r\n"
+#define SSL_TLV \
+	"\x20\0\x0f" \
+	"\x01" \
+	"\0\0\0\0" \
+	"\x21\0\x07" \
+	"TLSv1.3"
+#define HTTP "GET / HTTP/1.1\r\n\r\n"
 
-#define OK	1
+#define OK   1
 
 #define R(in, tail, want, early, dump) \
-	{ __LINE__, in, sizeof(in) - 1, tail, want, early, dump }
+	{ \
+		__LINE__, in, sizeof(in) - 1, tail, want, early, dump \
+	}
 /* A header that parses, followed by `tail` bytes that are not its. */
-#define R_OK(in, tail, dump)	R(in, tail, OK, 0, dump)
+#define R_OK(in, tail, dump) R(in, tail, OK, 0, dump)
 /* An error, to be shown by the first `early` bytes (0: at the end). */
-#define R_ERR(in, err, early)	R(in, 0, -(err), early, NULL)
+#define R_ERR(in, err, early) R(in, 0, -(err), early, NULL)
 /* Incomplete: "need more" at the end. */
-#define R_MORE(in)		R(in, 0, 0, 0, NULL)
+#define R_MORE(in) R(in, 0, 0, 0, NULL)
 
 static const struct row {
-	int		 line;
-	const char	*in;
-	size_t		 len;
-	size_t		 tail;
-	int		 want;
-	size_t		 early;
-	const char	*dump;
+	int line;
+	const char *in;
+	size_t len;
+	size_t tail;
+	int want;
+	size_t early;
+	const char *dump;
 } rows[] = {
 	/* Version 1. */
 	R_OK("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n" HTTP,
@@ -125,7 +142,9 @@ static const struct row {
 	/* Version 2: LOCAL (health checks), addresses ignored. */
 	R_OK(SIG "\x20\0\0\0" HTTP, sizeof(HTTP) - 1, "v2 local"),
 	R_OK(SIG "\x20\x11\0\x0c" A4, 0, "v2 local"),
-	R_OK(SIG "\x20\0\0\x03" "abc" HTTP, sizeof(HTTP) - 1, "v2 local"),
+	R_OK(SIG "\x20\0\0\x03"
+		 "abc" HTTP,
+	    sizeof(HTTP) - 1, "v2 local"),
 	/* PROXY over TCP. */
 	R_OK(SIG "\x21\x11\0\x0c" A4 HTTP, sizeof(HTTP) - 1,
 	    "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
@@ -140,33 +159,57 @@ static const struct row {
 	/* TLVs. */
 	R_OK(SIG "\x21\x11\0\x1e" A4 SSL_TLV HTTP, sizeof(HTTP) - 1,
 	    "v2 inet 127.0.0.1:4660 10.0.0.2:80 ssl"),
-	R_OK(SIG "\x21\x11\0\x14" A4 "\x20\0\x05" "\x06" "\0\0\0\x01", 0,
-	    "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
-	R_OK(SIG "\x21\x11\0\x14" A4 "\x20\0\x05" "\x07" "\0\0\0\0", 0,
-	    "v2 inet 127.0.0.1:4660 10.0.0.2:80 ssl"),
-	R_OK(SIG "\x21\x21\0\x49" A6 "\x04\0\x02" "\0\0" "\x02\0\x0b"
-	    "example.com" SSL_TLV, 0,
-	    "v2 inet6 [2001:db8::1]:1 [::1]:65535 ssl"),
-	R_OK(SIG "\x21\x11\0\x1a" A4 "\x01\0\x02" "h2" "\xe0\0\0"
-	    "\x30\0\x03" "net", 0, "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
+	R_OK(SIG "\x21\x11\0\x14" A4 "\x20\0\x05"
+		 "\x06"
+		 "\0\0\0\x01",
+	    0, "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
+	R_OK(SIG "\x21\x11\0\x14" A4 "\x20\0\x05"
+		 "\x07"
+		 "\0\0\0\0",
+	    0, "v2 inet 127.0.0.1:4660 10.0.0.2:80 ssl"),
+	R_OK(SIG "\x21\x21\0\x49" A6 "\x04\0\x02"
+		 "\0\0"
+		 "\x02\0\x0b"
+		 "example.com" SSL_TLV,
+	    0, "v2 inet6 [2001:db8::1]:1 [::1]:65535 ssl"),
+	R_OK(SIG "\x21\x11\0\x1a" A4 "\x01\0\x02"
+		 "h2"
+		 "\xe0\0\0"
+		 "\x30\0\x03"
+		 "net",
+	    0, "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
 	R_OK(SIG "\x21\x11\0\x8f" A4 "\x05\0\x80" U128, 0,
 	    "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
-	R_OK(SIG "\x21\x11\0\x13" A4 "\x03\0\x04" "\x7d\x39\xb4\xf5", 0,
-	    "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
-	R_ERR(SIG "\x21\x11\0\x13" A4 "\x03\0\x04" "\x7d\x39\xb4\xf6",
+	R_OK(SIG "\x21\x11\0\x13" A4 "\x03\0\x04"
+		 "\x7d\x39\xb4\xf5",
+	    0, "v2 inet 127.0.0.1:4660 10.0.0.2:80"),
+	R_ERR(SIG "\x21\x11\0\x13" A4 "\x03\0\x04"
+		  "\x7d\x39\xb4\xf6",
 	    PROXY_ECRC, 0),
-	R_ERR(SIG "\x21\x11\0\x12" A4 "\x03\0\x03" "\x7d\x39\xb4",
+	R_ERR(SIG "\x21\x11\0\x12" A4 "\x03\0\x03"
+		  "\x7d\x39\xb4",
 	    PROXY_ETLV, 0),
-	R_ERR(SIG "\x21\x11\0\x1a" A4 "\x03\0\x04" "\x7d\x39\xb4\xf5"
-	    "\x03\0\x04" "\x7d\x39\xb4\xf5", PROXY_ETLV, 0),
+	R_ERR(SIG "\x21\x11\0\x1a" A4 "\x03\0\x04"
+		  "\x7d\x39\xb4\xf5"
+		  "\x03\0\x04"
+		  "\x7d\x39\xb4\xf5",
+	    PROXY_ETLV, 0),
 	R_ERR(SIG "\x21\x11\0\x90" A4 "\x05\0\x81" U128 "u", PROXY_ETLV, 0),
-	R_ERR(SIG "\x21\x11\0\x10" A4 "\x04\0\x02" "\0", PROXY_ETLV, 0),
+	R_ERR(SIG "\x21\x11\0\x10" A4 "\x04\0\x02"
+		  "\0",
+	    PROXY_ETLV, 0),
 	R_ERR(SIG "\x21\x11\0\x0e" A4 "\x04\0", PROXY_ETLV, 0),
-	R_ERR(SIG "\x21\x11\0\x10" A4 "\x20\0\x01" "\x01", PROXY_ETLV, 0),
-	R_ERR(SIG "\x21\x11\0\x13" A4 "\x20\0\x04" "\x01\0\0\0", PROXY_ETLV,
-	    0),
-	R_ERR(SIG "\x21\x11\0\x17" A4 "\x20\0\x08" "\x01" "\0\0\0\0"
-	    "\x21\0\x05", PROXY_ETLV, 0),
+	R_ERR(SIG "\x21\x11\0\x10" A4 "\x20\0\x01"
+		  "\x01",
+	    PROXY_ETLV, 0),
+	R_ERR(SIG "\x21\x11\0\x13" A4 "\x20\0\x04"
+		  "\x01\0\0\0",
+	    PROXY_ETLV, 0),
+	R_ERR(SIG "\x21\x11\0\x17" A4 "\x20\0\x08"
+		  "\x01"
+		  "\0\0\0\0"
+		  "\x21\0\x05",
+	    PROXY_ETLV, 0),
 	R_ERR(SIG "\x21\x11\0\x30" A4 SSL_TLV SSL_TLV, PROXY_ETLV, 0),
 	/* Broken fixed parts, each seen as soon as its byte arrives. */
 	R_ERR("\r\n\r\n\0\r\nQUIX\n\x21\x11\0\x0c" A4, PROXY_ESIG, 11),
@@ -186,7 +229,8 @@ static const struct row {
 	R_ERR(SIG "\x20\0\xff\xff", PROXY_ELONG, 16),
 	/* Truncated: the length says more than has come. */
 	R_MORE(SIG "\x21\x11\x0f\xf0" A4),
-	R_MORE(SIG "\x21\x11\0\x0c" "\x7f\0\0\x01"),
+	R_MORE(SIG "\x21\x11\0\x0c"
+		   "\x7f\0\0\x01"),
 	R_MORE(SIG "\x21\x11\0"),
 	R_MORE(SIG),
 	R_MORE("\r\n\r\n\0"),
@@ -244,9 +288,11 @@ dump(char *out, size_t cap, const struct proxy_info *pi)
 	show_addr(s, sizeof(s), &pi->pi_src);
 	show_addr(d, sizeof(d), &pi->pi_dst);
 	snprintf(out, cap, "v%d %s %s %s%s", pi->pi_version,
-	    pi->pi_family == AF_INET ? "inet" : pi->pi_family == AF_INET6 ?
-	    "inet6" : pi->pi_family == AF_UNIX ? "unix" : "?", s, d,
-	    pi->pi_ssl ? " ssl" : "");
+	    pi->pi_family == AF_INET	    ? "inet"
+		: pi->pi_family == AF_INET6 ? "inet6"
+		: pi->pi_family == AF_UNIX  ? "unix"
+					    : "?",
+	    s, d, pi->pi_ssl ? " ssl" : "");
 }
 
 static void
@@ -261,8 +307,8 @@ run_row(const struct row *r)
 	got = proxy_parse(p, r->len, &pi);
 	free(p);
 	if (!ok_at(r->line, got == want, "whole: %d", want))
-		tap_diag("got %d (%s)", got, got < 0 ? proxy_strerror(got) :
-		    "");
+		tap_diag("got %d (%s)", got,
+		    got < 0 ? proxy_strerror(got) : "");
 	if (r->dump && got == want) {
 		dump(out, sizeof(out), &pi);
 		is_str_at(r->line, out, r->dump, "dump");

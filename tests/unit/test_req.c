@@ -26,8 +26,7 @@
 #include "req.h"
 #include "tap.h"
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(2);
@@ -58,8 +57,8 @@ dump(const struct req *r)
 
 	if (r == NULL)
 		return NULL;
-	buf_printf(&b, "%s %s %s [%s]\n", r->r_method, r->r_url,
-	    r->r_version, r->r_rest);
+	buf_printf(&b, "%s %s %s [%s]\n", r->r_method, r->r_url, r->r_version,
+	    r->r_rest);
 	for (i = 0; i < r->r_nhdrs; i++)
 		buf_printf(&b, "%s: %s\n", r->r_hdrs[i].h_name,
 		    r->r_hdrs[i].h_value);
@@ -74,7 +73,7 @@ is_req_at(int line, const struct req *r, const char *want, const char *what)
 	is_str_at(line, d, want, what);
 	free(d);
 }
-#define is_req(r, want, what)	is_req_at(__LINE__, r, want, what)
+#define is_req(r, want, what) is_req_at(__LINE__, r, want, what)
 
 /* Two requests are the same: fields and headers, in order. */
 static int
@@ -121,9 +120,12 @@ test_headers(void)
 	req_add_header(r, "x-foo", "2");
 	req_add_header(r, "X-FOO-Bar", "3");
 	req_add_header(r, "Empty", "");
-	is_req(r, "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: 1\nAccept: */*\n"
-	    "x-foo: 2\nX-FOO-Bar: 3\nEmpty: \n", "added in order, dups kept");
-	is_str(req_header(r, "x-FOO"), "1", "lookup is case-insensitive, "
+	is_req(r,
+	    "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: 1\nAccept: */*\n"
+	    "x-foo: 2\nX-FOO-Bar: 3\nEmpty: \n",
+	    "added in order, dups kept");
+	is_str(req_header(r, "x-FOO"), "1",
+	    "lookup is case-insensitive, "
 	    "first value");
 	is_str(req_header(r, "X-FOO-BAR"), "3", "lookup of a longer name");
 	is_str(req_header(r, "empty"), "", "empty value found");
@@ -131,21 +133,26 @@ test_headers(void)
 	ok(req_header(r, "Missing") == NULL, "missing header is NULL");
 
 	is_int(req_set_header(r, "X-FOO", "new"), 0, "set an existing name");
-	is_req(r, "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: new\nAccept: */*\n"
+	is_req(r,
+	    "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: new\nAccept: */*\n"
 	    "X-FOO-Bar: 3\nEmpty: \n",
 	    "set replaces the first in place and drops the others");
 	is_int(req_set_header(r, "New", "v"), 0, "set an absent name");
-	is_req(r, "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: new\nAccept: */*\n"
-	    "X-FOO-Bar: 3\nEmpty: \nNew: v\n", "set appends when absent");
+	is_req(r,
+	    "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: new\nAccept: */*\n"
+	    "X-FOO-Bar: 3\nEmpty: \nNew: v\n",
+	    "set appends when absent");
 
 	req_add_header(r, "Via", "1");
 	req_add_header(r, "Host", "b");
 	req_add_header(r, "VIA", "2");
 	is_int(req_remove_header(r, "via"), 2, "remove counts every match");
 	is_int(req_remove_header(r, "via"), 0, "remove of an absent name");
-	is_int(req_remove_header(r, "X-Foo-"), 0, "remove is not a prefix "
+	is_int(req_remove_header(r, "X-Foo-"), 0,
+	    "remove is not a prefix "
 	    "match");
-	is_req(r, "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: new\nAccept: */*\n"
+	is_req(r,
+	    "POST /x?y HTTP/1.0 [x]\nHost: a\nX-Foo: new\nAccept: */*\n"
 	    "X-FOO-Bar: 3\nEmpty: \nNew: v\nHost: b\n",
 	    "order kept after removals");
 	is_int(req_remove_header(r, "HOST"), 2, "remove both Host headers");
@@ -171,15 +178,16 @@ test_dup(void)
 	int i;
 
 	r = sample();
-	for (i = 0; i < 40; i++) {	/* past the first header array */
+	for (i = 0; i < 40; i++) { /* past the first header array */
 		snprintf(name, sizeof(name), "H%d", i);
 		req_add_header(r, name, name + 1);
 	}
 	d = req_dup(r);
 	ok(req_equal(r, d), "req_dup is equal");
 	ok(d != NULL && d->r_method != r->r_method && d->r_url != r->r_url &&
-	    d->r_rest != r->r_rest && d->r_hdrs != r->r_hdrs &&
-	    d->r_hdrs[0].h_value != r->r_hdrs[0].h_value, "req_dup is deep");
+		d->r_rest != r->r_rest && d->r_hdrs != r->r_hdrs &&
+		d->r_hdrs[0].h_value != r->r_hdrs[0].h_value,
+	    "req_dup is deep");
 	req_set_header(d, "Host", "changed");
 	req_remove_prefix(d, "H");
 	req_set_rest(d, "other");
@@ -220,7 +228,7 @@ static void
 test_datagram(void)
 {
 	static const char want[] = "GET\0/a/b?c=d\0HTTP/1.1\0a/b\0"
-	    "Host\0example.com\0Accept\0*/*\0";
+				   "Host\0example.com\0Accept\0*/*\0";
 	struct buf b = BUF_INIT;
 	struct req *r;
 	char name[32], *big, bytes[256];
@@ -230,7 +238,7 @@ test_datagram(void)
 	buf_appends(&b, "pre");
 	is_int(req_encode(r, &b), 0, "req_encode");
 	ok(b.b_len == 3 + sizeof(want) && !memcmp(b.b_data, "pre", 3) &&
-	    !memcmp(b.b_data + 3, want, sizeof(want)),
+		!memcmp(b.b_data + 3, want, sizeof(want)),
 	    "datagram layout (appended after existing data, final \"\")");
 	buf_free(&b);
 	roundtrip_at(__LINE__, r, "sample");
@@ -285,7 +293,8 @@ static void
 test_decoded_edit(void)
 {
 	static const char dg[] = "GET\0/a/b\0HTTP/1.1\0a/b\0"
-	    "Host\0h\0Accept\0*/*\0X-Ash-Port\0" "1\0\0";
+				 "Host\0h\0Accept\0*/*\0X-Ash-Port\0"
+				 "1\0\0";
 	struct buf b = BUF_INIT;
 	struct req *r, *d;
 	char name[16];
@@ -293,8 +302,9 @@ test_decoded_edit(void)
 
 	r = req_decode(dg, sizeof(dg) - 1);
 	ok(r != NULL && r->r_nhdrs == 3, "decoded, 3 headers");
-	ok(r->r_hdrs[0].h_name != dg + 20 && !strcmp(r->r_hdrs[0].h_name,
-	    "Host"), "the strings are a copy, not the caller's buffer");
+	ok(r->r_hdrs[0].h_name != dg + 20 &&
+		!strcmp(r->r_hdrs[0].h_name, "Host"),
+	    "the strings are a copy, not the caller's buffer");
 	is_int(req_set_header(r, "host", "new"), 0, "set a decoded header");
 	is_str(req_header(r, "Host"), "new", "its new value");
 	is_int(req_set_header(r, "Host", "newer"), 0, "set it again");
@@ -304,7 +314,8 @@ test_decoded_edit(void)
 		snprintf(name, sizeof(name), "X-Added-%d", i);
 		is_int(req_add_header(r, name, name), 0, "add a header");
 	}
-	is_str(req_header(r, "accept"), "*/*", "a decoded header kept when "
+	is_str(req_header(r, "accept"), "*/*",
+	    "a decoded header kept when "
 	    "the array moved out of the block");
 	is_str(req_header(r, "X-Added-19"), "X-Added-19", "the last added");
 	is_int(req_remove_header(r, "Accept"), 1, "remove a decoded header");
@@ -316,8 +327,8 @@ test_decoded_edit(void)
 	is_int(req_encode(d, &b), 0, "encode it");
 	req_free(d);
 	d = req_decode(b.b_data, b.b_len);
-	ok(req_equal(r, d) && d->r_nhdrs == 20 &&
-	    !strcmp(d->r_rest, "c") && !strcmp(d->r_hdrs[0].h_value, "newer"),
+	ok(req_equal(r, d) && d->r_nhdrs == 20 && !strcmp(d->r_rest, "c") &&
+		!strcmp(d->r_hdrs[0].h_value, "newer"),
 	    "it decodes to the same request");
 	req_free(d);
 	req_free(r);
@@ -327,7 +338,7 @@ test_decoded_edit(void)
 	r = req_decode(dg, sizeof(dg) - 1);
 	is_int(req_add_header(r, "X-Ash-File", "/f"), 0, "add one header");
 	ok((const char *)r->r_hdrs > r->r_blk &&
-	    (const char *)r->r_hdrs < r->r_blkend,
+		(const char *)r->r_hdrs < r->r_blkend,
 	    "one added header needs no new array");
 	is_int(req_remove_header(r, "X-Ash-File"), 1, "and remove it");
 	req_free(r);
@@ -336,11 +347,14 @@ test_decoded_edit(void)
 static void
 test_malformed(void)
 {
-#define ROW(s)	{ __LINE__, s, sizeof(s) - 1 }
+#define ROW(s) \
+	{ \
+		__LINE__, s, sizeof(s) - 1 \
+	}
 	static const struct {
-		int		 line;
-		const char	*data;
-		size_t		 len;
+		int line;
+		const char *data;
+		size_t len;
 	} rows[] = {
 		ROW(""),
 		ROW("GET"),
@@ -434,14 +448,17 @@ check_fd_at(int line, int fd, int wfd, int rfd, const char *what)
 
 	if (!ok_at(line, fd >= 0, "%s: a descriptor arrived", what))
 		return;
-	ok_at(line, fd != wfd && fstat(fd, &a) == 0 && fstat(wfd, &b) == 0 &&
-	    a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+	ok_at(line,
+	    fd != wfd && fstat(fd, &a) == 0 && fstat(wfd, &b) == 0 &&
+		a.st_ino == b.st_ino && a.st_dev == b.st_dev,
 	    "%s: same file (inode) as the one sent", what);
 	flags = fcntl(fd, F_GETFD);
 	ok_at(line, flags != -1 && (flags & FD_CLOEXEC),
 	    "%s: received fd is close-on-exec", what);
-	ok_at(line, write(fd, "ping", 4) == 4 && read(rfd, buf, sizeof(buf)) ==
-	    4 && !memcmp(buf, "ping", 4), "%s: writes arrive at the peer", what);
+	ok_at(line,
+	    write(fd, "ping", 4) == 4 && read(rfd, buf, sizeof(buf)) == 4 &&
+		!memcmp(buf, "ping", 4),
+	    "%s: writes arrive at the peer", what);
 }
 
 static void
@@ -528,20 +545,22 @@ test_transport(void)
 	got = req_new("GET", "/", "HTTP/1.1", "");
 	req_add_header(got, "Big", big);
 	errno = 0;
-	is_int(req_send(sv[0], got, p[1]), -1, "req_send of an oversized "
+	is_int(req_send(sv[0], got, p[1]), -1,
+	    "req_send of an oversized "
 	    "request fails");
 	is_int(errno, EMSGSIZE, "req_send: EMSGSIZE");
 	req_encode(got, &b);
 	req_free(got);
 	sndbuf = 4 * ASH_DGRAM_MAX;
-	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
-	    sizeof(sndbuf)) == -1)
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) ==
+	    -1)
 		die("SO_SNDBUF");
 	before = count_fds();
 	n = fd_send(sv[0], b.b_data, b.b_len, p[1]);
 	if (n == -1 && errno == EMSGSIZE) {
 		printf("ok %d # SKIP net.core.wmem_max too small for a %zu "
-		    "byte datagram\n", ++tap_n, b.b_len);
+		       "byte datagram\n",
+		    ++tap_n, b.b_len);
 	} else {
 		is_int(n, (long long)b.b_len, "raw oversized datagram sent");
 		fd = -2;
@@ -606,7 +625,8 @@ test_limit_boundary(void)
 	err = errno;
 	ok(rv == -1 && err == EMSGSIZE,
 	    "req_encode into a buffer limited to ASH_DGRAM_MAX refuses %zu "
-	    "bytes (rv %d, len %zu)", ASH_DGRAM_MAX + (size_t)5, rv, b.b_len);
+	    "bytes (rv %d, len %zu)",
+	    ASH_DGRAM_MAX + (size_t)5, rv, b.b_len);
 	is_int(b.b_len, 0, "req_encode failure leaves the buffer as it was");
 	buf_free(&b);
 
@@ -622,7 +642,7 @@ test_limit_boundary(void)
 	err = errno;
 	ok(rv == -1 && err == EMSGSIZE,
 	    "req_send of ASH_DGRAM_MAX + 5 bytes: -1/EMSGSIZE (rv %d)", rv);
-	if (rv == 0) {		/* take it off the queue */
+	if (rv == 0) { /* take it off the queue */
 		struct req *g = req_recv(sv[1], &fd);
 
 		req_free(g);
@@ -729,8 +749,8 @@ test_fd_stream(void)
 }
 
 struct served {
-	int	n;
-	char	rest[4][16];
+	int n;
+	char rest[4][16];
 };
 
 static void
@@ -760,7 +780,7 @@ test_serve(void)
 		abort();
 	r = req_new("GET", "/a", "HTTP/1.1", "a");
 	req_send(sp[1], r, p[0]);
-	fd_send(sp[1], "bad", 3, p[0]);		/* malformed */
+	fd_send(sp[1], "bad", 3, p[0]); /* malformed */
 	req_set_rest(r, "b");
 	req_send(sp[1], r, p[0]);
 	req_set_rest(r, "c");
@@ -771,7 +791,8 @@ test_serve(void)
 	    "serve: the batch bound counts the bad datagram too");
 	rv = req_serve(sp[0], 64, serve_cb, &sv);
 	ok(rv == 0 && sv.n == 3 && !strcmp(sv.rest[1], "b") &&
-	    !strcmp(sv.rest[2], "c"), "serve: the rest, in order, then 0");
+		!strcmp(sv.rest[2], "c"),
+	    "serve: the rest, in order, then 0");
 	close(sp[1]);
 	is_int(req_serve(sp[0], 64, serve_cb, &sv), 1, "serve: end-of-file");
 	close(sp[0]);
@@ -785,16 +806,17 @@ static void
 test_describe(void)
 {
 	static const struct {
-		int		 line;
-		const char	*addr, *port, *url;
-		size_t		 cap;
-		const char	*want;
+		int line;
+		const char *addr, *port, *url;
+		size_t cap;
+		const char *want;
 	} rows[] = {
 		{ __LINE__, "192.0.2.7", "4711", "/x?y", 320,
 		    "192.0.2.7:4711 GET /x?y" },
 		{ __LINE__, "2001:db8::1", "80", "/", 320,
 		    "[2001:db8::1]:80 GET /" },
-		{ __LINE__, "unix:/run/c", "0", "/u", 320, "unix:/run/c GET /u" },
+		{ __LINE__, "unix:/run/c", "0", "/u", 320,
+		    "unix:/run/c GET /u" },
 		{ __LINE__, NULL, NULL, "/n", 320, "GET /n" },
 		{ __LINE__, "192.0.2.7", NULL, "/p", 320, "192.0.2.7 GET /p" },
 		{ __LINE__, "192.0.2.7", "4711", "/long/url", 24,

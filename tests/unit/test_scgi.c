@@ -20,11 +20,20 @@
 static void
 exact_heads(void)
 {
-	static const char want1[] =
-	    "24:CONTENT_LENGTH\0" "0\0" "SCGI\0" "1\0" ",";
-	static const char want2[] =
-	    "48:CONTENT_LENGTH\0" "12\0" "SCGI\0" "1\0"
-	    "REQUEST_METHOD\0" "POST\0" "X\0" "\0" ",";
+	static const char want1[] = "24:CONTENT_LENGTH\0"
+				    "0\0"
+				    "SCGI\0"
+				    "1\0"
+				    ",";
+	static const char want2[] = "48:CONTENT_LENGTH\0"
+				    "12\0"
+				    "SCGI\0"
+				    "1\0"
+				    "REQUEST_METHOD\0"
+				    "POST\0"
+				    "X\0"
+				    "\0"
+				    ",";
 	struct cgienv env;
 	struct buf b = BUF_INIT;
 
@@ -45,9 +54,10 @@ exact_heads(void)
 	/* Appended behind what b holds; a full buffer is an error. */
 	buf_clear(&b);
 	buf_appends(&b, "xy");
-	ok(scgi_encode_head(&b, &env, 12) == 0 && b.b_len == 2 +
-	    sizeof(want2) - 1 && !memcmp(b.b_data + 2, want2,
-	    sizeof(want2) - 1), "appended behind existing bytes");
+	ok(scgi_encode_head(&b, &env, 12) == 0 &&
+		b.b_len == 2 + sizeof(want2) - 1 &&
+		!memcmp(b.b_data + 2, want2, sizeof(want2) - 1),
+	    "appended behind existing bytes");
 	buf_free(&b);
 	buf_init(&b, 20);
 	errno = 0;

@@ -24,12 +24,11 @@
 #include "spool.h"
 #include "tap.h"
 
-#define MEMMAX	1000
+#define MEMMAX 1000
 
 static const char *tmpdir;
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	perror(what);
 	exit(99);
@@ -130,8 +129,8 @@ is_nameless(int fd)
 }
 
 static const struct row {
-	int	line;
-	size_t	len, piece;
+	int line;
+	size_t len, piece;
 } rows[] = {
 	{ __LINE__, 0, 1 },
 	{ __LINE__, 1, 1 },
@@ -160,8 +159,8 @@ check_row(const struct row *r)
 	ok_at(r->line, rv == 1, "%zu bytes in %zu-byte pieces: end of body",
 	    r->len, r->piece);
 	is_int_at(r->line, sp.sp_len, r->len, "length stored");
-	ok_at(r->line, (sp.sp_fd >= 0) == (r->len > MEMMAX),
-	    "%s", r->len > MEMMAX ? "in a file" : "in memory");
+	ok_at(r->line, (sp.sp_fd >= 0) == (r->len > MEMMAX), "%s",
+	    r->len > MEMMAX ? "in a file" : "in memory");
 	if (sp.sp_fd >= 0)
 		ok_at(r->line, is_nameless(sp.sp_fd) && sp.sp_mem.b_len == 0,
 		    "the file has no name; memory freed");

@@ -53,10 +53,12 @@ main(void)
 
 	is_int(type_of(f, now), 0, "nothing there");
 	touch(f);
-	is_int(type_of(f, now), S_IFREG, "a failed lookup is not kept: a "
+	is_int(type_of(f, now), S_IFREG,
+	    "a failed lookup is not kept: a "
 	    "new file is seen in the same second");
 	unlink(f);
-	is_int(type_of(f, now), S_IFREG, "a file removed in the same second "
+	is_int(type_of(f, now), S_IFREG,
+	    "a file removed in the same second "
 	    "is still the file found (the bound: under a second)");
 	is_int(type_of(f, now + 1), 0, "the next second it is gone");
 	is_int(type_of(f, now + 1), 0, "and stays gone");
@@ -65,10 +67,12 @@ main(void)
 	is_int(type_of(d, now + 2), S_IFDIR, "a directory");
 	rmdir(d);
 	touch(d);
-	is_int(type_of(d, now + 2), S_IFDIR, "replaced by a file in the same "
+	is_int(type_of(d, now + 2), S_IFDIR,
+	    "replaced by a file in the same "
 	    "second: still the directory");
 	is_int(type_of(d, now + 3), S_IFREG, "the next second: the file");
-	is_int(type_of(d, now + 2), S_IFREG, "a clock set back: looked up "
+	is_int(type_of(d, now + 2), S_IFREG,
+	    "a clock set back: looked up "
 	    "again, not taken from the cache");
 	unlink(d);
 
@@ -85,7 +89,8 @@ main(void)
 		snprintf(p, sizeof(p), "%s/%d", dir, k);
 		bad += type_of(p, now + 5) != (k % 2 ? S_IFREG : S_IFDIR);
 	}
-	is_int(bad, 0, "twice as many paths as slots, twice over: each "
+	is_int(bad, 0,
+	    "twice as many paths as slots, twice over: each "
 	    "one's own type");
 	for (i = 0; i < 2 * ASH_DIRPLEX_STATCACHE; i++) {
 		snprintf(p, sizeof(p), "%s/%d", dir, i);

@@ -36,11 +36,11 @@ show(const char *s, size_t n)
 }
 
 static const struct {
-	int		 line;
-	const char	*in;
-	int		 plus;
-	const char	*out;
-	size_t		 outlen;	/* 0: strlen(out) */
+	int line;
+	const char *in;
+	int plus;
+	const char *out;
+	size_t outlen; /* 0: strlen(out) */
 } decode_rows[] = {
 	{ __LINE__, "", 0, "", 0 },
 	{ __LINE__, "plain/path.html", 0, "plain/path.html", 0 },
@@ -59,7 +59,7 @@ static const struct {
 	{ __LINE__, "%1G", 0, "%1G", 0 },
 	{ __LINE__, "%%41", 0, "%A", 0 },
 	{ __LINE__, "%%", 0, "%%", 0 },
-	{ __LINE__, "%2541", 0, "%41", 0 },	/* decoded once only */
+	{ __LINE__, "%2541", 0, "%41", 0 }, /* decoded once only */
 	{ __LINE__, "a+b", 0, "a+b", 0 },
 	{ __LINE__, "a+b", 1, "a b", 0 },
 	{ __LINE__, "++", 1, "  ", 0 },
@@ -78,17 +78,18 @@ test_decode(void)
 
 	for (i = 0; i < sizeof(decode_rows) / sizeof(decode_rows[0]); i++) {
 		len = strlen(decode_rows[i].in);
-		wl = decode_rows[i].outlen ? decode_rows[i].outlen :
-		    strlen(decode_rows[i].out);
+		wl = decode_rows[i].outlen ? decode_rows[i].outlen
+					   : strlen(decode_rows[i].out);
 		in = malloc(len ? len : 1);
 		memcpy(in, decode_rows[i].in, len);
 		out = malloc(len + 1);
 		memset(out, 'X', len + 1);
 		got = url_decode(in, len, out, decode_rows[i].plus);
-		if (!ok_at(decode_rows[i].line, got == wl &&
-		    !memcmp(out, decode_rows[i].out, wl) && out[got] == '\0',
-		    "url_decode(\"%s\", plus=%d)", decode_rows[i].in,
-		    decode_rows[i].plus))
+		if (!ok_at(decode_rows[i].line,
+			got == wl && !memcmp(out, decode_rows[i].out, wl) &&
+			    out[got] == '\0',
+			"url_decode(\"%s\", plus=%d)", decode_rows[i].in,
+			decode_rows[i].plus))
 			tap_diag("got %zu \"%s\", want %zu \"%s\"", got,
 			    show(out, got), wl, show(decode_rows[i].out, wl));
 		free(in);
@@ -131,9 +132,9 @@ static void
 test_has_nul(void)
 {
 	static const struct {
-		int		 line;
-		const char	*in;
-		int		 want;
+		int line;
+		const char *in;
+		int want;
 	} rows[] = {
 		{ __LINE__, "", 0 },
 		{ __LINE__, "abc", 0 },
@@ -157,8 +158,8 @@ static void
 test_initial_rest(void)
 {
 	static const struct {
-		int		 line;
-		const char	*url, *rest;
+		int line;
+		const char *url, *rest;
 	} rows[] = {
 		{ __LINE__, "/a/b/c?d=e", "a/b/c" },
 		{ __LINE__, "/", "" },
@@ -194,25 +195,25 @@ static void
 test_resolve_rest(void)
 {
 	static const struct {
-		int		 line;
-		const char	*in, *out;	/* out NULL: error rv */
-		int		 rv;
+		int line;
+		const char *in, *out; /* out NULL: error rv */
+		int rv;
 	} rows[] = {
 		/* 5.4.1 */
-		{ __LINE__, "b/c/.", "b/c/", 0 },		/* "." */
-		{ __LINE__, "b/c/./", "b/c/", 0 },		/* "./" */
-		{ __LINE__, "b/c/..", "b/", 0 },		/* ".." */
-		{ __LINE__, "b/c/../", "b/", 0 },		/* "../" */
-		{ __LINE__, "b/c/../g", "b/g", 0 },		/* "../g" */
-		{ __LINE__, "b/c/../..", "", 0 },		/* "../.." */
-		{ __LINE__, "b/c/../../", "", 0 },		/* "../../" */
-		{ __LINE__, "b/c/../../g", "g", 0 },		/* "../../g" */
-		{ __LINE__, "b/c/./g", "b/c/g", 0 },		/* "./g" */
+		{ __LINE__, "b/c/.", "b/c/", 0 },    /* "." */
+		{ __LINE__, "b/c/./", "b/c/", 0 },   /* "./" */
+		{ __LINE__, "b/c/..", "b/", 0 },     /* ".." */
+		{ __LINE__, "b/c/../", "b/", 0 },    /* "../" */
+		{ __LINE__, "b/c/../g", "b/g", 0 },  /* "../g" */
+		{ __LINE__, "b/c/../..", "", 0 },    /* "../.." */
+		{ __LINE__, "b/c/../../", "", 0 },   /* "../../" */
+		{ __LINE__, "b/c/../../g", "g", 0 }, /* "../../g" */
+		{ __LINE__, "b/c/./g", "b/c/g", 0 }, /* "./g" */
 		/* 5.4.2 */
 		{ __LINE__, "b/c/../../../g", NULL, URL_DOTS_ABOVE },
 		{ __LINE__, "b/c/../../../../g", NULL, URL_DOTS_ABOVE },
-		{ __LINE__, "./g", "g", 0 },			/* "/./g" */
-		{ __LINE__, "../g", NULL, URL_DOTS_ABOVE },	/* "/../g" */
+		{ __LINE__, "./g", "g", 0 },		    /* "/./g" */
+		{ __LINE__, "../g", NULL, URL_DOTS_ABOVE }, /* "/../g" */
 		{ __LINE__, "b/c/g.", "b/c/g.", 0 },
 		{ __LINE__, "b/c/.g", "b/c/.g", 0 },
 		{ __LINE__, "b/c/g..", "b/c/g..", 0 },
@@ -236,7 +237,7 @@ test_resolve_rest(void)
 		{ __LINE__, "a/../..", NULL, URL_DOTS_ABOVE },
 		{ __LINE__, "a/../../b", NULL, URL_DOTS_ABOVE },
 		{ __LINE__, "a//..", "a/", 0 },
-		{ __LINE__, "/..", "", 0 },		/* "//..": one empty segment */
+		{ __LINE__, "/..", "", 0 }, /* "//..": one empty segment */
 		{ __LINE__, "a/./././b", "a/b", 0 },
 		{ __LINE__, "...", "...", 0 },
 		{ __LINE__, "a/.../b", "a/.../b", 0 },
@@ -256,7 +257,7 @@ test_resolve_rest(void)
 		{ __LINE__, "%2e%2e/etc/passwd", NULL, URL_DOTS_ABOVE },
 		{ __LINE__, "x/%2e%2e/%2e%2e/etc", NULL, URL_DOTS_ABOVE },
 		{ __LINE__, "a/%2e%2e%2e/b", "a/%2e%2e%2e/b", 0 },
-		{ __LINE__, "a/%2e%2/b", "a/%2e%2/b", 0 },	/* bad escape */
+		{ __LINE__, "a/%2e%2/b", "a/%2e%2/b", 0 }, /* bad escape */
 		{ __LINE__, "a/%2ex/b", "a/%2ex/b", 0 },
 		{ __LINE__, "a/%252e%252e/b", "a/%252e%252e/b", 0 },
 		{ __LINE__, "a/%2e%2E%2e/../b", "a/b", 0 },
@@ -301,8 +302,8 @@ static void
 test_encode_path(void)
 {
 	static const struct {
-		int		 line;
-		const char	*in, *out;
+		int line;
+		const char *in, *out;
 	} rows[] = {
 		{ __LINE__, "", "" },
 		{ __LINE__, "/plain/path.html", "/plain/path.html" },
