@@ -573,7 +573,7 @@ sys.path.insert(0, tmp)
 import hc
 targets = [
     "/../secret.txt", "/../../secret.txt", "/sub/../../secret.txt",
-    "/sub/deeper/../../../secret.txt", "/..", "/../", "/sub/..",
+    "/sub/deeper/../../../secret.txt", "/..", "/../",
     "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/.%2e/secret.txt",
     "/%2e./secret.txt", "/sub/.%2e/.%2e/secret.txt",
     "/sub/%2e./%2e./secret.txt", "/sub/%2E%2e/%2e%2E/secret.txt",
@@ -624,7 +624,9 @@ for st in sorted(seen):
 for t, want in (("/link.txt", b"linked-content\n"),
                 ("/outdir/linked.txt", b"linked-content\n"),
                 ("/outdir/linked", b"linked-content\n"),
-                ("/index.html", b"index\n"), ("/sub/page", b"page\n")):
+                ("/index.html", b"index\n"), ("/sub/page", b"page\n"),
+                # Dot-segments inside DIR are resolved (RFC 3986 5.2.4).
+                ("/sub/..", b"index\n"), ("/sub/./page", b"page\n")):
     c = hc.Conn(port)
     st, h, body = c.get(t)
     if st != 200 or body != want:
