@@ -36,6 +36,11 @@ install_lib() {
 	export PKG_CONFIG_PATH=${pc%/*} PKG_CONFIG_SYSROOT_DIR=$TEST_TMP/inst
 	PCFLAGS=$(pkg-config --cflags --libs ashd) ||
 	    fail "pkg-config does not know ashd"
+	# A library built with the sanitizers (configure
+	# --enable-sanitizers) needs its users built with them too.
+	if [ "${ASHD_SANITIZERS:-no}" = yes ]; then
+		PCFLAGS="$PCFLAGS -fsanitize=address,undefined"
+	fi
 	INCDIR=$(pkg-config --variable=includedir ashd)	# sysroot included
 }
 

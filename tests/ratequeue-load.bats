@@ -24,6 +24,15 @@ setup() {
 	DIRPLEX=$(ashd_prog dirplex)
 	FRONT=$ASHD_SRCDIR/tests/dgram-front.py
 	[ -x "$RATEQUEUE" ] || fail "$RATEQUEUE is missing: make -C $ASHD_BUILDDIR"
+	# Under AddressSanitizer freed memory waits in a quarantine before
+	# it is used again, which grows the RSS with every bucket that is
+	# forgotten; without one, growth measures ratequeue again (the
+	# absolute bounds still do not hold: ASan's shadow memory).
+	SANITIZED=no
+	if [ "${ASHD_SANITIZERS:-no}" = yes ]; then
+		SANITIZED=yes
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+	fi
 }
 
 teardown() {
@@ -96,7 +105,7 @@ fds_of() {
 	echo "# $(grep sprayed <<<"$output" | tr '\n' ' ')" >&3
 	[ "$more" -le $((full + 2048)) ] ||
 	    fail "RSS grew from $full KB to $more KB past the limit"
-	[ "$more" -le 32768 ] || fail "RSS $more KB"
+	[ "$SANITIZED" = yes ] || [ "$more" -le 32768 ] || fail "RSS $more KB"
 	[ "$(fds_of 3)" -le 32 ] || fail "$(fds_of 3) descriptors open"
 	# The child kept pace (ratequeue stops reading while it lags):
 	# nothing was refused for want of room.
