@@ -34,9 +34,23 @@ conn_free(void *arg)
 	free(c);
 }
 
-/* Close c; its requests end (502 if nothing was sent for them, 503 if
- * memory ran out), or go back to waiting when nothing of theirs is
- * lost. */
+/*
+ * Did q reach the application through c?  Only when some of its records
+ * were written to the socket: a request whose records were all still
+ * in c_out (a connection that never came up, or a kept-alive one the
+ * application had closed, found at the first read or write) never did.
+ * Nothing else is proof: the application may have read the records and
+ * run the request (a worker killed while it ran a POST).
+ */
+static int
+conn_reached(const struct fconn *c, const struct freq *q)
+{
+	return q->q_gotrec || (c->c_state == C_READY && c->c_sent > q->q_start);
+}
+
+/* Close c; its requests end (502, or 503 if memory ran out), or go back
+ * to waiting when they never reached the application and nothing of
+ * theirs is lost. */
 void
 conn_close(struct fconn *c, const char *why)
 {
@@ -63,14 +77,19 @@ conn_close(struct fconn *c, const char *why)
 		q->q_conn = NULL;
 		q->q_cnext = NULL;
 		if (c->c_state == C_CONNECTING)
-			q->q_tries--; /* never reached the application */
-		if (!q->q_gotrec && !q->q_stdin_sent && !q->q_aborted &&
-		    q->q_tries < 3) {
-			/* Nothing lost (a kept-alive connection the
-			 * application had closed): try again. */
+			q->q_tries--; /* not a try of the application */
+		/* A streamed body read from the client is gone with c_out. */
+		if (!conn_reached(c, q) && !q->q_aborted && !nomem &&
+		    !(q->q_bodysock && q->q_stdin_sent) && q->q_tries < 3) {
+			if (c->c_state == C_READY)
+				log_msg(LOG_INFO,
+				    "%s: backend %s: %s before the "
+				    "request went out; sending it again",
+				    q->q_name, b->b_name, why);
 			if (q->q_spool >= 0)
 				lseek(q->q_spool, 0, SEEK_SET);
 			q->q_stdin_done = 0;
+			q->q_stdin_sent = 0;
 			q->q_state = Q_WAIT;
 			freq_dispatch(q);
 			continue;
@@ -228,6 +247,7 @@ conn_event(struct watch *w, uint32_t ev)
 			conn_close(c, strerror(errno));
 			return;
 		}
+		c->c_sent += (uint64_t)n;
 		buf_consume(&c->c_out, (size_t)n);
 	}
 	for (q = c->c_reqs; q; q = next) {
@@ -353,6 +373,7 @@ conn_attach(struct fconn *c, struct freq *q)
 	q->q_state = Q_RUN;
 	q->q_tries++;
 	off = c->c_out.b_len;
+	q->q_start = c->c_sent + off;
 	/* The request id is in bytes 2-3 of every record header. */
 	if (buf_append(&c->c_out, q->q_params.b_data, q->q_params.b_len) ==
 	    -1) {

@@ -23,6 +23,7 @@ struct fconn {
 	struct fcgi_dec c_dec;
 	struct freq *c_reqs; /* running here, via q_cnext */
 	int c_nreqs;
+	uint64_t c_sent; /* bytes written to the socket so far */
 	unsigned c_nextid;
 };
 
@@ -39,6 +40,7 @@ struct freq {
 	struct timer q_timer;
 	struct fconn *q_conn;
 	unsigned q_id;
+	uint64_t q_start;    /* where its records begin in c_sent terms */
 	struct buf q_params; /* BEGIN + PARAMS, kept for retries */
 	int q_spool;	     /* stored body, or -1 */
 	long long q_spooled;

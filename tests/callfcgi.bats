@@ -290,6 +290,70 @@ pid=$(sed -n 's/^pid=//p' "$TEST_TMP/body")"
 	wait_count 2 children_named "$(callfcgi_pid)" php-cgi
 }
 
+# A request that reached the application is never sent again (it may
+# have run); only one that provably did not is.
+@test "a php-cgi worker killed (-9) while it runs a POST: 502, the POST ran once, from one pid" {
+	php_scripts
+	cat >"$SITE/run.php" <<'EOF'
+<?php
+file_put_contents(__DIR__ . '/runs.log', 'pid=' . getmypid() . ' method=' .
+    $_SERVER['REQUEST_METHOD'] . "\n", FILE_APPEND);
+touch(__DIR__ . '/running.' . getmypid());
+sleep(3);
+echo "ran\n";
+EOF
+	start_fcgi '*.php' env PHP_FCGI_CHILDREN=2 php-cgi
+	expect /info.php 200
+	local data i victim code client
+	for data in '' 'b=1'; do
+		rm -f "$SITE"/running.* "$SITE/runs.log"
+		curl -sS -m 20 -o /dev/null -w '%{http_code}' -X POST \
+		    --data "$data" "http://127.0.0.1:$PORT/run.php" \
+		    >"$TEST_TMP/code" &
+		client=$!
+		victim=
+		for ((i = 0; i < 200 * SLOW; i++)); do
+			victim=$(ls "$SITE" | sed -n 's/^running\.//p')
+			[ -n "$victim" ] && break
+			sleep 0.02
+		done
+		[ -n "$victim" ] || fail "run.php did not start"
+		kill -KILL "$victim"
+		wait "$client" || true
+		code=$(cat "$TEST_TMP/code")
+		# Time for a second run to show, had it been sent again.
+		sleep 1
+		assert_equal "$(cat "$SITE/runs.log")" "pid=$victim method=POST" ||
+		    fail "body '$data': $(cat "$SITE/runs.log")"
+		assert_equal "$code" 502
+	done
+	wait_log "run.php: backend unix:$TEST_TMP/callfcgi."
+	# The pool goes on serving.
+	expect /info.php 200
+}
+
+@test "a kept-alive connection the application closed while idle: the next request is sent again on a new one, and runs once" {
+	start_resp
+	expect '/app.fcgi?idleclose=600' 200
+	local cf client
+	cf=$(callfcgi_pid)
+	# Stopped, callfcgi takes the request before it sees the close.
+	kill -STOP "$cf"
+	curl -sS -m 20 -o "$TEST_TMP/b" -w '%{http_code}' -X POST --data '' \
+	    "http://127.0.0.1:$PORT/app.fcgi?pidlog=$TEST_TMP/runs.log" \
+	    >"$TEST_TMP/code" &
+	client=$!
+	wait_in "$APP_LOG" "close conn=1 " 10 || { kill -CONT "$cf"; false; }
+	sleep 0.2
+	kill -CONT "$cf"
+	wait "$client"
+	assert_equal "$(cat "$TEST_TMP/code")" 200
+	wait_log "app.fcgi: backend unix:$TEST_TMP/callfcgi."
+	wait_log "connection closed before the request went out; sending it again"
+	assert_equal "$(grep -c . "$TEST_TMP/runs.log")" 1
+	assert_equal "$(app_count '^open ')" 2
+}
+
 fcgiwrap_script() {
 	cat >"$SITE/w.cgi" <<'EOF'
 #!/bin/sh

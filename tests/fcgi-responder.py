@@ -21,6 +21,9 @@ The query string selects what a request does (&-separated KEY[=VALUE]):
   nohead        END_REQUEST without any STDOUT
   overloaded, unknownrole, cantmpx   END_REQUEST with that status
   crash         a STDERR line, then the whole process exits (status 3)
+  idleclose=MS  after the response, close the kept-alive connection if
+                no other request came on it within MS ms
+  pidlog=FILE   append "pid=P method=M" to FILE first (one line per run)
 Otherwise: "ok pid=P conn=C nth=N query=Q".
 
 The log (--log FILE, one line per event, appended):
@@ -215,6 +218,10 @@ class Conn:
         out = lambda b: self.stream(STDOUT, r.rid, b)
         if r.role != 1 or "unknownrole" in q:
             return self.end(r, UNKNOWN_ROLE)
+        if "pidlog" in q:
+            with open(q["pidlog"], "a") as f:
+                f.write("pid=%d method=%s\n" % (os.getpid(),
+                                                env.get("REQUEST_METHOD")))
         if "sleep" in q:
             r.aborted.wait(int(q["sleep"]) / 1000)
         if "stderr" in q:
@@ -258,6 +265,14 @@ class Conn:
             out(("ok pid=%d conn=%d nth=%d query=%s\n" %
                  (os.getpid(), self.num, self.nth, qs)).encode())
         self.end(r)
+        if "idleclose" in q:
+            threading.Timer(int(q["idleclose"]) / 1000, self.idleclose,
+                            (self.nth,)).start()
+
+    def idleclose(self, nth):
+        if self.nth == nth and not self.reqs:
+            log("idleclose conn=%d" % self.num)
+            self.shut()
 
 
 def main():
