@@ -167,11 +167,14 @@
 /* The gateway handlers (callfcgi, callscgi: lib/backend, lib/pool): the
  * default of -T (seconds); how often waiting requests try again (ms, a
  * quarter of it), how long a refusing backend is skipped, and how soon
- * a copy of PROGRAM that died at once is started again (ms). */
+ * a copy of PROGRAM that died at once is started again (ms); how long
+ * what an exited copy left in its process group has between SIGTERM and
+ * SIGKILL (ms). */
 #define ASH_BACKEND_TIMEOUT  60
 #define ASH_BACKEND_RETRY_MS 1000
 #define ASH_BACKEND_DOWN_MS  1000
 #define ASH_POOL_RESTART_MS  1000
+#define ASH_POOL_KILL_MS     2000
 
 /* errlogger: longest syslog message text; longer lines are split. */
 #define ERRLOG_LINE_MAX 2048

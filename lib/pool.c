@@ -6,6 +6,13 @@
  * 0), waiting for a delayed restart (its timer armed), or idle (pool
  * stopped).  An exit moves a running slot to waiting or straight back
  * to running.  Processes start through lib/child's child_run().
+ *
+ * An exited copy's process group is ended: SIGTERM at once, SIGKILL
+ * ASH_POOL_KILL_MS later.  A slot tracks one such group at a time (a
+ * second exit within the grace sends the first group SIGKILL at once).
+ * The group's id is the exited copy's pid, which the kernel gives to no
+ * new process while the group has members; the SIGKILL is not sent
+ * should the number belong to a copy of the pool again by then.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +32,8 @@ struct slot {
 	pid_t s_pid;	      /* 0: not running */
 	uint64_t s_started;   /* loop_now() at the start */
 	struct timer s_timer; /* delayed restart */
+	pid_t s_orphans;      /* group of an exited copy, sent SIGTERM */
+	struct timer s_kill;  /* SIGKILL to s_orphans */
 };
 
 struct pool {
@@ -84,6 +93,56 @@ slot_timer(struct timer *t)
 		slot_start(s);
 }
 
+/* Is pid a running copy of p? */
+static int
+pool_owns(const struct pool *p, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < p->p_n; i++)
+		if (p->p_slots[i].s_pid == pid)
+			return 1;
+	return 0;
+}
+
+static void
+slot_kill(struct timer *t)
+{
+	struct slot *s = t->t_arg;
+
+	if (s->s_orphans > 0 && !pool_owns(s->s_pool, s->s_orphans) &&
+	    kill(-s->s_orphans, SIGKILL) == 0)
+		log_msg(LOG_INFO,
+		    "process group %d: SIGKILL to what is left "
+		    "%d ms after SIGTERM",
+		    (int)s->s_orphans, ASH_POOL_KILL_MS);
+	s->s_orphans = 0;
+}
+
+/*
+ * The copy pid has exited.  Whatever it started is left in its process
+ * group (the workers of a php-cgi master killed by SIGKILL), serving
+ * from the inherited socket beside the new copy, with nobody to stop or
+ * replace them: end them.
+ */
+static void
+slot_end_group(struct slot *s, pid_t pid)
+{
+	struct pool *p = s->s_pool;
+
+	if (kill(-pid, SIGTERM) == -1)
+		return; /* nothing left in it */
+	if (!p->p_stopped)
+		log_msg(LOG_WARNING,
+		    "%s (pid %d) left processes in its group: "
+		    "SIGTERM to them",
+		    p->p_argv[0], (int)pid);
+	if (s->s_orphans > 0 && !pool_owns(p, s->s_orphans))
+		kill(-s->s_orphans, SIGKILL);
+	s->s_orphans = pid;
+	loop_timer(p->p_loop, &s->s_kill, ASH_POOL_KILL_MS);
+}
+
 struct pool *
 pool_new(struct loop *l, char *const argv[], int n, int fd, int flags)
 {
@@ -100,6 +159,7 @@ pool_new(struct loop *l, char *const argv[], int n, int fd, int flags)
 	for (i = 0; i < n; i++) {
 		p->p_slots[i].s_pool = p;
 		timer_init(&p->p_slots[i].s_timer, slot_timer, &p->p_slots[i]);
+		timer_init(&p->p_slots[i].s_kill, slot_kill, &p->p_slots[i]);
 	}
 	for (i = 0; i < n; i++)
 		slot_start(&p->p_slots[i]);
@@ -119,8 +179,10 @@ pool_reaped(struct pool *p, pid_t pid, int status)
 		return 0;
 	s = &p->p_slots[i];
 	s->s_pid = 0;
-	if (p->p_stopped)
+	if (p->p_stopped) {
+		slot_end_group(s, pid);
 		return 1;
+	}
 	failed = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 	if (WIFSIGNALED(status))
 		log_msg(LOG_WARNING,
@@ -132,6 +194,7 @@ pool_reaped(struct pool *p, pid_t pid, int status)
 		    "%s (pid %d) exited with status %d; "
 		    "restarting it",
 		    p->p_argv[0], (int)pid, WEXITSTATUS(status));
+	slot_end_group(s, pid);
 	/* A normal exit (php-cgi after PHP_FCGI_MAX_REQUESTS) is replaced
 	 * at once; a failure right after the start waits. */
 	if (failed && loop_now() - s->s_started < ASH_POOL_RESTART_MS)
@@ -174,9 +237,13 @@ pool_pid(const struct pool *p, int i)
 void
 pool_free(struct pool *p)
 {
+	int i;
+
 	if (p == NULL)
 		return;
 	pool_stop(p, 0);
+	for (i = 0; i < p->p_n; i++)
+		loop_untimer(p->p_loop, &p->p_slots[i].s_kill);
 	free(p->p_slots);
 	free(p);
 }

@@ -6,7 +6,10 @@
  * applications with it; multifscgi is nothing else.
  *
  * Every copy runs in a process group of its own (so that stopping it
- * reaches whatever it started), started by child_run() (lib/child).  A
+ * reaches whatever it started), started by child_run() (lib/child).
+ * When a copy exits, what is left in its group (the workers of a
+ * php-cgi master that was killed) gets SIGTERM, and SIGKILL
+ * ASH_POOL_KILL_MS later if still running.  A
  * copy that exits is started again at once; one that failed (a signal,
  * or a status other than 0) within ASH_POOL_RESTART_MS of its start, or
  * could not be started, waits ASH_POOL_RESTART_MS first, so that a

@@ -354,6 +354,49 @@ EOF
 	assert_equal "$(app_count '^open ')" 2
 }
 
+# live_in_group PGID: the processes of group PGID that are not zombies.
+live_in_group() {
+	ps -eo pid=,pgid=,stat= | awk -v g="$1" '$2 == g && $3 !~ /^Z/ { print $1 }'
+}
+
+@test "the php-cgi master of the pool killed (-9): its old workers (PHP_FCGI_CHILDREN=2) are ended, the new pool serves" {
+	php_scripts
+	start_fcgi '*.php' env PHP_FCGI_CHILDREN=2 php-cgi
+	expect /info.php 200
+	local cf master workers new i pid
+	cf=$(callfcgi_pid)
+	master=$(children_named "$cf" php-cgi)
+	assert_match "$master" '^[0-9]+$'
+	wait_count 2 children_named "$master" php-cgi
+	workers=$(children_named "$master" php-cgi)
+	# The workers are in the master's process group (killed in the
+	# teardown should they outlive it: they are nobody's children).
+	for pid in $workers; do
+		assert_equal "$(ps -o pgid= -p "$pid" | tr -d ' ')" "$master"
+		track_pid "$pid"
+	done
+	kill -KILL "$master"
+	wait_log "env (pid $master) killed by signal 9; restarting it"
+	for ((i = 0; i < 100 * SLOW; i++)); do
+		[ -z "$(live_in_group "$master")" ] && break
+		sleep 0.05
+	done
+	[ -z "$(live_in_group "$master")" ] ||
+	    fail "still running in group $master: $(live_in_group "$master")"
+	wait_log "env (pid $master) left processes in its group: SIGTERM to them"
+	# A new master with workers of its own serves every request.
+	wait_count 1 children_named "$cf" php-cgi
+	new=$(children_named "$cf" php-cgi)
+	[ "$new" != "$master" ] || fail "no new master"
+	wait_count 2 children_named "$new" php-cgi
+	for i in 1 2 3 4 5 6; do
+		expect "/info.php?a=$i" 200
+		pid=$(sed -n 's/^pid=//p' "$TEST_TMP/body")
+		children_named "$new" php-cgi | grep -qx "$pid" ||
+		    fail "request $i served by pid $pid, not a worker of $new"
+	done
+}
+
 fcgiwrap_script() {
 	cat >"$SITE/w.cgi" <<'EOF'
 #!/bin/sh
