@@ -22,6 +22,7 @@ struct freq;
 struct req;
 
 extern struct loop *loop;
+extern int streambody; /* -s */
 
 /* request.c */
 void freq_start(struct req *r, int sock); /* takes both over */

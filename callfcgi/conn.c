@@ -86,8 +86,7 @@ conn_close(struct fconn *c, const char *why)
 				    "%s: backend %s: %s before the "
 				    "request went out; sending it again",
 				    q->q_name, b->b_name, why);
-			if (q->q_spool >= 0)
-				lseek(q->q_spool, 0, SEEK_SET);
+			spool_rewind(&q->q_body);
 			q->q_stdin_done = 0;
 			q->q_stdin_sent = 0;
 			q->q_state = Q_WAIT;

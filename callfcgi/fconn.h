@@ -9,6 +9,7 @@
 
 #include "ashlimits.h"
 #include "callfcgi.h"
+#include "spool.h"
 
 enum cstate { C_CONNECTING, C_READY };
 enum qstate { Q_SPOOL, Q_WAIT, Q_RUN, Q_DONE, Q_DEAD };
@@ -42,9 +43,8 @@ struct freq {
 	unsigned q_id;
 	uint64_t q_start;    /* where its records begin in c_sent terms */
 	struct buf q_params; /* BEGIN + PARAMS, kept for retries */
-	int q_spool;	     /* stored body, or -1 */
-	long long q_spooled;
-	int q_bodysock; /* the body comes from q_sock */
+	struct spool q_body; /* the body, received whole first */
+	int q_bodysock;	     /* -s: the body comes from q_sock */
 	unsigned q_stdin_done : 1, q_stdin_sent : 1, q_gotrec : 1;
 	unsigned q_headdone : 1, q_aborted : 1;
 	int q_tries;

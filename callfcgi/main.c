@@ -3,8 +3,9 @@
  * Responder role), as a persistent handler.
  *
  * The options, the four modes of ashd's callscgi and the application
- * processes are lib/backend's (see callfcgi(1)); requests come through
- * lib/handler's loop.
+ * processes are lib/backend's (see callfcgi(1)), but for -s (stream
+ * request bodies instead of receiving them whole first); requests come
+ * through lib/handler's loop.
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -15,12 +16,13 @@
 #include "req.h"
 
 struct loop *loop;
+int streambody;
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: callfcgi [-h] [-N RETRIES] [-i ID] [-u UNIXPATH] "
+	    "usage: callfcgi [-hsV] [-N RETRIES] [-i ID] [-u UNIXPATH] "
 	    "[-t [HOST:]PORT]...\n"
 	    "                [-n PROCESSES] [-m CONNECTIONS] [-T SECONDS] "
 	    "[PROGRAM [ARGS...]]\n");
@@ -48,21 +50,26 @@ main(int argc, char **argv)
 	if (log_want_version(argc, argv))
 		return log_version();
 	backend_init();
-	while ((c = getopt(argc, argv, "+Vh" BACKEND_GETOPT)) != -1) {
+	while ((c = getopt(argc, argv, "+hsV" BACKEND_GETOPT)) != -1) {
 		switch (backend_option(c, optarg)) {
 		case 1:
 			continue;
 		case -1:
 			return 2;
 		}
-		if (c == 'h') {
+		switch (c) {
+		case 'h':
 			usage(stdout);
 			return 0;
-		}
-		if (c == 'V')
+		case 's':
+			streambody = 1;
+			break;
+		case 'V':
 			return log_version();
-		usage(stderr);
-		return 2;
+		default:
+			usage(stderr);
+			return 2;
+		}
 	}
 	if (backend_args(argv + optind) == -1) {
 		usage(stderr);

@@ -3,18 +3,23 @@
  * connection (conn.c).
  *
  * A request (struct freq) goes through these states:
- *   SPOOL  no Content-Length: the body is stored first (cgi_spool), so
- *          that CONTENT_LENGTH can be given -> WAIT
+ *   SPOOL  the body is received whole first (lib/spool: memory, then
+ *          an unnamed file), so that a slow upload holds no connection
+ *          (no application worker) and a chunked body gets its
+ *          CONTENT_LENGTH -> WAIT; with -s, a body with a
+ *          Content-Length skips this and is streamed as it arrives
  *   WAIT   waiting for a connection (all busy, or backends down)
  *   RUN    on a connection: BEGIN_REQUEST (KEEP_CONN) and PARAMS sent,
- *          STDIN streamed as the body arrives, STDOUT translated (CGI
- *          head -> HTTP head) and relayed to the client -> DONE at
+ *          STDIN from the stored body (or streamed), STDOUT translated
+ *          (CGI head -> HTTP head) and relayed to the client -> DONE at
  *          END_REQUEST
  *   DONE   flushing what is left to the client
  *   DEAD   freed at the end of the loop's batch (loop_defer), so that a
  *          caller still holding it can see it is gone
  * Backpressure: a request's body is not read while its connection has
- * more than ASH_FCGI_CBUF_MAX bytes waiting to be sent.  Each request is held
+ * more than ASH_FCGI_CBUF_MAX bytes waiting to be sent.  -T bounds the
+ * wait for a connection and the application's silences, not the time
+ * the body takes to arrive (htparser's limits do).  Each request is held
  * (handler_hold()) from freq_start() to freq_free().
  */
 #include <errno.h>
@@ -120,8 +125,7 @@ freq_free(struct freq *q)
 			}
 	freq_close_sock(q);
 	loop_untimer(loop, &q->q_timer);
-	if (q->q_spool >= 0)
-		close(q->q_spool);
+	spool_free(&q->q_body);
 	if (q->q_err.b_len)
 		log_msg(LOG_WARNING, "%s: %s", q->q_name, q->q_err.b_data);
 	buf_free(&q->q_params);
@@ -306,13 +310,15 @@ freq_pump_stdin(struct freq *q)
 	    !q->q_aborted) {
 		if (q->q_bodysock)
 			n = recv(q->q_sock, iobuf, sizeof(iobuf), MSG_DONTWAIT);
-		else if (q->q_spool >= 0)
-			n = read(q->q_spool, iobuf, sizeof(iobuf));
 		else
-			n = 0;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			n = spool_read(&q->q_body, iobuf, sizeof(iobuf));
+		if (n < 0 && q->q_bodysock &&
+		    (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n < 0) {
+			if (!q->q_bodysock)
+				log_errno(LOG_ERR,
+				    "%s: reading the stored body", q->q_name);
 			freq_abort(q);
 			return;
 		}
@@ -447,8 +453,12 @@ freq_params(struct freq *q)
 	size_t i;
 	int rv;
 
+	/* A stored body gives its length; an empty one, the request's
+	 * Content-Length (0) if it had one. */
 	if (cgi_env_build(&env, q->q_req, q->q_script,
-		q->q_bodysock ? -1 : q->q_spooled) == -1)
+		q->q_bodysock || q->q_body.sp_len == 0
+		    ? -1
+		    : q->q_body.sp_len) == -1)
 		return -1;
 	if ((nv = calloc(env.ce_n + 1, sizeof(*nv))) == NULL) {
 		cgi_env_free(&env);
@@ -479,6 +489,8 @@ freq_ready(struct freq *q)
 		return;
 	}
 	q->q_since = loop_now();
+	/* Requests wait for a backend at most as long as for an answer. */
+	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
 	freq_dispatch(q);
 	if (q->q_state != Q_DEAD)
 		freq_update(q);
@@ -491,18 +503,23 @@ sock_event(struct watch *w, uint32_t ev)
 	int rv;
 
 	if (q->q_state == Q_SPOOL) {
-		rv = cgi_spool(q->q_sock, bconf.bc_tmpdir, &q->q_spool,
-		    &q->q_spooled);
-		if (rv == 0) {
+		if ((rv = spool_fill(&q->q_body, q->q_sock)) == 0) {
 			freq_update(q);
 			return;
 		}
+		if (rv < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			log_msg(LOG_INFO, "%s: client went away", q->q_name);
+			freq_free(q);
+			return;
+		}
+		if (rv < 0 && errno == ENOMEM) {
+			freq_answer(q, 503, "Out of memory.");
+			freq_free(q);
+			return;
+		}
 		if (rv < 0) {
-			if (errno != ECONNRESET && errno != EPIPE)
-				log_errno(LOG_ERR,
-				    "%s: storing the request "
-				    "body in %s",
-				    q->q_name, bconf.bc_tmpdir);
+			log_errno(LOG_ERR, "%s: storing the request body in %s",
+			    q->q_name, bconf.bc_tmpdir);
 			freq_answer(q, 500, "Cannot store the request body.");
 			freq_free(q);
 			return;
@@ -540,7 +557,7 @@ freq_start(struct req *r, int sock)
 	}
 	q->q_req = r;
 	q->q_sock = sock;
-	q->q_spool = -1;
+	spool_init(&q->q_body, bconf.bc_tmpdir, ASH_SPOOL_MEM);
 	/* Log lines name the script, else the URL asked for. */
 	q->q_name = r->r_url;
 	watch_init(&q->q_sw, sock, sock_event, q);
@@ -556,9 +573,7 @@ freq_start(struct req *r, int sock)
 		base = strrchr(q->q_script, '/');
 		q->q_name = base ? base + 1 : q->q_script;
 	}
-	/* Requests wait for a backend at most as long as for an answer. */
-	loop_timer(loop, &q->q_timer, bconf.bc_timeout);
-	if (req_header(r, "Content-Length") != NULL) {
+	if (streambody && req_header(r, "Content-Length") != NULL) {
 		q->q_bodysock = 1;
 		freq_ready(q);
 		return;

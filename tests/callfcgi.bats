@@ -105,7 +105,7 @@ callfcgi_pid() {
 	assert_match "${output,,}" usage
 	local o
 	for o in '-N RETRIES' '-i ID' '-u UNIXPATH' '-t [HOST:]PORT' \
-	    '-n PROCESSES' '-m CONNECTIONS' '-T SECONDS' 'PROGRAM'; do
+	    '-n PROCESSES' '-m CONNECTIONS' '-T SECONDS' '-hsV' 'PROGRAM'; do
 		assert_contains "$output" "$o"
 	done
 }
@@ -339,8 +339,9 @@ EOF
 	cf=$(callfcgi_pid)
 	# Stopped, callfcgi takes the request before it sees the close.
 	kill -STOP "$cf"
-	curl -sS -m 20 -o "$TEST_TMP/b" -w '%{http_code}' -X POST --data '' \
-	    "http://127.0.0.1:$PORT/app.fcgi?pidlog=$TEST_TMP/runs.log" \
+	# (the body is stored first: it goes again with the request)
+	curl -sS -m 20 -o "$TEST_TMP/b" -w '%{http_code}' --data-binary hello \
+	    "http://127.0.0.1:$PORT/app.fcgi?echo&pidlog=$TEST_TMP/runs.log" \
 	    >"$TEST_TMP/code" &
 	client=$!
 	wait_in "$APP_LOG" "close conn=1 " 10 || { kill -CONT "$cf"; false; }
@@ -348,6 +349,7 @@ EOF
 	kill -CONT "$cf"
 	wait "$client"
 	assert_equal "$(cat "$TEST_TMP/code")" 200
+	assert_equal "$(cat "$TEST_TMP/b")" hello
 	wait_log "app.fcgi: backend unix:$TEST_TMP/callfcgi."
 	wait_log "connection closed before the request went out; sending it again"
 	assert_equal "$(grep -c . "$TEST_TMP/runs.log")" 1
@@ -395,6 +397,97 @@ live_in_group() {
 		children_named "$new" php-cgi | grep -qx "$pid" ||
 		    fail "request $i served by pid $pid, not a worker of $new"
 	done
+}
+
+# slow_uploads: in the background, four POSTs of b=xxxxxxxxxx (12
+# bytes) to /info.php, each sending its body a byte every 0.5 s (6 s in
+# all); their output in $TEST_TMP/up.N, their pids in UPLOADS.  Returns
+# once callfcgi has them all.
+slow_uploads() {
+	local i j body=b=xxxxxxxxxx args=()
+	for ((j = 0; j < ${#body}; j++)); do
+		args+=(-w 0.5 -s "${body:j:1}")
+	done
+	local cf base
+	cf=$(callfcgi_pid)
+	base=$(sockets_of "$cf")
+	UPLOADS=()
+	for i in 1 2 3 4; do
+		rawhttp -t 30 -s 'POST /info.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 12\r\nConnection: close\r\n\r\n' \
+		    "${args[@]}" -c >"$TEST_TMP/up.$i" &
+		UPLOADS+=($!)
+	done
+	# Under way: callfcgi holds the four (their response sockets).
+	for ((i = 0; i < 200 * SLOW; i++)); do
+		[ "$(sockets_of "$cf")" -ge $((base + 4)) ] && break
+		sleep 0.05
+	done
+	[ "$(sockets_of "$cf")" -ge $((base + 4)) ] ||
+	    fail "the uploads did not reach callfcgi"
+	sleep 0.5
+}
+
+# sockets_of PID: how many sockets PID has open.
+sockets_of() {
+	find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l
+}
+
+# uploads_done: each slow upload was answered 200 with its whole body.
+uploads_done() {
+	local i
+	wait "${UPLOADS[@]}" || true
+	for i in 1 2 3 4; do
+		assert_equal "$(status_codes "$(cat "$TEST_TMP/up.$i")")" 200
+		assert_contains "$(cat "$TEST_TMP/up.$i")" $'\nb=xxxxxxxxxx\n'
+	done
+}
+
+@test "four slow uploads (a byte every 0.5 s) to php-cgi with 4 workers hold none: a GET beside them is served while they arrive" {
+	php_scripts
+	start_fcgi '*.php' env PHP_FCGI_CHILDREN=4 php-cgi
+	expect /info.php 200
+	slow_uploads
+	local t0 t pid
+	t0=$(now_ms)
+	expect '/info.php?a=beside' 200
+	t=$(($(now_ms) - t0))
+	assert_contains "$(body)" $'\na=beside\n'
+	for pid in "${UPLOADS[@]}"; do
+		proc_alive "$pid" ||
+		    fail "an upload ended before the GET was served ($t ms)"
+	done
+	uploads_done
+}
+
+@test "-s: four slow uploads to php-cgi with 4 workers hold all four (streamed): a GET beside them waits for one to end" {
+	php_scripts
+	start_fcgi '*.php' -s env PHP_FCGI_CHILDREN=4 php-cgi
+	expect /info.php 200
+	slow_uploads
+	local t0 t
+	t0=$(now_ms)
+	expect '/info.php?a=beside' 200
+	t=$(($(now_ms) - t0))
+	# The uploads end about 5 s after the GET was sent.
+	[ "$t" -ge 2500 ] || fail "the GET did not wait for the uploads ($t ms)"
+	uploads_done
+}
+
+@test "a body past the memory limit that cannot be stored (no TMPDIR) is 500, logged; one that fits in memory still goes" {
+	local sock=$TEST_TMP/t.sock
+	start_app "unix:$sock"
+	# (callfcgi itself, not under valgrind, which needs a TMPDIR too)
+	put "$TEST_TMP/fcgi.rc" "child fcgi" \
+	    "    exec env TMPDIR=$TEST_TMP/missing $ASHD_BUILDDIR/callfcgi/callfcgi -u $sock" \
+	    "match" "    filename *.fcgi" "    handler fcgi"
+	start_site -N -c "$TEST_TMP/fcgi.rc" "$SITE"
+	head -c 60000 /dev/urandom >"$TEST_TMP/small.bin"
+	expect '/app.fcgi?echo' 200 --data-binary "@$TEST_TMP/small.bin"
+	cmp "$TEST_TMP/small.bin" "$TEST_TMP/body"
+	head -c 100000 /dev/urandom >"$TEST_TMP/big.bin"
+	expect '/app.fcgi?echo' 500 --data-binary "@$TEST_TMP/big.bin"
+	wait_log "app.fcgi: storing the request body in $TEST_TMP/missing"
+	assert_equal "$(app_count '^begin ')" 1
 }
 
 fcgiwrap_script() {
