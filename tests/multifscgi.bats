@@ -159,6 +159,37 @@ sock_of() {
 	! grep -q restarting "$SERVER_LOG"
 }
 
+@test "a copy killed (-9): what it left in its process group gets SIGTERM, and SIGKILL 2 s later if it ignores that" {
+	start_mf 1 sh -c 'sleep 1000 & echo $! >"$1"
+(trap "" TERM; exec sleep 1001) & echo $! >"$2"
+exec sleep 1002' sh "$TEST_TMP/a" "$TEST_TMP/b"
+	local copy a b i t0 t
+	copy=$(children_of "$MF_PID")
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$TEST_TMP/a" ] && [ -s "$TEST_TMP/b" ] && break
+		sleep 0.05
+	done
+	a=$(cat "$TEST_TMP/a")
+	b=$(cat "$TEST_TMP/b")
+	# Nobody's children once the copy is gone: killed in the teardown
+	# should they outlive the test.
+	track_pid "$a"
+	track_pid "$b"
+	proc_alive "$a" && proc_alive "$b"
+	t0=$(now_ms)
+	kill -KILL "$copy"
+	gone "$a" 1
+	proc_alive "$b" || fail "the process ignoring SIGTERM ended at once"
+	gone "$b" 5
+	t=$(($(now_ms) - t0))
+	[ "$t" -ge 1500 ] || fail "SIGKILL after $t ms, not 2 s"
+	wait_log "sh (pid $copy) left processes in its group: SIGTERM to them"
+	wait_log "process group $copy: SIGKILL to what is left 2000 ms after SIGTERM"
+	# The copy itself was started again.
+	wait_count 1 children_of "$MF_PID"
+	[ "$(children_of "$MF_PID")" != "$copy" ]
+}
+
 @test "SIGTERM: every copy gets SIGTERM; multifscgi waits for them and exits 0" {
 	start_mf 3 sleep 1000
 	local kids k
