@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "ashlimits.h"
@@ -413,11 +414,12 @@ child_pass(struct child *ch, struct req *r, int fd)
 	return rv;
 }
 
-/* Add "name=value" to envp[own..*np), or ", value" to an existing
- * entry of that name; 0 / -1. */
+/* Add "name=value" to envp[own..*np), or "SEP value" to an existing
+ * entry of that name (sep: ", ", or "; " for cookies, RFC 6265 5.4);
+ * 0 / -1. */
 static int
 child_env_add(char **envp, size_t own, size_t *np, const char *name, size_t nl,
-    const char *value)
+    const char *value, const char *sep)
 {
 	size_t i, vl = strlen(value), ol;
 	char *s;
@@ -427,7 +429,7 @@ child_env_add(char **envp, size_t own, size_t *np, const char *name, size_t nl,
 			ol = strlen(envp[i]);
 			if ((s = realloc(envp[i], ol + vl + 3)) == NULL)
 				return -1;
-			memcpy(s + ol, ", ", 2);
+			memcpy(s + ol, sep, 2);
 			memcpy(s + ol + 2, value, vl + 1);
 			envp[i] = s;
 			return 0;
@@ -497,7 +499,7 @@ child_env(const struct req *r, size_t *ownp)
 		    strncmp(environ[i], "HTTP_VERSION=", 13) != 0)
 			envp[k++] = environ[i];
 	*ownp = k;
-	if (child_env_add(envp, k, &k, "HTTP_VERSION", 12, r->r_version))
+	if (child_env_add(envp, k, &k, "HTTP_VERSION", 12, r->r_version, ", "))
 		goto fail;
 	for (i = 0; i < r->r_nhdrs; i++) {
 		if (r->r_hdrs[i].h_name[0] == '\0')
@@ -506,8 +508,10 @@ child_env(const struct req *r, size_t *ownp)
 			goto fail;
 		nl = child_env_name(r->r_hdrs[i].h_name, nb);
 		if (nl > 0 &&
-		    child_env_add(envp, *ownp, &k, nb, nl,
-			r->r_hdrs[i].h_value) == -1) {
+		    child_env_add(envp, *ownp, &k, nb, nl, r->r_hdrs[i].h_value,
+			strcasecmp(r->r_hdrs[i].h_name, "Cookie")
+			    ? ", "
+			    : "; ") == -1) {
 			free(nb);
 			goto fail;
 		}
