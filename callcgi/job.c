@@ -161,8 +161,11 @@ err_event(struct watch *w, uint32_t ev)
 	n = read(j->j_err, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n > 0 && buf_append(&j->j_errline, buf, (size_t)n) == -1)
-		n = 0;
+	if (n > 0 && buf_append(&j->j_errline, buf, (size_t)n) == -1) {
+		/* No room to gather lines: log the piece as it came. */
+		log_msg(LOG_WARNING, "%s: %.*s", j->j_name, (int)n, buf);
+		return;
+	}
 	while (j->j_errline.b_len > 0 &&
 	    ((nl = memchr(j->j_errline.b_data, '\n', j->j_errline.b_len)) !=
 		    NULL ||
@@ -209,6 +212,10 @@ job_head(struct job *j)
 	n = cgi_parse_head(j->j_in.b_data, j->j_in.b_len, &rp, &why);
 	if (n == 0 && j->j_in.b_len < ASH_CGI_HEAD_MAX)
 		return 0;
+	if (n < 0 && errno == ENOMEM) {
+		job_fail(j, 503, "Out of memory.");
+		return -1;
+	}
 	if (n <= 0) {
 		log_msg(LOG_ERR, "%s: %s", j->j_name,
 		    n == 0    ? "header block "
@@ -235,7 +242,7 @@ job_head(struct job *j)
 nomem:
 	http_resp_free(&rp);
 	buf_free(&h);
-	job_fail(j, 500, "Out of memory.");
+	job_fail(j, 503, "Out of memory.");
 	return -1;
 }
 
@@ -310,7 +317,7 @@ out_event(struct watch *w, uint32_t ev)
 		n = (ssize_t)(j->j_limit - j->j_sent -
 		    (long long)j->j_in.b_len); /* more than announced */
 	if (buf_append(&j->j_in, buf, (size_t)n) == -1) {
-		job_fail(j, 500, "Out of memory.");
+		job_fail(j, 503, "Out of memory.");
 		return;
 	}
 	if (j->j_state == J_HEAD && job_head(j) == -1)
@@ -373,7 +380,7 @@ job_spawn(struct job *j, int in)
 	path = cgiopt.co_program ? cgiopt.co_program : j->j_script;
 	if ((envp = job_envp(j)) == NULL || (argv = job_argv(j)) == NULL) {
 		cgi_envp_free(envp);
-		job_fail(j, 500, "Out of memory.");
+		job_fail(j, 503, "Out of memory.");
 		return -1;
 	}
 	if ((!nph && pipe2(out, O_CLOEXEC) == -1) ||
@@ -428,7 +435,12 @@ fail:
 		close(err[0]);
 		close(err[1]);
 	}
-	job_fail(j, 500, "The script could not be run.");
+	/* Out of memory or processes is this request's lot, not the
+	 * script's fault. */
+	if (e == ENOMEM || e == EAGAIN || e == EMFILE || e == ENFILE)
+		job_fail(j, 503, "The script cannot be run now.");
+	else
+		job_fail(j, 500, "The script could not be run.");
 	return -1;
 }
 
@@ -531,9 +543,13 @@ job_start(struct loop *l, struct req *r, int sock)
 	jobs = j;
 	if ((file = req_header(r, "X-Ash-File")) != NULL) {
 		if ((j->j_script = realpath(file, NULL)) == NULL) {
-			job_fail(j,
-			    errno == ENOENT || errno == ENOTDIR ? 404 : 500,
-			    "Not found.");
+			if (errno == ENOMEM)
+				job_fail(j, 503, "Out of memory.");
+			else
+				job_fail(j,
+				    errno == ENOENT || errno == ENOTDIR ? 404
+									: 500,
+				    "Not found.");
 			return;
 		}
 		base = strrchr(j->j_script, '/');
@@ -547,7 +563,10 @@ job_start(struct loop *l, struct req *r, int sock)
 		job_fail(j, 500, "No script to run.");
 		return;
 	}
-	loop_timer(jloop, &j->j_timer, cgiopt.co_timeout);
+	if (loop_timer(jloop, &j->j_timer, cgiopt.co_timeout) == -1) {
+		job_fail(j, 503, "Out of memory.");
+		return;
+	}
 	if (req_header(r, "Content-Length") == NULL) {
 		j->j_state = J_SPOOL;
 		job_spool(j);

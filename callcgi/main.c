@@ -18,6 +18,7 @@
 #include "ashlimits.h"
 #include "callcgi.h"
 #include "handler.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "req.h"
@@ -72,6 +73,17 @@ static const struct handler callcgi_handler = {
 	.h_reaped = reaped,
 };
 
+/* The transient response socket until the job takes it over: whoever
+ * exits before that (memory ran out setting up) still answers. */
+static int unanswered = -1;
+
+static void
+answer_at_exit(void)
+{
+	if (unanswered >= 0)
+		http_error(unanswered, 503, "The script cannot be run now.");
+}
+
 /* The transient convention: the request from argv and the environment,
  * the response socket on stdin/stdout. */
 static int
@@ -87,8 +99,12 @@ transient(char **args)
 	    dup2(null, 1) == -1)
 		log_die_errno(1, "setting up");
 	close(null);
+	unanswered = sock;
+	atexit(answer_at_exit);
+	loop = handler_loop();
 	if ((r = req_from_env(args[0], args[1], args[2])) == NULL)
 		log_die(1, "out of memory");
+	unanswered = -1;
 	return handler_run_one(&callcgi_handler, NULL, r, sock);
 }
 
@@ -149,8 +165,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!persistent)
+		return transient(argv + optind);
 	loop = handler_loop();
-	if (persistent)
-		return handler_run(&callcgi_handler, NULL);
-	return transient(argv + optind);
+	return handler_run(&callcgi_handler, NULL);
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# run-tests: alone
 # alloc.bats: a failed allocation on a persistent handler's request path
 # fails that request (503, or 500), never the process (STYLE.md, "Errors
 # and memory").
@@ -10,7 +11,8 @@
 # allocation (the shim did not fire), so that every allocation of the
 # request path has failed once; at a few K every later allocation fails
 # too.  After each, the same process must be running and must answer
-# the next request (nothing made to fail) in full.
+# the next request (nothing made to fail) in full.  The sweeps make
+# hundreds of requests each, so the suite runs alone.
 
 load helper
 
@@ -27,6 +29,7 @@ setup() {
 	[ -f "$SHIM" ] ||
 	    fail "$SHIM is missing: make -C $ASHD_BUILDDIR tests/shim/failalloc.so"
 	echo - >"$CTL"
+	SWEEP_CURL=()
 	mkdir -p "$TEST_TMP/site"
 	SITE=$(cd "$TEST_TMP/site" && pwd -P)
 }
@@ -42,32 +45,38 @@ shimmed() {
 
 # sweep PID PATH WANT [MAX]: fail each allocation of PATH's request in
 # PID in turn (see above); WANT is a regular expression the body of a
-# normal answer matches.  PATH may hold %K, replaced by K.
+# normal answer matches.  PATH may hold %K, replaced by K.  Each request
+# is made with the curl options SWEEP_CURL (an array, if set); the
+# status of a request that met a failed allocation must match
+# SWEEP_CODES (default 200, 500 or 503).  An empty PID: a handler that
+# lives for one request (transient), not checked for being alive.
 sweep() {
 	local pid=$1 path=$2 want=$3 max=${4:-400} k code p mode
+	local codes=${SWEEP_CODES:-^(200|500|503)\$}
 	for ((k = 0; k <= max; k++)); do
 		for mode in "" +; do
 			[ -z "$mode" ] || ((k % 7 == 0)) || continue
 			p=${path//%K/$k$mode}
 			rm -f "$CTL.hit"
 			echo "$k$mode" >"$CTL"
-			code=$(get "$p")
+			code=$(get "$p" "${SWEEP_CURL[@]}")
 			echo - >"$CTL"
-			proc_alive "$pid" ||
+			[ -z "$pid" ] || proc_alive "$pid" ||
 			    fail "the handler died with allocation $k$mode of $p failing"
 			if [ ! -e "$CTL.hit" ]; then
 				[ -z "$mode" ] || continue
 				[ "$code" = 200 ] ||
 				    fail "$p: $code with nothing made to fail"
+				assert_match "$(body)" "$want"
 				[ "$k" -gt 0 ] || fail "no allocation seen: is the shim there?"
 				echo "# $p: $k allocations" >&3
 				return 0
 			fi
-			case $code in
-			200 | 500 | 503) ;;
-			*) fail "$p with allocation $k$mode failing: status $code" ;;
-			esac
-			expect "${p}" 200
+			[[ $code =~ $codes ]] ||
+			    fail "$p with allocation $k$mode failing: status $code"
+			# A transient handler has no next request.
+			[ -n "$pid" ] || continue
+			expect "${p}" 200 "${SWEEP_CURL[@]}"
 			assert_match "$(body)" "$want"
 		done
 	done
@@ -129,7 +138,48 @@ printf 'Content-Type: text/plain\r\n\r\nscript %s\n' "$QUERY_STRING"
 SH
 	chmod +x "$SITE/app"
 	under_patplex callcgi callcgi
+	SWEEP_CODES='^(200|503)$'
 	sweep "$PID" "/c?q=1" '^script q=1$'
+}
+
+# cgi_app: $SITE/app, a CGI script that reads its body, writes a line
+# to its standard error and answers "script QUERY body BODY".
+cgi_app() {
+	cat >"$SITE/app" <<'SH'
+#!/bin/sh
+body=$(cat)
+echo "app: a line for the log" >&2
+printf 'Content-Type: text/plain\r\n\r\nscript %s body %s\n' \
+    "$QUERY_STRING" "$body"
+SH
+	chmod +x "$SITE/app"
+}
+
+# The request body and the script's standard error are on the request
+# path too (a chunked body takes the same path in callcgi: both are
+# received whole first); memory running out for a request is 503, never
+# 500 (the script did nothing wrong).
+@test "callcgi: a failed allocation fails the request, with a body" {
+	cgi_app
+	under_patplex callcgi callcgi
+	SWEEP_CODES='^(200|503)$'
+	SWEEP_CURL=(--data-binary 'x=1')
+	sweep "$PID" "/c?q=1" '^script q=1 body x=1$'
+}
+
+# A transient callcgi (one process for one request): memory running out
+# anywhere in it answers 503, rather than leaving the client without an
+# answer.  The shim counts from the start of the process.
+@test "callcgi: a failed allocation fails the request [transient]" {
+	cgi_app
+	put "$TEST_TMP/p.rc" "fchild cgi" \
+	    "    exec $(shimmed) ASHD_FAILALLOC_START=1 callcgi" \
+	    "match" "    point ^.*\$" "    xset File $SITE/app" \
+	    "    handler cgi"
+	start_root patplex -N "$TEST_TMP/p.rc"
+	SWEEP_CODES='^(200|503)$'
+	SWEEP_CURL=(--data-binary 'x=1')
+	sweep "" "/c?q=1" '^script q=1 body x=1$'
 }
 
 @test "callfcgi: a failed allocation fails the request" {

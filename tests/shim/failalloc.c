@@ -12,9 +12,13 @@
  * allocates.  When it fails one it creates CONTROL.hit, so that a test
  * can tell when K has gone past the last allocation of a request.
  *
- * LD_PRELOAD and ASHD_FAILALLOC are taken out of the environment at
- * start, so that only the process it was preloaded into is affected,
- * not the children it starts.
+ * With ASHD_FAILALLOC_START set too, the file is also read once at
+ * start, for a process that serves a single request (a transient
+ * handler) and so receives no datagram.
+ *
+ * LD_PRELOAD and the ASHD_FAILALLOC variables are taken out of the
+ * environment at start, so that only the process it was preloaded into
+ * is affected, not the children it starts.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -36,6 +40,8 @@ static int onward;	 /* and every later one */
 static long count;	 /* allocations since the last request */
 static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 
+static void failalloc_arm(void);
+
 __attribute__((constructor)) static void
 failalloc_init(void)
 {
@@ -46,7 +52,11 @@ failalloc_init(void)
 		strcpy(hit, p);
 		strcat(hit, ".hit");
 	}
+	/* A process that serves one request (transient): it starts now. */
+	if (ctl[0] != '\0' && getenv("ASHD_FAILALLOC_START") != NULL)
+		failalloc_arm();
 	unsetenv("ASHD_FAILALLOC");
+	unsetenv("ASHD_FAILALLOC_START");
 	unsetenv("LD_PRELOAD");
 	real_recvmsg = (ssize_t(*)(int, struct msghdr *, int))dlsym(RTLD_NEXT,
 	    "recvmsg");
