@@ -18,7 +18,11 @@ struct cgiopts {
 	int co_chdir;		/* -c: run in the script's directory */
 	uint64_t co_timeout;	/* -t, milliseconds */
 	const char *co_path;	/* PATH given to scripts */
-	const char *co_tmpdir;	/* where bodies without a length go */
+	const char *co_tmpdir;	/* where bodies too big for memory go */
+	int co_stream;		/* -s: stream bodies with a length */
+	int co_limit;		/* -l: most scripts at once, 0: any */
+	int co_queue;		/* -q: most requests waiting for one */
+	uint64_t co_wait;	/* -w: how long one waits, milliseconds */
 };
 
 extern struct cgiopts cgiopt;

@@ -3,9 +3,13 @@
  * back.
  *
  * State table (j_state):
- *   SPOOL  no Content-Length: the body (if any) is read to its end into
- *          a temporary file first, so that CONTENT_LENGTH can be given
- *          -> HEAD once the socket reads end-of-file
+ *   SPOOL  the body (if any) is read to its end first (lib/spool: in
+ *          memory, past ASH_SPOOL_MEM in a file), so that a slow upload
+ *          holds no process and CONTENT_LENGTH is known -> WAIT, or HEAD
+ *          once the socket reads end-of-file
+ *   WAIT   the body is there (or, with -s, is to be streamed), but -l
+ *          scripts run already: queued, for -w at most -> HEAD when
+ *          a script is reaped, or 503
  *   HEAD   the script runs; its output is collected until the end of
  *          its CGI header block -> BODY (HTTP head sent), or 500
  *   BODY   the script's output is relayed to the socket as it comes,
@@ -15,8 +19,11 @@
  *          closed; the job lingers only until the script's stdout and
  *          stderr close (what it still writes is dropped) and the
  *          process has been reaped, within the time limit
- * With a Content-Length, the script reads its body straight from the
- * response socket (no copy).  The script runs in its own process group,
+ * The script reads a body stored in a file from that file, one stored in
+ * memory from a socket pair that the loop feeds (j_feed), and with -s a
+ * body with a Content-Length straight from the response socket (no
+ * copy).  Scripts hold a slot of -l from their start until they are
+ * reaped.  The script runs in its own process group,
  * killed whole when the client goes away before the response is
  * complete, or when the time limit passes.
  */
@@ -41,26 +48,31 @@
 #include "http.h"
 #include "log.h"
 #include "req.h"
+#include "spool.h"
 
-enum jstate { J_SPOOL, J_HEAD, J_BODY, J_DONE };
+enum jstate { J_SPOOL, J_WAIT, J_HEAD, J_BODY, J_DONE };
 
 struct job {
 	struct job *j_next, *j_prev;
 	enum jstate j_state;
 	struct req *j_req;
-	char *j_script;	    /* file to run, absolute, or NULL */
-	const char *j_name; /* for the log */
-	int j_sock;	    /* response socket, -1 once closed */
-	int j_out;	    /* script's stdout, -1 if none */
-	int j_err;	    /* script's stderr */
-	int j_spool;	    /* body file (SPOOL), or -1 */
-	long long j_spooled;
+	char *j_script;	     /* file to run, absolute, or NULL */
+	const char *j_name;  /* for the log */
+	int j_sock;	     /* response socket, -1 once closed */
+	int j_out;	     /* script's stdout, -1 if none */
+	int j_err;	     /* script's stderr */
+	struct spool j_body; /* the body, when j_spooled */
+	int j_spooled;	     /* the body was received first */
+	int j_feed;	     /* our end of the script's input, or -1 */
+	struct job *j_qnext, *j_qprev; /* waiting for a slot */
+	int j_queued;
+	int j_slot;  /* counted in `running` */
 	pid_t j_pid; /* 0: not started or reaped */
 	int j_killed;
 	long long j_limit; /* head + announced body, or -1 */
 	long long j_sent;  /* bytes sent to the socket */
-	struct watch j_sw, j_ow, j_ew;
-	struct timer j_timer;
+	struct watch j_sw, j_ow, j_ew, j_fw;
+	struct timer j_timer, j_wtimer;
 	struct buf j_in;      /* script output not yet sent */
 	struct buf j_errline; /* a partial stderr line */
 };
@@ -68,9 +80,32 @@ struct job {
 struct cgiopts cgiopt;
 static struct job *jobs;
 static struct loop *jloop;
+static int running;		  /* scripts holding a slot */
+static int nwaiting;		  /* jobs in the queue */
+static struct job *qhead, *qtail; /* the queue, oldest first */
 
 static void job_update(struct job *j);
 static void job_finish(struct job *j);
+
+/* Take j out of the queue of -l, if it is in it. */
+static void
+job_unqueue(struct job *j)
+{
+	if (!j->j_queued)
+		return;
+	if (j->j_qprev)
+		j->j_qprev->j_qnext = j->j_qnext;
+	else
+		qhead = j->j_qnext;
+	if (j->j_qnext)
+		j->j_qnext->j_qprev = j->j_qprev;
+	else
+		qtail = j->j_qprev;
+	j->j_qnext = j->j_qprev = NULL;
+	j->j_queued = 0;
+	nwaiting--;
+	loop_untimer(jloop, &j->j_wtimer);
+}
 
 static void
 job_kill(struct job *j)
@@ -115,6 +150,7 @@ job_end_response(struct job *j)
 static void
 job_fail(struct job *j, int status, const char *msg)
 {
+	job_unqueue(j);
 	if (status && j->j_sock >= 0 && j->j_state != J_BODY &&
 	    j->j_state != J_DONE)
 		http_error(j->j_sock, status, msg);
@@ -140,8 +176,9 @@ job_finish(struct job *j)
 	if (j->j_next)
 		j->j_next->j_prev = j->j_prev;
 	loop_untimer(jloop, &j->j_timer);
-	if (j->j_spool >= 0)
-		close(j->j_spool);
+	job_unqueue(j);
+	close_watched(&j->j_fw, &j->j_feed);
+	spool_free(&j->j_body);
 	req_free(j->j_req);
 	free(j->j_script);
 	buf_free(&j->j_in);
@@ -358,7 +395,7 @@ job_envp(const struct job *j)
 	char **envp = NULL;
 
 	if (cgi_env_build(&env, j->j_req, j->j_script,
-		j->j_spool >= 0 ? j->j_spooled : -1) == -1)
+		j->j_spooled ? j->j_body.sp_len : -1) == -1)
 		return NULL;
 	if (cgi_env_set(&env, "PATH", cgiopt.co_path) == 0 &&
 	    cgi_env_inherit(&env, environ) == 0)
@@ -367,23 +404,78 @@ job_envp(const struct job *j)
 	return envp;
 }
 
+/* Give the script more of a body kept in memory; 0, or -1 if the job
+ * failed (answered). */
+static int
+job_feed(struct job *j)
+{
+	ssize_t n;
+
+	while ((n = spool_send(&j->j_body, j->j_feed)) > 0)
+		;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		if (loop_watch(jloop, &j->j_fw, EPOLLOUT) == 0)
+			return 0;
+		job_fail(j, 503, "Out of memory.");
+		return -1;
+	}
+	/* All of it went, or the script stopped reading its input (its
+	 * business): it reads end-of-file after what it took. */
+	close_watched(&j->j_fw, &j->j_feed);
+	return 0;
+}
+
+static void
+feed_event(struct watch *w, uint32_t ev)
+{
+	(void)ev;
+	job_feed(w->w_arg);
+}
+
+/* The script's standard input: the response socket (a body streamed
+ * with -s, or none), the file that holds the body, or a socket pair
+ * the loop feeds a body kept in memory through (*ownp: its other end,
+ * to be closed once the script has it); -1 with errno. */
+static int
+job_input(struct job *j, int *ownp)
+{
+	int sv[2];
+
+	*ownp = -1;
+	if (!j->j_spooled || j->j_body.sp_len == 0)
+		return j->j_sock;
+	if (j->j_body.sp_fd >= 0)
+		return lseek(j->j_body.sp_fd, 0, SEEK_SET) == -1
+		    ? -1
+		    : j->j_body.sp_fd;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	j->j_feed = sv[1];
+	watch_init(&j->j_fw, sv[1], feed_event, j);
+	*ownp = sv[0];
+	return sv[0];
+}
+
 /* Start the script; -1 if it could not be (answered). */
 static int
-job_spawn(struct job *j, int in)
+job_spawn(struct job *j)
 {
 	struct child_run how = CHILD_RUN_INIT;
 	char **argv = NULL, **envp = NULL, *dir = NULL;
 	const char *path;
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, nph;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, nph, in, own = -1;
 
 	nph = j->j_script && !strncmp(j->j_name, "nph-", 4);
 	path = cgiopt.co_program ? cgiopt.co_program : j->j_script;
 	if ((envp = job_envp(j)) == NULL || (argv = job_argv(j)) == NULL) {
 		cgi_envp_free(envp);
+		free(argv);
 		job_fail(j, 503, "Out of memory.");
 		return -1;
 	}
-	if ((!nph && pipe2(out, O_CLOEXEC) == -1) ||
+	if ((in = job_input(j, &own)) == -1 ||
+	    (!nph && pipe2(out, O_CLOEXEC) == -1) ||
 	    pipe2(err, O_CLOEXEC) == -1) {
 		e = errno;
 		goto fail;
@@ -405,7 +497,11 @@ job_spawn(struct job *j, int in)
 		j->j_pid = 0;
 		goto fail;
 	}
+	j->j_slot = 1;
+	running++;
 	cgi_envp_free(envp);
+	if (own >= 0)
+		close(own);
 	close(err[1]);
 	j->j_err = err[0];
 	fcntl(j->j_err, F_SETFL, O_NONBLOCK);
@@ -427,6 +523,9 @@ fail:
 	log_msg(LOG_ERR, "%s: cannot run %s: %s", j->j_name, path, strerror(e));
 	free(argv);
 	cgi_envp_free(envp);
+	if (own >= 0)
+		close(own);
+	close_watched(&j->j_fw, &j->j_feed);
 	if (out[0] >= 0) {
 		close(out[0]);
 		close(out[1]);
@@ -444,14 +543,77 @@ fail:
 	return -1;
 }
 
+/* Start the script, and feed it its body. */
+static void
+job_launch(struct job *j)
+{
+	if (job_spawn(j) == -1 || (j->j_feed >= 0 && job_feed(j) == -1))
+		return;
+	job_update(j);
+}
+
+/* The script may start: now if fewer than -l run, else once a slot is
+ * free, waiting at most -w in a queue of -q (and within -t, which
+ * counts on); a request the queue has no room for is answered 503. */
+static void
+job_run(struct job *j)
+{
+	if (cgiopt.co_limit == 0 || running < cgiopt.co_limit) {
+		job_launch(j);
+		return;
+	}
+	if (nwaiting >= cgiopt.co_queue) {
+		log_msg(LOG_WARNING, "%s: %d scripts run, %d wait: refused",
+		    j->j_name, running, nwaiting);
+		job_fail(j, 503, "Too many scripts are running.");
+		return;
+	}
+	if (loop_timer(jloop, &j->j_wtimer, cgiopt.co_wait) == -1) {
+		job_fail(j, 503, "Out of memory.");
+		return;
+	}
+	j->j_state = J_WAIT;
+	j->j_queued = 1;
+	j->j_qprev = qtail;
+	if (qtail)
+		qtail->j_qnext = j;
+	else
+		qhead = j;
+	qtail = j;
+	nwaiting++;
+	job_update(j);
+}
+
+/* Start waiting jobs while there are slots. */
+static void
+job_next(void)
+{
+	struct job *j;
+
+	while (qhead && (cgiopt.co_limit == 0 || running < cgiopt.co_limit)) {
+		j = qhead;
+		job_unqueue(j);
+		job_launch(j);
+	}
+}
+
+static void
+job_wait_timeout(struct timer *t)
+{
+	struct job *j = t->t_arg;
+
+	log_msg(LOG_WARNING, "%s: no free slot in time (%d scripts run)",
+	    j->j_name, running);
+	job_fail(j, 503, "Too many scripts are running.");
+}
+
 /* SPOOL: read the body to its end, then start the script on it. */
 static void
 job_spool(struct job *j)
 {
 	int rv;
 
-	if ((rv = cgi_spool(j->j_sock, cgiopt.co_tmpdir, &j->j_spool,
-		 &j->j_spooled)) == 0) {
+	if ((rv = spool_fill(&j->j_body, j->j_sock)) == 0) {
 		job_update(j);
 		return;
 	}
@@ -460,13 +622,16 @@ job_spool(struct job *j)
 			job_fail(j, 0, NULL);
 			return;
 		}
+		if (errno == ENOMEM) {
+			job_fail(j, 503, "Out of memory.");
+			return;
+		}
 		log_errno(LOG_ERR, "%s: storing the request body in %s",
 		    j->j_name, cgiopt.co_tmpdir);
 		job_fail(j, 500, "Cannot store the request body.");
 		return;
 	}
-	if (job_spawn(j, j->j_spool >= 0 ? j->j_spool : j->j_sock) == 0)
-		job_update(j);
+	job_run(j);
 }
 
 static void
@@ -492,6 +657,10 @@ job_timeout(struct timer *t)
 {
 	struct job *j = t->t_arg;
 
+	if (j->j_state == J_WAIT) {
+		job_wait_timeout(&j->j_wtimer); /* it never started */
+		return;
+	}
 	log_msg(LOG_WARNING, "%s: time limit reached, killing it", j->j_name);
 	job_fail(j, 504, "The script did not finish in time.");
 }
@@ -532,11 +701,14 @@ job_start(struct loop *l, struct req *r, int sock)
 	handler_hold();
 	j->j_req = r;
 	j->j_sock = sock;
-	j->j_out = j->j_err = j->j_spool = -1;
+	j->j_out = j->j_err = j->j_feed = -1;
 	j->j_limit = -1;
 	j->j_name = cgiopt.co_program ? cgiopt.co_program : "callcgi";
+	spool_init(&j->j_body, cgiopt.co_tmpdir, ASH_SPOOL_MEM);
 	watch_init(&j->j_sw, sock, sock_event, j);
+	watch_init(&j->j_fw, -1, feed_event, j);
 	timer_init(&j->j_timer, job_timeout, j);
+	timer_init(&j->j_wtimer, job_wait_timeout, j);
 	j->j_next = jobs;
 	if (jobs)
 		jobs->j_prev = j;
@@ -567,13 +739,13 @@ job_start(struct loop *l, struct req *r, int sock)
 		job_fail(j, 503, "Out of memory.");
 		return;
 	}
-	if (req_header(r, "Content-Length") == NULL) {
-		j->j_state = J_SPOOL;
-		job_spool(j);
+	if (cgiopt.co_stream && req_header(r, "Content-Length") != NULL) {
+		job_run(j);
 		return;
 	}
-	if (job_spawn(j, sock) == 0)
-		job_update(j);
+	j->j_spooled = 1;
+	j->j_state = J_SPOOL;
+	job_spool(j);
 }
 
 void
@@ -584,8 +756,13 @@ job_reaped(pid_t pid)
 	for (j = jobs; j; j = j->j_next) {
 		if (j->j_pid == pid) {
 			j->j_pid = 0;
+			if (j->j_slot) {
+				j->j_slot = 0;
+				running--;
+			}
 			/* Its output may still be in the pipe. */
 			job_finish(j);
+			job_next();
 			return;
 		}
 	}

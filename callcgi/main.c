@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ashlimits.h"
@@ -31,9 +32,10 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: callcgi [-hcV] [-p PROGRAM | -P PROGRAM "
-	    "[ARGS...] ;] [-t SECONDS]\n"
-	    "               [METHOD URL REST]\n");
+	    "usage: callcgi [-hcsV] [-l LIMIT] [-q LENGTH] [-w SECONDS] "
+	    "[-t SECONDS]\n"
+	    "               [-p PROGRAM | -P PROGRAM [ARGS...] ;] "
+	    "[METHOD URL REST]\n");
 }
 
 /* -P PROGRAM ARGS... ";": the arguments up to the ";" (ashd's form);
@@ -51,6 +53,35 @@ program_args(int argc, char **argv)
 	cgiopt.co_args = argv + optind;
 	optind = i + 1;
 	return 0;
+}
+
+/* -l by default: ASH_CGI_PER_CPU scripts per processor, at most a
+ * quarter of the processes the user may have. */
+static int
+default_limit(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = (cpus > 0 ? cpus : 1) * ASH_CGI_PER_CPU;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 < (rlim_t)n)
+		n = (long)(rl.rlim_cur / 4);
+	return n < 1 ? 1 : n > ASH_CGI_LIMIT_MAX ? ASH_CGI_LIMIT_MAX : (int)n;
+}
+
+/* A count for -l or -q: 0 to ASH_CGI_LIMIT_MAX; -1 if bad. */
+static int
+count_arg(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 0 || n > ASH_CGI_LIMIT_MAX)
+		return -1;
+	return (int)n;
 }
 
 static void
@@ -114,13 +145,15 @@ main(int argc, char **argv)
 	const char *p;
 	char *end;
 	double secs;
-	int c, persistent;
+	int c, n, persistent;
 
 	log_init(argv[0]);
 	if (log_want_version(argc, argv))
 		return log_version();
 	cgiopt.co_timeout = ASH_CGI_TIMEOUT * 1000;
-	while ((c = getopt(argc, argv, "+hVcp:P:t:")) != -1) {
+	cgiopt.co_limit = cgiopt.co_queue = -1;
+	cgiopt.co_wait = ASH_CGI_WAIT * 1000;
+	while ((c = getopt(argc, argv, "+hVcsl:q:w:p:P:t:")) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -129,6 +162,19 @@ main(int argc, char **argv)
 			return log_version();
 		case 'c':
 			cgiopt.co_chdir = 1;
+			break;
+		case 's':
+			cgiopt.co_stream = 1;
+			break;
+		case 'l':
+		case 'q':
+			if ((n = count_arg(optarg)) == -1) {
+				log_msg(LOG_ERR,
+				    "-%c %s: not a number from 0 to %d", c,
+				    optarg, ASH_CGI_LIMIT_MAX);
+				return 2;
+			}
+			*(c == 'l' ? &cgiopt.co_limit : &cgiopt.co_queue) = n;
 			break;
 		case 'p':
 			cgiopt.co_program = optarg;
@@ -145,19 +191,26 @@ main(int argc, char **argv)
 			}
 			break;
 		case 't':
+		case 'w':
 			secs = strtod(optarg, &end);
-			if (*end || !(secs > 0) || secs > 86400 * 30) {
-				log_msg(LOG_ERR, "-t %s: bad number of seconds",
-				    optarg);
+			if (end == optarg || *end || !(secs > 0) ||
+			    secs > 86400 * 30) {
+				log_msg(LOG_ERR,
+				    "-%c %s: bad number of seconds", c, optarg);
 				return 2;
 			}
-			cgiopt.co_timeout = (uint64_t)(secs * 1000);
+			*(c == 't' ? &cgiopt.co_timeout
+				   : &cgiopt.co_wait) = (uint64_t)(secs * 1000);
 			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
+	if (cgiopt.co_limit == -1)
+		cgiopt.co_limit = default_limit();
+	if (cgiopt.co_queue == -1)
+		cgiopt.co_queue = cgiopt.co_limit * ASH_CGI_QUEUE_PER;
 	cgiopt.co_path = (p = getenv("PATH")) ? p : DEFAULT_PATH;
 	cgiopt.co_tmpdir = (p = getenv("TMPDIR")) && *p ? p : "/tmp";
 	persistent = handler_persistent();

@@ -150,6 +150,15 @@
 #define ASH_CGI_TIMEOUT	 300
 #define ASH_CGI_BUF_MAX	 (64 * 1024)
 #define ASH_CGI_HEAD_MAX (64 * 1024)
+/* callcgi: scripts run at once by default (-l): this many per online
+ * processor, but at most a quarter of RLIMIT_NPROC (a script may start
+ * processes of its own); requests that may wait for one (-q) by
+ * default, per script of -l; seconds a request waits at most (-w). */
+#define ASH_CGI_PER_CPU	  8
+#define ASH_CGI_QUEUE_PER 16
+#define ASH_CGI_WAIT	  30
+/* The largest value -l and -q take. */
+#define ASH_CGI_LIMIT_MAX 100000
 
 /* callfcgi: output buffered per request for its client, and per
  * connection for the application; the largest CGI header block; requests

@@ -203,6 +203,7 @@ sock_run() {
 	assert_match "${output,,}" usage
 	assert_contains "$output" '-p PROGRAM'
 	assert_contains "$output" '-t SECONDS'
+	assert_contains "$output" '-l LIMIT'
 }
 
 @test "--version and -V print the package version" {
@@ -232,6 +233,14 @@ sock_run() {
 	assert_contains "$output" 'must end with ";"'
 	for t in abc 0 -1 1x ''; do
 		run timeout 5 "$CALLCGI" -t "$t" GET /x.cgi x.cgi </dev/null
+		assert_status 2
+		run timeout 5 "$CALLCGI" -w "$t" GET /x.cgi x.cgi </dev/null
+		assert_status 2
+	done
+	for t in abc -1 1x '' 100001; do
+		run timeout 5 "$CALLCGI" -l "$t" GET /x.cgi x.cgi </dev/null
+		assert_status 2
+		run timeout 5 "$CALLCGI" -q "$t" GET /x.cgi x.cgi </dev/null
 		assert_status 2
 	done
 }
@@ -931,24 +940,55 @@ EOF
 	t_download transient
 }
 
-# The request body reaches the script as it arrives: the script answers
-# after its first line while the client still holds the rest back.
+# With -s, the request body reaches the script as it arrives: the
+# script answers after its first line while the client still holds the
+# rest back.
 t_upload_streams() {
 	script echoline.cgi <<'EOF'
 #!/bin/sh
 read -r line
 printf 'Content-Type: text/plain\n\ngot %s\n' "$line"
 EOF
-	start_cgi "$1"
+	start_cgi "$1" -s
 	run rawhttp -t 3 -s "POST /cgi/echoline.cgi HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nhello\n" \
 	    -e 'got hello'
 	assert_status 0
 }
-@test "a body with Content-Length reaches the script as it arrives [persistent]" {
+@test "-s: a body with Content-Length reaches the script as it arrives [persistent]" {
 	t_upload_streams persistent
 }
-@test "a body with Content-Length reaches the script as it arrives [transient]" {
+@test "-s: a body with Content-Length reaches the script as it arrives [transient]" {
 	t_upload_streams transient
+}
+
+# By default the script starts only once the whole body has arrived (a
+# slow upload holds no process): nothing runs while the client holds
+# the rest back; then the script gets it all, from memory (short) or
+# from a file (past 64 KiB).
+t_upload_waits() {
+	script count.cgi <<EOF
+#!/bin/sh
+: >"$TEST_TMP/started.\$\$"
+printf 'Content-Type: text/plain\n\nlength=%s read=%s\n' "\$CONTENT_LENGTH" "\$(wc -c | tr -d ' ')"
+EOF
+	start_cgi "$1"
+	rawhttp -t 5 -s "POST /cgi/count.cgi HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello" \
+	    -w 1.5 -x -s "world" -e 'length=10 read=10' >"$TEST_TMP/out" &
+	local cpid=$! started
+	sleep 1
+	started=$(find "$TEST_TMP" -maxdepth 1 -name 'started.*' | wc -l)
+	wait "$cpid" || fail "no answer: $(cat "$TEST_TMP/out")"
+	assert_equal "$started" 0
+	assert_equal "$(find "$TEST_TMP" -maxdepth 1 -name 'started.*' | wc -l)" 1
+	head -c 300000 /dev/urandom >"$TEST_TMP/up"
+	expect /cgi/count.cgi 200 --data-binary "@$TEST_TMP/up" -H 'Expect:'
+	assert_equal "$(body)" 'length=300000 read=300000'
+}
+@test "a body is received whole before the script starts [persistent]" {
+	t_upload_waits persistent
+}
+@test "a body is received whole before the script starts [transient]" {
+	t_upload_waits transient
 }
 
 # Output reaches the client as the script writes it.
@@ -1420,6 +1460,185 @@ EOF
 	expect_var SCRIPT_NAME /gw/index.cgi
 	expect_var PATH_INFO /repo
 	expect_var PATH_TRANSLATED "$SITE/repo"
+}
+
+# ---------------------------------------------------------------------
+# Slow clients and the number of scripts (-l, -q)
+
+# SLOWPOST_PY N LENGTH GAP PATH: N clients POST to PATH a body of LENGTH
+# bytes, each sending one byte every GAP seconds after its head (all in
+# step); "sending" goes to $TEST_TMP/slowpost once every head is out,
+# "sent" once every body is.  Then it prints each client's status line
+# and the first line of its body with a "=", and exits.  127.0.0.1 only, bounded by
+# LENGTH * GAP plus a 30 s timeout on each read.
+SLOWPOST_PY='
+import os, socket, sys, time
+port = int(os.environ["PORT"])
+n, length, gap, path = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+prog = os.path.join(os.environ["TEST_TMP"], "slowpost")
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+              b"Content-Length: %d\r\n\r\n" % (path.encode(), length))
+    socks.append(s)
+with open(prog, "w") as f:
+    f.write("sending\n")
+for k in range(length):
+    time.sleep(gap)
+    for s in socks:
+        s.sendall(b"x")
+with open(prog, "a") as f:
+    f.write("sent\n")
+for s in socks:
+    got = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    lines = [l.strip() for l in got.decode("latin-1").split("\n")]
+    print(lines[0], "|", ([l for l in lines if "=" in l] + [""])[0])
+'
+
+# count_script NAME [SECONDS]: a script that leaves a file started.PID
+# in $TEST_TMP, sleeps SECONDS (default none) and answers
+# "length=CONTENT_LENGTH read=BYTES".
+count_script() {
+	script "$1" <<EOF
+#!/bin/sh
+: >"$TEST_TMP/started.\$\$"
+n=\$(wc -c | tr -d ' ')
+sleep ${2:-0}
+printf 'Content-Type: text/plain\n\nlength=%s read=%s\n' "\$CONTENT_LENGTH" "\$n"
+EOF
+}
+
+started_count() {
+	find "$TEST_TMP" -maxdepth 1 -name 'started.*' | wc -l
+}
+
+# timed_get PATH CODE MS: PATH answers CODE within MS milliseconds.
+timed_get() {
+	local t0 t1
+	t0=$(now_ms)
+	expect "$1" "$2"
+	t1=$(now_ms)
+	(( t1 - t0 < $3 )) || fail "$1 took $((t1 - t0)) ms (over $3)"
+}
+
+# Twenty clients upload 8 bytes each, one byte every 0.6 s: no script
+# starts until their bodies are complete (before, with the body
+# streamed, twenty scripts ran for the whole upload), a normal request
+# is served meanwhile at once, and every upload is then answered.
+@test "slow uploads start no script until their bodies are complete; a GET is served meanwhile" {
+	count_script count.cgi
+	env_script env.cgi
+	start_cgi persistent
+	expect /cgi/env.cgi 200
+	local cc probe i
+	cc=$(callcgi_pid)
+	python3 -c "$SLOWPOST_PY" 20 8 0.6 /cgi/count.cgi >"$TEST_TMP/statuses" &
+	probe=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q sending "$TEST_TMP/slowpost" 2>/dev/null && break
+		sleep 0.05
+	done
+	sleep 1
+	assert_equal "$(started_count)" 0
+	assert_equal "$(children_of "$cc" | wc -l)" 0
+	timed_get /cgi/env.cgi 200 2000
+	grep -q sent "$TEST_TMP/slowpost" &&
+	    fail "the probe ended too early to tell (a slow machine?)"
+	assert_equal "$(started_count)" 0
+	wait "$probe" || fail "the probe failed: $(cat "$TEST_TMP/statuses")"
+	assert_equal "$(grep -c '^HTTP/1.1 200 .*| length=8 read=8$' "$TEST_TMP/statuses")" 20 ||
+	    fail "$(cat "$TEST_TMP/statuses")"
+	assert_equal "$(started_count)" 20
+}
+
+# max_children PID FILE: until FILE exists, sample how many children
+# PID has; print the most seen.
+max_children() {
+	local most=0 n
+	while [ ! -e "$2" ]; do
+		n=$(children_of "$1" | wc -l)
+		((n > most)) && most=$n
+		sleep 0.02
+	done
+	echo "$most"
+}
+
+# parallel_get N PATH: N requests of PATH at once; their statuses, one a
+# line, sorted, in $TEST_TMP/par; $TEST_TMP/par.done once all are over.
+parallel_get() {
+	local i pids=()
+	rm -f "$TEST_TMP/par.done"
+	for ((i = 0; i < $1; i++)); do
+		curl -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		    "http://127.0.0.1:$PORT$2?$i" >"$TEST_TMP/par.$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	cat "$TEST_TMP"/par.[0-9]* | sort >"$TEST_TMP/par"
+	: >"$TEST_TMP/par.done"
+}
+
+# With -l 2, five slow scripts asked at once run two at a time (count
+# the processes), the others wait their turn; a static file is served
+# meanwhile.  With -q 1 as well, one waits and two are refused with 503
+# at once.  With -w 1, a waiting request is answered 503 when its time
+# is up, not when the running script ends.
+@test "-l 2: at most two scripts run at once, the rest wait (-q) or get 503" {
+	count_script slow.cgi 1.5
+	count_script slower.cgi 6
+	env_script env.cgi
+	local cc par sampler t0 t1
+	# slow_site CALLCGI-ARGS...: the CGI site with a static file too.
+	slow_site() {
+		cgi_rc persistent "$@"
+		printf '%s\n' "child sf" "    exec sendfile" "match" \
+		    "    filename *.txt" "    handler sf" >>"$CGI_RC"
+		echo static >"$SITE/s.txt"
+		start_site -N -c "$CGI_RC" "$SITE"
+		expect /cgi/env.cgi 200
+		cc=$(callcgi_pid)
+		rm -f "$TEST_TMP"/started.*
+	}
+	slow_site -l 2
+	parallel_get 5 /cgi/slow.cgi &
+	par=$!
+	max_children "$cc" "$TEST_TMP/par.done" >"$TEST_TMP/most" &
+	sampler=$!
+	sleep 0.5
+	timed_get /s.txt 200 2000
+	wait "$par" "$sampler"
+	assert_equal "$(tr '\n' ' ' <"$TEST_TMP/par")" "200 200 200 200 200 "
+	assert_equal "$(cat "$TEST_TMP/most")" 2
+	assert_equal "$(started_count)" 5
+	stop_site
+
+	slow_site -l 2 -q 1
+	parallel_get 5 /cgi/slow.cgi
+	assert_equal "$(tr '\n' ' ' <"$TEST_TMP/par")" "200 200 200 503 503 "
+	assert_equal "$(started_count)" 3
+	stop_site
+
+	slow_site -l 1 -w 1
+	curl -s -m 30 -o /dev/null "http://127.0.0.1:$PORT/cgi/slower.cgi" &
+	par=$!
+	sleep 0.3
+	t0=$(now_ms)
+	expect /cgi/slower.cgi 503
+	t1=$(now_ms)
+	((t1 - t0 >= 900 && t1 - t0 < 4000)) ||
+	    fail "the waiting request took $((t1 - t0)) ms, not about 1000"
+	assert_equal "$(started_count)" 1
+	kill "$par" 2>/dev/null || true
+	wait "$par" || true
 }
 
 # ---------------------------------------------------------------------
