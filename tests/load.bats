@@ -425,3 +425,117 @@ PY
 	assert_match "$sf" '^[0-9]+$'
 	assert_equal "$(proc_name "$sf")" sendfile
 }
+
+# ---------------------------------------------------------------------
+# Slow uploads to CGI scripts (issue 18, points 3 and 10)
+
+# SLOWCGI_PY N CALLCGI-PID: N clients POST an 8-byte body to
+# /cgi/hello.cgi, one byte each every 0.5 s; meanwhile the processes
+# below callcgi are counted and a GET of the same script is timed; once
+# the bodies are complete, the scripts callcgi runs at once are counted
+# until every answer is in.  Prints "upload-peak=P get=CODE get-ms=MS
+# run-peak=R ok=A busy=B other=C".
+SLOWCGI_PY='
+import collections, os, socket, sys, threading, time, urllib.request
+n, cc = int(sys.argv[1]), int(sys.argv[2])
+port = int(os.environ["PORT"])
+def tree(pid):
+    kids = collections.defaultdict(list)
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = open("/proc/%s/stat" % d).read()
+                kids[int(st.rsplit(")", 1)[1].split()[1])].append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in kids[todo.pop()]:
+            out.append(c)
+            todo.append(c)
+    return out, len(kids[pid])
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(b"POST /cgi/hello.cgi HTTP/1.1\r\nHost: h\r\n"
+              b"Connection: close\r\nContent-Length: 8\r\n\r\n")
+    socks.append(s)
+upload_peak, get_code, get_ms = 0, "none", -1
+for k in range(8):
+    t_end = time.monotonic() + 0.5
+    while time.monotonic() < t_end:
+        upload_peak = max(upload_peak, len(tree(cc)[0]))
+        time.sleep(0.05)
+    if k == 3:
+        t0 = time.monotonic()
+        try:
+            get_code = urllib.request.urlopen(
+                "http://127.0.0.1:%d/cgi/hello.cgi" % port, timeout=30).status
+        except Exception as e:
+            get_code = type(e).__name__
+        get_ms = int((time.monotonic() - t0) * 1000)
+    if k < 7:
+        for s in socks:
+            s.sendall(b"x")
+upload_peak = max(upload_peak, len(tree(cc)[0]))
+for s in socks:
+    s.sendall(b"x")
+codes = collections.Counter()
+run_peak = 0
+def sample():
+    global run_peak
+    while not done:
+        run_peak = max(run_peak, tree(cc)[1])
+        time.sleep(0.02)
+done = False
+th = threading.Thread(target=sample)
+th.start()
+for s in socks:
+    got = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    code = got[9:12].decode("latin-1")
+    codes["ok" if code == "200" and b"(8 bytes)" in got
+          else "busy" if code == "503" else "other"] += 1
+done = True
+th.join()
+print("upload-peak=%d get=%s get-ms=%d run-peak=%d ok=%d busy=%d other=%d" %
+      (upload_peak, get_code, get_ms, run_peak, codes["ok"], codes["busy"],
+       codes["other"]))
+'
+
+# cgi_default_limit: callcgi's default -l on this machine (callcgi(1)).
+cgi_default_limit() {
+	local n u
+	n=$(($(nproc) * 8))
+	u=$(ulimit -Su)
+	[ "$u" = unlimited ] || (( u / 4 >= n )) || n=$((u / 4))
+	echo $((n < 1 ? 1 : n))
+}
+
+@test "200 slow uploads to a CGI script start no process until their bodies are in; a GET is served meanwhile; then at most -l scripts run" {
+	need_nofile 4096
+	cp -R "$ASHD_SRCDIR/examples/site/." "$SITE/"
+	start_site "$SITE"
+	expect /cgi/hello.cgi 200
+	local cc out lim
+	cc=$(children_named "$(dirplex_pid)" callcgi)
+	[ -n "$cc" ] || fail "no persistent callcgi under dirplex"
+	lim=$(cgi_default_limit)
+	out=$(python3 -c "$SLOWCGI_PY" 200 "$cc")
+	echo "# $out (default -l $lim)" >&3
+	assert_match "$out" '^upload-peak=0 get=200 get-ms=[0-9]+ '
+	(($(sed -E 's/.*get-ms=([0-9]+).*/\1/' <<<"$out") < 2000)) ||
+	    fail "the GET was slow: $out"
+	(($(sed -E 's/.*run-peak=([0-9]+).*/\1/' <<<"$out") <= lim)) ||
+	    fail "more than $lim scripts at once: $out"
+	assert_match "$out" ' other=0$'
+	# Within -l and its queue (16 per slot), every upload is answered.
+	((lim * 17 < 200)) || assert_match "$out" ' ok=200 busy=0 '
+}
