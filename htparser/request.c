@@ -100,6 +100,40 @@ set_what(struct conn *c, const struct req *r)
 }
 
 /*
+ * An absolute-form target names the host itself, and then the Host
+ * field is ignored (RFC 9112 3.2.2): the handlers get the target's
+ * authority as Host, so that nothing routed by Host can be told one
+ * host and serve another.  0, or -1 if answered.
+ */
+static int
+rq_abs_host(struct conn *c, struct req *r)
+{
+	const char *a = r->r_url;
+	char *host;
+	int rv;
+
+	if (!strncasecmp(a, "http://", 7))
+		a += 7;
+	else if (!strncasecmp(a, "https://", 8))
+		a += 8;
+	else
+		return 0;
+	if ((host = strndup(a, strcspn(a, "/?"))) == NULL) {
+		conn_fail(c, 500, "Out of memory.");
+		return -1;
+	}
+	rv = -1;
+	if (!http_host_valid(host))
+		conn_fail(c, 400, "Invalid host in the target.");
+	else if (req_set_header(r, "Host", host) == -1)
+		conn_fail(c, 500, "Out of memory.");
+	else
+		rv = 0;
+	free(host);
+	return rv;
+}
+
+/*
  * The request target: the rest string handlers route on has its
  * dot-segments resolved (lib/url: url_resolve_rest()), so that no
  * handler meets a ".." in it; the URL stays as the client sent it.
@@ -136,7 +170,7 @@ start_request(struct conn *c, struct req *r)
 		conn_fail(c, st, rq_status_msg(st));
 		return -1;
 	}
-	if (rq_target(c, r) == -1)
+	if (rq_target(c, r) == -1 || rq_abs_host(c, r) == -1)
 		return -1;
 	c->c_close = f.hf_close || srv.s_stopping;
 	c->c_expect = f.hf_expect;

@@ -393,9 +393,8 @@ framing_coding(const struct req *r, int *chunked)
 	return 0;
 }
 
-/* A Host value: uri-host [ ":" port ] (RFC 9112 3.2), or empty. */
-static int
-host_valid(const char *h)
+int
+http_host_valid(const char *h)
 {
 	const char *p = h;
 
@@ -451,7 +450,7 @@ http_req_framing(const struct req *r, struct http_framing *f)
 			if (strcasecmp(v, "100-continue"))
 				return 417;
 			f->hf_expect = http11;
-		} else if (!strcasecmp(n, "Host") && !host_valid(v))
+		} else if (!strcasecmp(n, "Host") && !http_host_valid(v))
 			return 400;
 	}
 	f->hf_close = http11 ? close : !keep;

@@ -52,6 +52,9 @@ struct http_framing {
  * missing/repeated Host on 1.1, bad Expect... ), 501 (codings other
  * than a final chunked), 417 (an Expect other than 100-continue). */
 int http_req_framing(const struct req *r, struct http_framing *f);
+/* 1 if h is a valid Host value: uri-host [ ":" port ] (RFC 9112 3.2),
+ * or empty. */
+int http_host_valid(const char *h);
 
 /* A response head as a handler wrote it. */
 struct http_resp {

@@ -196,6 +196,36 @@ EOF
 	done
 }
 
+@test "absolute-form: the target's host is the Host the handler sees (RFC 9112 3.2.2)" {
+	local t host want
+	start_htparser
+	# target, client's Host (- for none: then HTTP/1.0), Host passed on
+	while read -r t host want; do
+		if [ "$host" = - ]; then
+			run raw_request "GET $t HTTP/1.0\r\n\r\n"
+		else
+			run raw_request "GET $t HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n"
+		fi
+		assert_status 0
+		assert_equal "$(status_codes "$output")" 200
+		assert_contains "$output" $'\nurl '"$t"$'\n'
+		assert_equal "$(grep -ci '^header host:' <<<"$output")" 1
+		assert_contains "$output" $'\nheader Host: '"$want"$'\n'
+	done <<'EOF'
+http://a.example/x b.example a.example
+http://a.example:8080/x?q b.example a.example:8080
+HTTPS://A.example b.example:443 A.example
+http://[::1]:81/ b.example [::1]:81
+http://a.example?q - a.example
+/x b.example b.example
+EOF
+	# A target whose authority is no valid Host is refused.
+	for t in http://a:b/x http://a:80:81/ 'http://[::1/'; do
+		expect_rejected 400 "GET $t HTTP/1.1\r\n$H\r\n"
+		kill_bg
+	done
+}
+
 @test "the root URL gives an empty rest string" {
 	start_htparser
 	code=$(curl_get '/?q')
