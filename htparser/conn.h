@@ -17,6 +17,7 @@
 
 #include "ashlimits.h"
 #include "buf.h"
+#include "chunk.h"
 #include "http.h"
 #include "loop.h"
 #include "req.h"
@@ -169,6 +170,8 @@ struct conn {
 	enum rstate c_rs;
 	enum bodymode c_rmode; /* response body */
 	long long c_rleft;
+	unsigned c_hchunk : 1; /* the handler's body is chunked: decode */
+	struct chunkdec c_rcd;
 	int c_pipe[2];	/* splice: handler -> pipe -> client */
 	size_t c_piped; /* bytes in c_pipe */
 };

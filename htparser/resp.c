@@ -95,33 +95,70 @@ read_handler(struct conn *c, char *dst, size_t cap)
 	return n;
 }
 
-/* Compose the client's response head from the handler's. */
+/*
+ * The handler's Transfer-Encoding: 0 none, 1 just "chunked" (which
+ * htparser decodes), -1 any other coding or list, which it cannot take
+ * off (RFC 9112 6.1: the message then ends only at the close, in a
+ * coding the client never asked for).
+ */
 static int
-start_response(struct conn *c, struct http_resp *rp)
+handler_coding(const struct http_resp *rp)
 {
-	const char *sw, *te;
-	long long len;
-	size_t i;
-	int nobody, duplex, rawchunk;
+	const char *p, *s, *e;
+	size_t i, n, nel = 0;
+	int chunked = 0;
 
-	sw = http_resp_header(rp, "X-Ash-Switch");
-	duplex = sw && !strcasecmp(sw, "duplex") && c->c_dfd >= 0;
-	te = http_resp_header(rp, "Transfer-Encoding");
-	rawchunk = te != NULL;
-	if ((len = http_resp_length(rp)) == -1 && !rawchunk)
-		return -1;
+	for (i = 0; i < rp->hr_nhdrs; i++) {
+		if (strcasecmp(rp->hr_hdrs[i].h_name, "Transfer-Encoding"))
+			continue;
+		for (p = rp->hr_hdrs[i].h_value;; p = e + 1) {
+			e = p + strcspn(p, ",");
+			for (s = p; s < e && (*s == ' ' || *s == '\t'); s++)
+				;
+			for (n = (size_t)(e - s);
+			     n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t');
+			     n--)
+				;
+			if (n > 0) {
+				nel++;
+				chunked = n == 7 &&
+				    !strncasecmp(s, "chunked", 7);
+			}
+			if (*e == '\0')
+				break;
+		}
+		if (nel == 0)
+			return -1; /* an empty Transfer-Encoding */
+	}
+	if (nel == 0)
+		return 0;
+	return nel == 1 && chunked ? 1 : -1;
+}
+
+/*
+ * The framing of the response to the client: htparser's own, whatever
+ * the handler said (htparser(1), RESPONSES).  NULL, or why the
+ * response cannot be framed (502).
+ */
+static const char *
+set_framing(struct conn *c, const struct http_resp *rp, int duplex,
+    long long *lenp)
+{
+	int te, nobody;
+	long long len;
+
+	if ((te = handler_coding(rp)) < 0)
+		return "a transfer coding other than chunked";
+	if ((len = http_resp_length(rp)) == -1)
+		return "a malformed Content-Length";
+	if (te && len >= 0)
+		return "both Transfer-Encoding and Content-Length";
 	nobody = c->c_ishead || rp->hr_status < 200 || rp->hr_status == 204 ||
 	    rp->hr_status == 304;
-	if (duplex)
+	c->c_hchunk = 0;
+	if (duplex || nobody)
 		c->c_rmode = BM_NONE;
-	else if (nobody)
-		c->c_rmode = BM_NONE;
-	else if (rawchunk) {
-		/* A handler that did its own coding: pass the bytes on
-		 * and end the connection with them. */
-		c->c_rmode = BM_CLOSE;
-		c->c_close = 1;
-	} else if (len >= 0) {
+	else if (len >= 0) {
 		c->c_rmode = BM_LENGTH;
 		c->c_rleft = len;
 	} else if (c->c_http11)
@@ -130,6 +167,29 @@ start_response(struct conn *c, struct http_resp *rp)
 		c->c_rmode = BM_CLOSE;
 		c->c_close = 1;
 	}
+	if (te && c->c_rmode != BM_NONE) {
+		c->c_hchunk = 1;
+		chunk_init(&c->c_rcd);
+	}
+	/* No length on a response that cannot have a body at all. */
+	*lenp = rp->hr_status < 200 || rp->hr_status == 204 ? -1 : len;
+	return NULL;
+}
+
+/* Compose the client's response head from the handler's; NULL, or why
+ * it cannot be sent (502). */
+static const char *
+start_response(struct conn *c, struct http_resp *rp)
+{
+	const char *sw, *why;
+	long long len;
+	size_t i;
+	int duplex;
+
+	sw = http_resp_header(rp, "X-Ash-Switch");
+	duplex = sw && !strcasecmp(sw, "duplex") && c->c_dfd >= 0;
+	if ((why = set_framing(c, rp, duplex, &len)) != NULL)
+		return why;
 	if (!duplex && rp->hr_status < 200)
 		c->c_close = 1; /* no interim responses from handlers */
 	if (srv.s_stopping)
@@ -139,7 +199,7 @@ start_response(struct conn *c, struct http_resp *rp)
 	 * few headers. */
 	if (buf_reserve(&c->c_out, c->c_hbuf.b_len + 128) == -1 ||
 	    append_status(&c->c_out, rp) == -1)
-		return -1;
+		return "no memory";
 	for (i = 0; i < rp->hr_nhdrs; i++) {
 		const char *n = rp->hr_hdrs[i].h_name;
 
@@ -147,29 +207,33 @@ start_response(struct conn *c, struct http_resp *rp)
 		    !strcasecmp(n, "Keep-Alive") ||
 		    !strcasecmp(n, "Proxy-Connection") ||
 		    (!duplex && !strcasecmp(n, "Connection")) ||
-		    (!rawchunk && !strcasecmp(n, "Transfer-Encoding")))
+		    !strcasecmp(n, "Transfer-Encoding") ||
+		    !strcasecmp(n, "Content-Length"))
 			continue;
 		if (append_field(&c->c_out, n, rp->hr_hdrs[i].h_value) == -1)
-			return -1;
+			return "no memory";
 	}
 	if (!http_resp_header(rp, "Date") &&
 	    append_field(&c->c_out, "Date", date_now()) == -1)
-		return -1;
+		return "no memory";
 	if (!http_resp_header(rp, "Server") &&
 	    buf_appends(&c->c_out,
 		"Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n") == -1)
-		return -1;
+		return "no memory";
+	if (len >= 0 &&
+	    buf_printf(&c->c_out, "Content-Length: %lld\r\n", len) == -1)
+		return "no memory";
 	if (c->c_rmode == BM_CHUNKED &&
 	    buf_appends(&c->c_out, "Transfer-Encoding: chunked\r\n") == -1)
-		return -1;
+		return "no memory";
 	if (!duplex &&
 	    buf_appends(&c->c_out,
 		c->c_close	  ? "Connection: close\r\n"
 		    : c->c_http11 ? ""
 				  : "Connection: keep-alive\r\n") == -1)
-		return -1;
+		return "no memory";
 	if (buf_appends(&c->c_out, "\r\n") == -1)
-		return -1;
+		return "no memory";
 	c->c_started = 1;
 	if (duplex)
 		c->c_state = CS_DUPLEX;
@@ -177,7 +241,7 @@ start_response(struct conn *c, struct http_resp *rp)
 		close(c->c_dfd);
 		c->c_dfd = -1;
 	}
-	return 0;
+	return NULL;
 }
 
 /* Append body bytes from the handler to c_out per c_rmode. */
@@ -207,11 +271,20 @@ emit_body(struct conn *c, const char *data, size_t len)
 	return 0;
 }
 
-/* The handler's output ended (EOF, or the length was reached). */
+/* The handler's output ended (EOF, the length was reached, or its
+ * last chunk came). */
 static int
 end_body(struct conn *c)
 {
 	c->c_hdone = 1;
+	if (c->c_hchunk && !chunk_done(&c->c_rcd)) {
+		/* No last chunk: the client must see a cut body, never a
+		 * complete one, so no last chunk of ours either. */
+		conn_log(c, LOG_WARNING,
+		    "handler ended its chunked response early");
+		c->c_close = 1;
+		return 0;
+	}
 	if (c->c_rmode == BM_CHUNKED)
 		return buf_appends(&c->c_out, "0\r\n\r\n");
 	if (c->c_rmode == BM_LENGTH && c->c_rleft > 0) {
@@ -224,11 +297,43 @@ end_body(struct conn *c)
 	return 0;
 }
 
+/* Body bytes from the handler, decoded first if the handler chunked
+ * them; what follows its last chunk is dropped.  0, or -1 (then the
+ * connection is to be aborted). */
+static int
+relay_body(struct conn *c, const char *data, size_t len)
+{
+	const char *d;
+	size_t dl;
+	ssize_t n;
+
+	if (!c->c_hchunk)
+		return emit_body(c, data, len);
+	while (len > 0 && !chunk_done(&c->c_rcd)) {
+		if ((n = chunk_feed(&c->c_rcd, data, len, &d, &dl)) < 0) {
+			/* What came before goes out, and then the close:
+			 * the client sees the body cut. */
+			conn_log(c, LOG_WARNING,
+			    "handler sent a malformed chunked body");
+			c->c_hdone = c->c_close = 1;
+			return 0;
+		}
+		if (emit_body(c, d, dl) == -1)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	if (chunk_done(&c->c_rcd) && !c->c_hdone)
+		return end_body(c);
+	return 0;
+}
+
 /* Handler -> client, the response head.  1 progress, 0 none, -1 ended. */
 int
 resp_step_head(struct conn *c)
 {
 	struct http_resp rp;
+	const char *why;
 	size_t room;
 	ssize_t n;
 	int hl;
@@ -267,10 +372,9 @@ resp_step_head(struct conn *c)
 		conn_fail(c, 502, "The handler sent an invalid response.");
 		return -1;
 	}
-	if (start_response(c, &rp) == -1) {
+	if ((why = start_response(c, &rp)) != NULL) {
 		http_resp_free(&rp);
-		conn_log(c, LOG_WARNING,
-		    "handler sent an unusable response head");
+		conn_log(c, LOG_WARNING, "handler's response head: %s", why);
 		conn_fail(c, 502, "The handler sent an invalid response.");
 		return -1;
 	}
@@ -279,7 +383,7 @@ resp_step_head(struct conn *c)
 	if (c->c_rmode == BM_LENGTH && c->c_rleft == 0)
 		c->c_hdone = 1;
 	n = (ssize_t)(c->c_hbuf.b_len - (size_t)hl);
-	if (emit_body(c, c->c_hbuf.b_data + hl, (size_t)n) == -1) {
+	if (relay_body(c, c->c_hbuf.b_data + hl, (size_t)n) == -1) {
 		conn_abort(c);
 		return -1;
 	}
@@ -378,7 +482,7 @@ resp_step_body(struct conn *c)
 			return 0;
 		n = 0; /* a reset is an end, like EOF */
 	}
-	if (n == 0 ? end_body(c) : emit_body(c, conn_iobuf, (size_t)n)) {
+	if (n == 0 ? end_body(c) : relay_body(c, conn_iobuf, (size_t)n)) {
 		conn_abort(c);
 		return -1;
 	}

@@ -437,6 +437,102 @@ header X-Ash-Connection-ID: N"
 	assert_equal "$(header_value Connection "$(cat "$TEST_TMP/out.h1")")" close
 }
 
+# raw_get VERSION RESPONSE [METHOD]: a request on HTTP/VERSION whose
+# handler (tests/hostile/raw-handler.py, started by start_raw) writes
+# RESPONSE (escapes; '|' splits it into writes); what the client
+# received goes to $TEST_TMP/out.
+start_raw() {
+	ECHO_HANDLER=$ASHD_SRCDIR/tests/hostile/raw-handler.py start_htparser "$@"
+}
+raw_get() {
+	local q
+	q=$(python3 -c 'import codecs, sys, urllib.parse
+print(urllib.parse.quote(codecs.escape_decode(sys.argv[1].encode())[0], safe=""))' "$2")
+	rawhttp -t 5 -s "${3:-GET} /?$q HTTP/$1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+}
+
+@test "response framing: a handler's chunked body is decoded and framed again, chunked on 1.1, by the close on 1.0" {
+	local r=$'HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nX-A: 1\r\n\r\n5\r\nhel|lo\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\nGARBAGE'
+	start_raw
+	raw_get 1.1 "$r"
+	run resp_summary "$TEST_TMP/out"
+	assert_equal "$output" '200 chunked 8'
+	assert_equal "$(cat "$TEST_TMP/out.1")" helloabc
+	assert_equal "$(header_count Transfer-Encoding "$(cat "$TEST_TMP/out.h1")")" 1
+	assert_equal "$(header_value X-A "$(cat "$TEST_TMP/out.h1")")" 1
+	raw_get 1.0 "$r"
+	run resp_summary "$TEST_TMP/out"
+	assert_equal "$output" '200 close 8'
+	assert_equal "$(cat "$TEST_TMP/out.1")" helloabc
+	assert_equal "$(header_count Transfer-Encoding "$(cat "$TEST_TMP/out.h1")")" 0
+	assert_equal "$(header_value Connection "$(cat "$TEST_TMP/out.h1")")" close
+	# The connection is kept on 1.1 and the next request is served.
+	q=$(python3 -c 'import urllib.parse, sys; print(urllib.parse.quote(sys.argv[1], safe=""))' \
+	    $'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n')
+	rawhttp -s "GET /?$q HTTP/1.1\r\n$H\r\nGET /next HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_summary "$TEST_TMP/out"
+	assert_equal "$output" $'200 chunked 2\n200 length 10'
+	assert_equal "$(cat "$TEST_TMP/out.2")" 'path next'
+}
+
+@test "response framing: Transfer-Encoding with Content-Length, or a coding other than chunked, is 502" {
+	local te
+	start_raw
+	for v in 1.1 1.0; do
+		raw_get "$v" $'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello'
+		run resp_summary "$TEST_TMP/out"
+		assert_match "$output" '^502 length [0-9]+$'
+		assert_not_contains "$(cat "$TEST_TMP/out")" hello
+		for te in 'gzip, chunked' gzip identity 'chunked, chunked' \
+		    'chunked\r\nTransfer-Encoding: chunked' ''; do
+			raw_get "$v" "HTTP/1.1 200 OK\r\nTransfer-Encoding: $te\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+			run resp_summary "$TEST_TMP/out"
+			assert_match "$output" '^502 length [0-9]+$'
+			assert_not_contains "$(cat "$TEST_TMP/out")" hello
+		done
+	done
+	assert_contains "$(cat "$HTPARSER_LOG")" 'both Transfer-Encoding and Content-Length'
+	assert_contains "$(cat "$HTPARSER_LOG")" 'a transfer coding other than chunked'
+}
+
+@test "response framing: a cut or malformed chunked body from the handler never reaches the client complete" {
+	start_raw
+	for r in '5\r\nhello\r\n' '5\r\nhello\r\nzz\r\n' '5\r\nhelloXX' '5\r\nhello\r\n0\r\n'; do
+		raw_get 1.1 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n$r"
+		run resp_summary "$TEST_TMP/out"
+		assert_status 1
+		assert_match "$output" '^error: response 1: (incomplete chunk line|short chunk)'
+		assert_not_contains "$(cat "$TEST_TMP/out")" $'0\r\n\r\n'
+	done
+	assert_contains "$(cat "$HTPARSER_LOG")" 'malformed chunked body'
+	assert_contains "$(cat "$HTPARSER_LOG")" 'ended its chunked response early'
+}
+
+@test "response framing: one Content-Length, none on 204; HEAD and 304 keep theirs" {
+	start_raw
+	raw_get 1.1 $'HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello'
+	run resp_summary "$TEST_TMP/out"
+	assert_equal "$output" '200 length 5'
+	assert_equal "$(header_count Content-Length "$(cat "$TEST_TMP/out.h1")")" 1
+	raw_get 1.1 $'HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello'
+	assert_equal "$(status_codes "$(cat "$TEST_TMP/out")")" 502
+	raw_get 1.1 $'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n'
+	assert_equal "$(status_codes "$(cat "$TEST_TMP/out")")" 502
+	raw_get 1.1 $'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n'
+	run resp_summary "$TEST_TMP/out"
+	assert_equal "$output" '204 none 0'
+	assert_equal "$(header_count Content-Length "$(cat "$TEST_TMP/out.h1")")" 0
+	raw_get 1.1 $'HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n'
+	run resp_summary "$TEST_TMP/out"
+	assert_equal "$output" '304 none 0'
+	assert_equal "$(header_value Content-Length "$(cat "$TEST_TMP/out.h1")")" 7
+	raw_get 1.1 $'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' HEAD
+	run resp_summary "$TEST_TMP/out" 1
+	assert_equal "$output" '200 head 0'
+	assert_equal "$(header_count Transfer-Encoding "$(cat "$TEST_TMP/out.h1")")" 0
+	assert_equal "$(cat "$TEST_TMP/out.1")" ''
+}
+
 @test "HEAD gets the head only, even when the handler writes a body" {
 	start_htparser
 	rawhttp -s "HEAD /h HTTP/1.1\r\n$H\r\nHEAD /h?nolength HTTP/1.1\r\n$H\r\nGET /g HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
