@@ -262,12 +262,14 @@ conn_read(struct conn *c, size_t max)
 	return 1;
 }
 
-/* Reset the connection for its next request, or close it. */
+/* Reset the connection for its next request, or close it.  A body the
+ * handler did not read (c_upfail) was read to its end all the same: the
+ * next request starts where it ends, as the response head promised. */
 static void
 finish_request(struct conn *c)
 {
 	drop_handler(c);
-	if (c->c_close || !c->c_bodydone || c->c_upfail || srv.s_stopping) {
+	if (c->c_close || !c->c_bodydone || srv.s_stopping) {
 		c->c_state = CS_FINAL;
 		return;
 	}

@@ -294,7 +294,7 @@ rq_step_upload(struct conn *c)
 			c->c_hwr = 0;
 		else if (n < 0) {
 			/* The handler stopped reading: keep consuming the
-			 * body, drop it, and close after the response. */
+			 * body and drop it. */
 			c->c_upfail = 1;
 			buf_free(&c->c_up);
 			prog = 1;

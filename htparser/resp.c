@@ -192,6 +192,11 @@ start_response(struct conn *c, struct http_resp *rp)
 		return why;
 	if (!duplex && rp->hr_status < 200)
 		c->c_close = 1; /* no interim responses from handlers */
+	/* An answer before the whole body (a refusal, as a rule): the
+	 * rest of the body is not read for another request, and the
+	 * client is told so before it sends more (conn.c lingers). */
+	if (!duplex && !c->c_bodydone)
+		c->c_close = 1;
 	if (srv.s_stopping)
 		c->c_close = 1;
 	/* The head comes out about the size it came in, and a small body

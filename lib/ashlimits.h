@@ -45,7 +45,9 @@
 /* htparser, the rest of its sizes and times (not options):
  * - descriptors (set_conn_limit() in htparser/main.c): the soft limit
  *   wanted, those kept free, most requests in flight;
- * - how long (ms) and how much a closing connection drains (lingers);
+ * - how long (ms) and how much a closing connection drains (lingers):
+ *   what a client sends at full speed while it has not read the
+ *   answer yet, so that it reads it instead of meeting a reset;
  * - bodies at least ASH_SPLICE_MIN long go handler -> client by
  *   splice(2), through a pipe of ASH_SPLICE_PIPE bytes;
  * - the one read buffer of the process;
@@ -61,7 +63,7 @@
 #define ASH_FD_SPARE	     32
 #define ASH_FD_ACTIVE	     1024
 #define ASH_LINGER_MS	     2000
-#define ASH_LINGER_MAX	     (1024 * 1024)
+#define ASH_LINGER_MAX	     (64 * 1024 * 1024)
 #define ASH_SPLICE_MIN	     (64 * 1024)
 #define ASH_SPLICE_PIPE	     (256 * 1024)
 #define ASH_READBUF_SIZE     (64 * 1024)

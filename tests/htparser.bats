@@ -908,6 +908,59 @@ rss-growth-ok True"
 	header_value Date "$h" >/dev/null
 }
 
+# A client that sends its whole body before it reads (as most HTTP
+# libraries do): POST PATH with a body of N bytes, the first 1000 then,
+# after PAUSE seconds, the rest at full speed; then read to the end.
+# Prints "sent S/N STATUS CONNECTION END" (END: eof, or how it failed).
+UPLOAD_PY='
+import socket, sys, time
+port, path, n, pause = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), n))
+sent, end, got = 0, "eof", b""
+block = b"x" * 65536
+try:
+    s.sendall(block[:1000]); sent = 1000
+    time.sleep(pause)
+    while sent < n:
+        k = min(len(block), n - sent)
+        s.sendall(block[:k]); sent += k
+except OSError as e:
+    end = "send: " + e.__class__.__name__
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except OSError as e:
+    end = (end + ", " if end != "eof" else "") + "recv: " + e.__class__.__name__
+head = got.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+conn = [l.split(":", 1)[1].strip() for l in head[1:] if l.lower().startswith("connection:")]
+print("sent %d/%d %s %s %s" % (sent, n, head[0].split(" ")[1] if head[0] else "-",
+    conn[0] if conn else "-", end))
+'
+
+@test "an answer before the whole body says Connection: close, and lingers until the client has sent it" {
+	local n=8000000
+	start_htparser -o max-body=100000
+	# The handler answers 500 without reading; htparser answers 413.
+	run python3 -c "$UPLOAD_PY" "$PORT" '/?status=500&noread' 90000 0.3
+	assert_equal "$output" "sent 90000/90000 500 close eof"
+	run python3 -c "$UPLOAD_PY" "$PORT" / "$n" 0.3
+	assert_equal "$output" "sent $n/$n 413 close eof"
+	kill_bg
+	start_htparser
+	run python3 -c "$UPLOAD_PY" "$PORT" '/?status=500&noread' "$n" 0.3
+	assert_equal "$output" "sent $n/$n 500 close eof"
+	# A body that arrived whole keeps the connection.
+	rawhttp -s "POST /?status=500&noread HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhello" \
+	    -e '\r\n\r\n' -r 0.3 -s "GET /next HTTP/1.1\r\n${H}Connection: close\r\n\r\n" -c >"$TEST_TMP/out"
+	run resp_summary "$TEST_TMP/out"
+	assert_match "$output" $'^500 length [0-9]+\n200 length [0-9]+$'
+	assert_equal "$(header_count Connection "$(cat "$TEST_TMP/out.h1")")" 0
+}
+
 # ---------------------------------------------------------------------
 # Timeouts
 
