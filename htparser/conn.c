@@ -259,6 +259,7 @@ conn_read(struct conn *c, size_t max)
 	}
 	if (buf_append(&c->c_in, conn_iobuf, (size_t)n) == -1)
 		return -1;
+	c->c_mrbytes += (unsigned long long)n;
 	return 1;
 }
 
@@ -495,6 +496,7 @@ conn_run(struct conn *c)
 		return;
 	if (any && (c->c_state == CS_REQ || c->c_state == CS_DUPLEX))
 		conn_pick_timer(c);
+	rq_rate_update(c);
 	conn_update(c);
 	if (srv.s_stopping)
 		shutdown_check();
@@ -553,6 +555,9 @@ conn_timeout(struct timer *t)
 {
 	struct conn *c = t->t_arg;
 
+	/* Whatever ran out, the request will not be passed on. */
+	if (c->c_state == CS_WAIT)
+		root_unqueue(c);
 	switch (c->c_tkind) {
 	case T_HEAD:
 		if (c->c_state == CS_PROXY) {
@@ -583,8 +588,6 @@ conn_timeout(struct timer *t)
 	default:
 		return;
 	}
-	if (c->c_state == CS_WAIT)
-		root_unqueue(c);
 	conn_run(c);
 }
 
@@ -614,6 +617,7 @@ conn_close(struct conn *c)
 	drop_handler(c);
 	loop_forget(srv.s_loop, &c->c_cw);
 	loop_untimer(srv.s_loop, &c->c_timer);
+	loop_untimer(srv.s_loop, &c->c_rtimer);
 	close(c->c_fd);
 	if (c->c_prev)
 		c->c_prev->c_next = c->c_next;
@@ -713,6 +717,7 @@ conn_accept(struct listener *l, int max)
 		watch_init(&c->c_cw, fd, client_event, c);
 		watch_init(&c->c_hw, -1, conn_handler_event, c);
 		timer_init(&c->c_timer, conn_timeout, c);
+		timer_init(&c->c_rtimer, rq_rate_timeout, c);
 		c->c_next = srv.s_conns;
 		if (srv.s_conns)
 			srv.s_conns->c_prev = c;

@@ -27,6 +27,8 @@ struct options {
 	struct http_limits o_lim;
 	long long o_maxbody; /* 0: unlimited */
 	uint64_t o_thead, o_tbody, o_tidle, o_thandler, o_tsend;
+	size_t o_minrate; /* bytes a second, 0: none */
+	uint64_t o_mrgrace, o_mrwindow;
 };
 
 struct listener {
@@ -133,6 +135,7 @@ enum cstate {
 enum bodymode { BM_NONE, BM_LENGTH, BM_CHUNKED, BM_CLOSE };
 enum rstate { RS_HEAD, RS_BODY, RS_DONE };
 enum tkind { T_NONE, T_HEAD, T_IDLE, T_BODY, T_HANDLER, T_SEND, T_LINGER };
+enum rphase { RP_NONE, RP_HEAD, RP_BODY };
 
 struct conn {
 	struct conn *c_next, *c_prev; /* srv.s_conns */
@@ -145,6 +148,12 @@ struct conn {
 	struct watch c_cw, c_hw, c_dw;
 	struct timer c_timer;
 	enum tkind c_tkind;
+	/* The minimum rate (conn.c): what is being measured, bytes read
+	 * in this window, whether htparser held the client back in it. */
+	struct timer c_rtimer;
+	enum rphase c_mrphase;
+	unsigned long long c_mrbytes;
+	unsigned c_mrgrace : 1, c_mrheld : 1;
 	unsigned char c_crd, c_cwr, c_hrd, c_hwr, c_drd, c_dwr;
 	unsigned long long c_id;
 	unsigned c_nreqs;
@@ -205,6 +214,10 @@ int proxyhdr_step(struct conn *c);
 /* request.c: CS_HEAD, and the request body in CS_REQ. */
 int rq_step_head(struct conn *c);
 int rq_step_upload(struct conn *c);
+/* request.c: the minimum rate of request heads and bodies: after each
+ * step of a connection, and its timer (c_rtimer). */
+void rq_rate_update(struct conn *c);
+void rq_rate_timeout(struct timer *t);
 /* resp.c: the response in CS_REQ, and CS_DUPLEX. */
 int resp_step_head(struct conn *c);
 int resp_step_body(struct conn *c);

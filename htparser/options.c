@@ -54,6 +54,13 @@ static const struct optdef optdefs[] = {
 	    1, SEC(ASH_OPT_SECS_MAX), "handler silent (504 or close)" },
 	{ "timeout-send", OFF(o_tsend), OK_MSEC, SEC(ASH_TIMEOUT_SEND), 1,
 	    SEC(ASH_OPT_SECS_MAX), "client not reading the response (close)" },
+	{ "min-rate", OFF(o_minrate), OK_SIZE, ASH_MIN_RATE, 0,
+	    ASH_OPT_SIZE_MAX,
+	    "request head/body bytes a second, 0 for none (408)" },
+	{ "min-rate-grace", OFF(o_mrgrace), OK_MSEC, SEC(ASH_MIN_RATE_GRACE), 1,
+	    SEC(ASH_OPT_SECS_MAX), "time a head or body has before min-rate" },
+	{ "min-rate-window", OFF(o_mrwindow), OK_MSEC, SEC(ASH_MIN_RATE_WINDOW),
+	    1, SEC(ASH_OPT_SECS_MAX), "min-rate is measured over each window" },
 };
 #define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
 

@@ -234,6 +234,99 @@ rq_step_head(struct conn *c)
 	return n;
 }
 
+/*
+ * The minimum rate (-o min-rate): while a request head or body is
+ * arriving, after min-rate-grace, each min-rate-window must bring at
+ * least min-rate bytes a second, or the client gets 408.  A window in
+ * which htparser itself held the body back (the handler not reading,
+ * the request queued for the root socket) does not count.
+ */
+static enum rphase
+rate_phase(const struct conn *c)
+{
+	if (srv.s_opt.o_minrate == 0)
+		return RP_NONE;
+	switch (c->c_state) {
+	case CS_PROXY:
+		return RP_HEAD;
+	case CS_HEAD:
+		/* Not while idle between requests. */
+		return c->c_tkind == T_HEAD ? RP_HEAD : RP_NONE;
+	case CS_WAIT:
+	case CS_REQ:
+		return c->c_bodydone ? RP_NONE : RP_BODY;
+	default:
+		return RP_NONE;
+	}
+}
+
+/* htparser is not reading the body now (conn_update's condition). */
+static int
+rate_held(const struct conn *c)
+{
+	return c->c_mrphase == RP_BODY &&
+	    (c->c_state == CS_WAIT || c->c_up.b_len >= ASH_IOBUF_SIZE ||
+		c->c_in.b_len >= ASH_IOBUF_SIZE);
+}
+
+static void
+rate_arm(struct conn *c, uint64_t ms)
+{
+	if (loop_timer(srv.s_loop, &c->c_rtimer, ms) == -1)
+		loop_untimer(srv.s_loop, &c->c_rtimer);
+}
+
+/* After each step of c (conn_run): start, stop or go on measuring. */
+void
+rq_rate_update(struct conn *c)
+{
+	enum rphase p = rate_phase(c);
+
+	if (p != c->c_mrphase) {
+		c->c_mrphase = p;
+		if (p == RP_NONE) {
+			loop_untimer(srv.s_loop, &c->c_rtimer);
+			return;
+		}
+		c->c_mrgrace = 1;
+		rate_arm(c, srv.s_opt.o_mrgrace);
+	}
+	if (rate_held(c))
+		c->c_mrheld = 1;
+}
+
+void
+rq_rate_timeout(struct timer *t)
+{
+	struct conn *c = t->t_arg;
+	const struct options *o = &srv.s_opt;
+	int head = c->c_mrphase == RP_HEAD;
+
+	if (!c->c_mrgrace && !c->c_mrheld &&
+	    (double)c->c_mrbytes * 1000 <
+		(double)o->o_minrate * (double)o->o_mrwindow) {
+		conn_log(c, LOG_INFO,
+		    "request %s below min-rate: %llu bytes in %g s",
+		    head ? "head" : "body", c->c_mrbytes,
+		    (double)o->o_mrwindow / 1000);
+		if (head && (c->c_state == CS_PROXY || c->c_in.b_len == 0)) {
+			conn_abort(c);
+			return;
+		}
+		if (c->c_state == CS_WAIT)
+			root_unqueue(c);
+		conn_fail(c, 408,
+		    head ? "The request head arrived too slowly."
+			 : "The request body arrived too slowly.");
+		conn_run(c);
+		return;
+	}
+	c->c_mrgrace = 0;
+	c->c_mrbytes = 0;
+	c->c_mrheld = rate_held(c);
+	rate_arm(c, o->o_mrwindow);
+}
+
 /* Request bodies. */
 
 /* Move body bytes from c_in to c_up.  1 progress, 0 none, -1 answered. */

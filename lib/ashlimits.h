@@ -39,6 +39,15 @@
 #define ASH_TIMEOUT_HANDLER 300 /* no output from the handler */
 #define ASH_TIMEOUT_SEND    60	/* client not reading the response */
 
+/* htparser: the least rate (bytes a second) at which a request head or
+ * body must arrive, measured over each window (seconds) once the grace
+ * time (seconds) from the start of the head or body has passed: 500
+ * B/s is a tenth of what a GPRS link sends, and 20 s windows ride out
+ * the stalls of a lossy one. */
+#define ASH_MIN_RATE	    500
+#define ASH_MIN_RATE_GRACE  10
+#define ASH_MIN_RATE_WINDOW 20
+
 /* Size of the per-direction relay buffer htparser uses while copying. */
 #define ASH_IOBUF_SIZE (16 * 1024)
 

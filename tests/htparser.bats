@@ -1023,6 +1023,104 @@ print("sent %d/%d %s %s %s" % (sent, n, head[0].split(" ")[1] if head[0] else "-
 	(( t1 - t0 >= 800 && t1 - t0 < 3000 )) || fail "closed after $((t1 - t0)) ms"
 }
 
+# A client that sends a request at RATE bytes a second, in pieces ten
+# times a second, for at most SECS seconds, reading what comes back:
+#   trickle.py PORT head|body RATE SECS [BODYLEN]
+# "head" sends an endless head; "body" a complete head and then a body
+# of BODYLEN bytes (default: more than it can send).  Prints "sent N
+# after T s: STATUS" with the status of the response (or "-"), or
+# "closed" if the connection ended without one.
+TRICKLE_PY='
+import socket, sys, time
+port, what, rate, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+blen = int(sys.argv[5]) if len(sys.argv) > 5 else 10**9
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+if what == "head":
+    data = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 100000
+else:
+    s.sendall(b"POST /?echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % blen)
+    data = b"x" * min(blen, int(rate * secs) + 1000)
+step = max(1, int(rate / 10))
+t0 = time.monotonic()
+sent, got, end = 0, b"", None
+s.setblocking(False)
+while end is None and time.monotonic() - t0 < secs:
+    if sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + step])
+        except BlockingIOError:
+            pass
+        except OSError:
+            end = "closed"
+    time.sleep(0.1)
+    while True:
+        try:
+            d = s.recv(65536)
+        except BlockingIOError:
+            break
+        except OSError:
+            d = b""
+        if not d:
+            end = "closed"
+            break
+        got += d
+    if b"\r\n\r\n" in got:
+        end = got.split(b" ")[1].decode()
+print("sent %d after %.1f s: %s" % (sent, time.monotonic() - t0, end or "-"))
+'
+
+trickle() {
+	python3 -c "$TRICKLE_PY" "$PORT" "$@"
+}
+
+@test "-o min-rate: a head or body trickling below it gets 408; a client above it and a normal one are served" {
+	local t0 t pids
+	start_htparser -o min-rate=500 -o min-rate-grace=0.5 -o min-rate-window=1
+	# 50 bytes a second, a byte every 20 ms: no timeout-body or
+	# timeout-head (60 s, 30 s) would ever end them.
+	trickle body 50 10 >"$TEST_TMP/body.out" &
+	pids=$!
+	trickle head 50 10 >"$TEST_TMP/head.out" &
+	pids="$pids $!"
+	sleep 0.3
+	t0=$(now_ms)
+	code=$(curl_get /normal)
+	t=$(($(now_ms) - t0))
+	assert_equal "$code" 200
+	((t < 1000 * SLOW)) || fail "a normal request took $t ms"
+	# Above the rate (1000 B/s), a 3000-byte body: served.
+	run trickle body 1000 8 3000
+	assert_match "$output" '^sent 3000 after [0-9.]+ s: 200$'
+	wait $pids
+	# Cut after the grace time and one window: about 1.5 s.
+	assert_match "$(cat "$TEST_TMP/body.out")" '^sent [0-9]+ after [1-4]\.[0-9] s: 408$'
+	assert_match "$(cat "$TEST_TMP/head.out")" '^sent [0-9]+ after [1-4]\.[0-9] s: 408$'
+	assert_contains "$(cat "$HTPARSER_LOG")" 'request body below min-rate'
+	assert_contains "$(cat "$HTPARSER_LOG")" 'request head below min-rate'
+	# A connection that sends nothing is closed without an answer.
+	t0=$(now_ms)
+	run rawhttp -t 10 -c
+	t=$(($(now_ms) - t0))
+	assert_status 0
+	assert_equal "$output" ''
+	((t < 5000)) || fail "an empty connection lasted $t ms"
+}
+
+@test "-o min-rate: a body htparser holds back (the handler not reading) is not cut; 0 turns it off" {
+	ECHO_HANDLER=$ASHD_SRCDIR/tests/hostile/raw-handler.py \
+	    start_htparser -o min-rate=500 -o min-rate-grace=0.5 -o min-rate-window=0.5
+	# 4 MB at full speed to a handler that reads only after 3 s: the
+	# client is stalled by htparser, not the other way round.
+	head -c 4000000 /dev/zero >"$TEST_TMP/big"
+	run curl -sS -m 20 -H 'Expect:' --data-binary @"$TEST_TMP/big" "$(url /slowread/3)"
+	assert_status 0
+	assert_equal "$output" 'read 4000000'
+	kill_bg
+	start_htparser -o min-rate=0 -o min-rate-grace=0.5 -o min-rate-window=0.5
+	run trickle body 50 3
+	assert_match "$output" '^sent [0-9]+ after 3\.[0-9] s: -$'
+}
+
 @test "-o timeout-send: a client that stops reading is dropped" {
 	start_htparser -o timeout-send=1
 	run python3 -c '

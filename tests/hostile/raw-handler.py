@@ -7,8 +7,10 @@
 # ("GET /?HTTP/1.1%20200%20OK%0d%0a..."), written verbatim; a "%7c"
 # ('|') in it splits the response into parts written a tenth of a
 # second apart.  Without a query it answers 200 with a body of "path
-# REST\n".  It never reads the request body, and serves one request at
-# a time.  Requests come as ashd(7) request datagrams on standard
+# REST\n"; the rest string "slowread/SECS" makes it wait SECS seconds
+# before it reads the request body, and answer 200 "read N\n" (N the
+# bytes of the body).  Otherwise it never reads the body.  It serves one
+# request at a time.  Requests come as ashd(7) request datagrams on standard
 # input (SOCK_SEQPACKET), each with the response socket.
 import os
 import socket
@@ -17,7 +19,26 @@ import time
 import urllib.parse
 
 
+def slowread(s, secs):
+    time.sleep(secs)
+    n = 0
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        n += len(d)
+    body = b"read %d\n" % n
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
 def serve(fd, url, rest):
+    if rest.startswith("slowread/"):
+        with socket.socket(fileno=fd) as s:
+            try:
+                s.sendall(slowread(s, float(rest[9:])))
+            except OSError:
+                pass
+        return
     if "?" in url:
         raw = urllib.parse.unquote_to_bytes(url.split("?", 1)[1])
     else:
