@@ -96,46 +96,6 @@ read_handler(struct conn *c, char *dst, size_t cap)
 }
 
 /*
- * The handler's Transfer-Encoding: 0 none, 1 just "chunked" (which
- * htparser decodes), -1 any other coding or list, which it cannot take
- * off (RFC 9112 6.1: the message then ends only at the close, in a
- * coding the client never asked for).
- */
-static int
-handler_coding(const struct http_resp *rp)
-{
-	const char *p, *s, *e;
-	size_t i, n, nel = 0;
-	int chunked = 0;
-
-	for (i = 0; i < rp->hr_nhdrs; i++) {
-		if (strcasecmp(rp->hr_hdrs[i].h_name, "Transfer-Encoding"))
-			continue;
-		for (p = rp->hr_hdrs[i].h_value;; p = e + 1) {
-			e = p + strcspn(p, ",");
-			for (s = p; s < e && (*s == ' ' || *s == '\t'); s++)
-				;
-			for (n = (size_t)(e - s);
-			     n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t');
-			     n--)
-				;
-			if (n > 0) {
-				nel++;
-				chunked = n == 7 &&
-				    !strncasecmp(s, "chunked", 7);
-			}
-			if (*e == '\0')
-				break;
-		}
-		if (nel == 0)
-			return -1; /* an empty Transfer-Encoding */
-	}
-	if (nel == 0)
-		return 0;
-	return nel == 1 && chunked ? 1 : -1;
-}
-
-/*
  * The framing of the response to the client: htparser's own, whatever
  * the handler said (htparser(1), RESPONSES).  NULL, or why the
  * response cannot be framed (502).
@@ -147,7 +107,10 @@ set_framing(struct conn *c, const struct http_resp *rp, int duplex,
 	int te, nobody;
 	long long len;
 
-	if ((te = handler_coding(rp)) < 0)
+	/* Only a single "chunked" can be taken off (RFC 9112 6.1): with
+	 * any other coding the message would end only at the close, in a
+	 * coding the client never asked for. */
+	if (http_coding(rp->hr_hdrs, rp->hr_nhdrs, &te) < 0)
 		return "a transfer coding other than chunked";
 	if ((len = http_resp_length(rp)) == -1)
 		return "a malformed Content-Length";

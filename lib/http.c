@@ -355,19 +355,18 @@ framing_length(const struct req *r, long long *lenp)
 	return 0;
 }
 
-/* Transfer-Encoding: only exactly one "chunked" is supported. */
-static int
-framing_coding(const struct req *r, int *chunked)
+int
+http_coding(const struct header *h, size_t nh, int *chunked)
 {
 	const char *p, *s;
 	size_t i, n, nchunked = 0, nother = 0;
 	int any = 0, last_chunked = 0;
 
-	for (i = 0; i < r->r_nhdrs; i++) {
-		if (strcasecmp(r->r_hdrs[i].h_name, "Transfer-Encoding"))
+	for (i = 0; i < nh; i++) {
+		if (strcasecmp(h[i].h_name, "Transfer-Encoding"))
 			continue;
 		any = 1;
-		p = r->r_hdrs[i].h_value;
+		p = h[i].h_value;
 		if (*p == '\0')
 			return -400;
 		while (list_next(&p, &s, &n)) {
@@ -430,7 +429,7 @@ http_req_framing(const struct req *r, struct http_framing *f)
 			nhost++;
 	if (nhost > 1 || (http11 && nhost == 0))
 		return 400;
-	if ((rv = framing_coding(r, &f->hf_chunked)) < 0)
+	if ((rv = http_coding(r->r_hdrs, r->r_nhdrs, &f->hf_chunked)) < 0)
 		return -rv;
 	if ((rv = framing_length(r, &f->hf_length)) < 0)
 		return -rv;

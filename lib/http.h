@@ -52,6 +52,10 @@ struct http_framing {
  * missing/repeated Host on 1.1, bad Expect... ), 501 (codings other
  * than a final chunked), 417 (an Expect other than 100-continue). */
 int http_req_framing(const struct req *r, struct http_framing *f);
+/* The Transfer-Encoding fields among the n headers h: 0, *chunked set
+ * if they are exactly one "chunked" (any case, list syntax), else
+ * -501 (codings before a final chunked) or -400 (anything else). */
+int http_coding(const struct header *h, size_t n, int *chunked);
 /* 1 if h is a valid Host value: uri-host [ ":" port ] (RFC 9112 3.2),
  * or empty. */
 int http_host_valid(const char *h);
