@@ -139,8 +139,10 @@ set_framing(struct conn *c, const struct http_resp *rp, int duplex,
 	return NULL;
 }
 
+static const char nomem[] = "no memory";
+
 /* Compose the client's response head from the handler's; NULL, or why
- * it cannot be sent (502). */
+ * it cannot be sent (502; 500 for nomem). */
 static const char *
 start_response(struct conn *c, struct http_resp *rp)
 {
@@ -167,7 +169,7 @@ start_response(struct conn *c, struct http_resp *rp)
 	 * few headers. */
 	if (buf_reserve(&c->c_out, c->c_hbuf.b_len + 128) == -1 ||
 	    append_status(&c->c_out, rp) == -1)
-		return "no memory";
+		return nomem;
 	for (i = 0; i < rp->hr_nhdrs; i++) {
 		const char *n = rp->hr_hdrs[i].h_name;
 
@@ -179,29 +181,29 @@ start_response(struct conn *c, struct http_resp *rp)
 		    !strcasecmp(n, "Content-Length"))
 			continue;
 		if (append_field(&c->c_out, n, rp->hr_hdrs[i].h_value) == -1)
-			return "no memory";
+			return nomem;
 	}
 	if (!http_resp_header(rp, "Date") &&
 	    append_field(&c->c_out, "Date", date_now()) == -1)
-		return "no memory";
+		return nomem;
 	if (!http_resp_header(rp, "Server") &&
 	    buf_appends(&c->c_out,
 		"Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n") == -1)
-		return "no memory";
+		return nomem;
 	if (len >= 0 &&
 	    buf_printf(&c->c_out, "Content-Length: %lld\r\n", len) == -1)
-		return "no memory";
+		return nomem;
 	if (c->c_rmode == BM_CHUNKED &&
 	    buf_appends(&c->c_out, "Transfer-Encoding: chunked\r\n") == -1)
-		return "no memory";
+		return nomem;
 	if (!duplex &&
 	    buf_appends(&c->c_out,
 		c->c_close	  ? "Connection: close\r\n"
 		    : c->c_http11 ? ""
 				  : "Connection: keep-alive\r\n") == -1)
-		return "no memory";
+		return nomem;
 	if (buf_appends(&c->c_out, "\r\n") == -1)
-		return "no memory";
+		return nomem;
 	c->c_started = 1;
 	if (duplex)
 		c->c_state = CS_DUPLEX;
@@ -343,7 +345,11 @@ resp_step_head(struct conn *c)
 	if ((why = start_response(c, &rp)) != NULL) {
 		http_resp_free(&rp);
 		conn_log(c, LOG_WARNING, "handler's response head: %s", why);
-		conn_fail(c, 502, "The handler sent an invalid response.");
+		if (why == nomem)
+			conn_fail(c, 500, "Out of memory.");
+		else
+			conn_fail(c, 502,
+			    "The handler sent an invalid response.");
 		return -1;
 	}
 	http_resp_free(&rp);
