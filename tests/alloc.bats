@@ -179,7 +179,7 @@ SH
 	start_root patplex -N "$TEST_TMP/p.rc"
 	SWEEP_CODES='^(200|503)$'
 	SWEEP_CURL=(--data-binary 'x=1')
-	sweep "" "/c?q=1" '^script q=1 body x=1$'
+	sweep "" "/c?q=1" '^script q=1 body x=1$' 1500
 }
 
 @test "callfcgi: a failed allocation fails the request" {
