@@ -85,8 +85,12 @@ sreq_answer(struct sreq *s, int status, const char *msg)
 {
 	if (s->s_sock >= 0 && !s->s_headdone) {
 		buf_clear(&s->s_out);
-		if (http_error_format(&s->s_out, status, msg, NULL) == -1)
+		if (http_error_format(&s->s_out, status, msg, NULL) == -1) {
+			/* No memory for the page: the one that needs
+			 * none, written at once. */
 			buf_clear(&s->s_out);
+			(void)http_error(s->s_sock, 503, "Out of memory.");
+		}
 		s->s_headdone = 1;
 	}
 }
@@ -530,7 +534,7 @@ sreq_ready(struct sreq *s)
 static void
 sreq_spool(struct sreq *s)
 {
-	int rv;
+	int rv, e;
 
 	if ((rv = spool_fill(&s->s_spool, s->s_sock)) == 0) {
 		sreq_update(s);
@@ -542,9 +546,13 @@ sreq_spool(struct sreq *s)
 			sreq_free(s);
 			return;
 		}
+		e = errno;
 		log_errno(LOG_ERR, "%s: storing the request body in %s",
 		    s->s_name, bconf.bc_tmpdir);
-		sreq_end(s, 500, "Cannot store the request body.");
+		if (e == ENOMEM)
+			sreq_end(s, 503, "Out of memory.");
+		else
+			sreq_end(s, 500, "Cannot store the request body.");
 		return;
 	}
 	s->s_clen = s->s_spool.sp_len;
