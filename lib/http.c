@@ -480,6 +480,7 @@ resp_add(struct http_resp *resp, const char *name, size_t nl, const char *value,
 	return 0;
 }
 
+/* The status line l[0..n): 0, -1 if malformed, -2 if out of memory. */
 static int
 resp_statusline(struct http_resp *resp, const char *l, size_t n)
 {
@@ -506,7 +507,7 @@ resp_statusline(struct http_resp *resp, const char *l, size_t n)
 		if (!is_fvchar((unsigned char)p[i]))
 			return -1;
 	if ((resp->hr_reason = strndup(p, (size_t)(l + n - p))) == NULL)
-		return -1;
+		return -2;
 	return 0;
 }
 
@@ -516,6 +517,7 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 {
 	const char *lf, *l, *colon, *vs, *ve;
 	size_t pos = 0, n, i;
+	int rv;
 
 	memset(resp, 0, sizeof(*resp));
 	/* Find the end first: nothing is allocated for a partial head. */
@@ -540,7 +542,9 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 		if (memchr(l, '\r', i) || memchr(l, '\0', i))
 			goto bad;
 		if (pos == 0 && status) {
-			if (resp_statusline(resp, l, i) == -1)
+			if ((rv = resp_statusline(resp, l, i)) == -2)
+				goto nomem;
+			if (rv == -1)
 				goto bad;
 			continue;
 		}
@@ -560,13 +564,14 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		if (resp_add(resp, l, (size_t)(colon - l), vs,
-			(size_t)(ve - vs)) == -1) {
-			http_resp_free(resp);
-			errno = ENOMEM;
-			return -1;
-		}
+			(size_t)(ve - vs)) == -1)
+			goto nomem;
 	}
 	return (int)len;
+nomem:
+	http_resp_free(resp);
+	errno = ENOMEM;
+	return -1;
 bad:
 	http_resp_free(resp);
 	errno = EBADMSG;
