@@ -259,8 +259,14 @@ answer(struct relay *rl, int status, const char *why)
 	}
 	if (http_error_format(&b, status, why, NULL) == -1 ||
 	    (e = strstr(b.b_data, "\r\n\r\n")) == NULL) {
+		/* No memory for the page: the one that needs none, written
+		 * at once (nothing has gone to htparser yet). */
 		rl->rl_state = RL_DONE;
 		buf_free(&b);
+		if (http_error(rl->rl_cfd, 503, "Out of memory.") == 0) {
+			rl->rl_status = 503;
+			rl->rl_headleft = 0;
+		}
 		return;
 	}
 	rl->rl_headleft = (size_t)(e + 4 - b.b_data);
@@ -298,7 +304,7 @@ head_in(struct relay *rl, const char *data, size_t len)
 
 	if (rl->rl_head.b_len > 0) {
 		if (buf_append(&rl->rl_head, data, len) == -1) {
-			answer(rl, 500, "out of memory");
+			answer(rl, 503, "Out of memory.");
 			return 0;
 		}
 		data = rl->rl_head.b_data;
@@ -309,7 +315,11 @@ head_in(struct relay *rl, const char *data, size_t len)
 		/* Need more: keep what came (unless it is kept already). */
 		if (rl->rl_head.b_len == 0 &&
 		    buf_append(&rl->rl_head, data, len) == -1)
-			answer(rl, 500, "out of memory");
+			answer(rl, 503, "Out of memory.");
+		return 0;
+	}
+	if (hl == -1 && errno == ENOMEM) {
+		answer(rl, 503, "Out of memory.");
 		return 0;
 	}
 	rl->rl_hasresp = hl > 0;
@@ -731,8 +741,10 @@ relay_refuse(struct fmt *f, struct req *r, int fd, struct timespec *when)
 	lr.lr_ext = 1;
 	lr.lr_status = 503;
 	if (http_error_format(&b, 503, "The handler is not available.", NULL) ==
-		0 &&
-	    write_all(fd, b.b_data, b.b_len) == 0 &&
+	    -1)
+		/* No memory for the page: the one that needs none. */
+		(void)http_error(fd, 503, "The handler is not available.");
+	else if (write_all(fd, b.b_data, b.b_len) == 0 &&
 	    strcmp(r->r_method, "HEAD") != 0 &&
 	    (e = strstr(b.b_data, "\r\n\r\n")) != NULL)
 		lr.lr_out = (long long)(b.b_len - (size_t)(e + 4 - b.b_data));
