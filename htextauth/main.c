@@ -226,7 +226,8 @@ reaped(pid_t pid, int status, void *arg)
 		auth_finish(a);
 }
 
-/* Start the command for a; 0, or -1 (logged) if it could not run. */
+/* Start the command for a; 0, or -1 (logged, errno ENOMEM if memory ran
+ * out) if it could not run. */
 static int
 auth_spawn(struct auth *a)
 {
@@ -236,7 +237,10 @@ auth_spawn(struct auth *a)
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, e = 0;
 	struct buf line = BUF_INIT;
 
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
+	/* The two lines first: without them the command must not run. */
+	if (buf_printf(&line, "%s\n%s\n", a->a_cred.c_user, a->a_cred.c_pass) ==
+		-1 ||
+	    pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
 		goto fail;
 	/* The command starts with no signal blocked or ignored. */
 	sigemptyset(&none);
@@ -248,9 +252,12 @@ auth_spawn(struct auth *a)
 	posix_spawnattr_setflags(&at,
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	e = posix_spawnp(&a->a_pid, authcmd[0], &fa, &at, authcmd, environ);
+	/* The file actions allocate: without them the command would
+	 * read our own standard input. */
+	if ((e = posix_spawn_file_actions_adddup2(&fa, in[0], 0)) == 0 &&
+	    (e = posix_spawn_file_actions_adddup2(&fa, out[1], 1)) == 0)
+		e = posix_spawnp(&a->a_pid, authcmd[0], &fa, &at, authcmd,
+		    environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (e != 0) {
@@ -262,9 +269,7 @@ auth_spawn(struct auth *a)
 	close(out[1]);
 	in[0] = out[1] = -1;
 	/* Two short lines always fit in an empty pipe: no blocking. */
-	if (buf_printf(&line, "%s\n%s\n", a->a_cred.c_user, a->a_cred.c_pass) ==
-	    0)
-		write_all(in[1], line.b_data, line.b_len);
+	write_all(in[1], line.b_data, line.b_len);
 	explicit_bzero(line.b_data, line.b_len);
 	buf_free(&line);
 	close(in[1]);
@@ -273,17 +278,32 @@ auth_spawn(struct auth *a)
 	timer_init(&a->a_timer, auth_timeout, a);
 	if (loop_watch(handler_loop(), &a->a_out, EPOLLIN) == -1 ||
 	    loop_timer(handler_loop(), &a->a_timer,
-		ASH_AUTH_TIMEOUT * 1000ULL) == -1)
+		ASH_AUTH_TIMEOUT * 1000ULL) == -1) {
+		/* Its answer would never be heard: end it (its output is
+		 * closed with a). */
+		e = errno;
 		log_errno(LOG_ERR, "event loop");
+		kill(a->a_pid, SIGKILL);
+		a->a_pid = 0;
+		errno = e;
+		return -1;
+	}
 	return 0;
 fail:
+	e = errno;
 	log_errno(LOG_ERR, "%s", authcmd[0]);
-	for (e = 0; e < 2; e++) {
-		if (in[e] >= 0)
-			close(in[e]);
-		if (out[e] >= 0)
-			close(out[e]);
-	}
+	if (line.b_data != NULL)
+		explicit_bzero(line.b_data, line.b_len);
+	buf_free(&line);
+	if (in[0] >= 0)
+		close(in[0]);
+	if (in[1] >= 0)
+		close(in[1]);
+	if (out[0] >= 0)
+		close(out[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	errno = e;
 	return -1;
 }
 
@@ -330,7 +350,11 @@ serve(struct req *r, int fd, void *arg)
 	a->a_next = auths;
 	auths = a;
 	if (auth_spawn(a) == -1) {
-		http_error(fd, 500, "The credentials could not be checked.");
+		if (errno == ENOMEM)
+			http_error(fd, 503, "Out of memory.");
+		else
+			http_error(fd, 500,
+			    "The credentials could not be checked.");
 		auth_free(a);
 	}
 	return;
