@@ -181,8 +181,15 @@ user_load(struct user *u)
 	if (getuid() != 0 && pw->pw_uid != getuid())
 		return -1; /* not root: only its own user */
 	if (getgrouplist(pw->pw_name, pw->pw_gid, u->u_groups, &n) == -1) {
+		if (n <= NGROUPS_CAP) {
+			/* Not too many: the lookup itself failed. */
+			if (errno == 0)
+				errno = ENOMEM;
+			return -1;
+		}
 		log_msg(LOG_ERR, "%s: more than %d groups", u->u_name,
 		    NGROUPS_CAP);
+		errno = 0;
 		return -1;
 	}
 	for (i = 0; i < n; i++)
@@ -322,7 +329,7 @@ serve(struct req *r, int fd, void *arg)
 	}
 	if (child_handle(u->u_child, r, fd) == -1) {
 		log_errno(LOG_ERR, "user %s", u->u_name);
-		http_error(fd, errno == EAGAIN ? 503 : 500,
+		http_error(fd, errno == EAGAIN || errno == ENOMEM ? 503 : 500,
 		    "The user's "
 		    "handler could not be started.");
 	}
