@@ -9,8 +9,12 @@
  * first), "K+" that one and every later one, "-" or no file nothing.
  * Allocations are malloc, calloc, realloc (to a non-zero size),
  * posix_memalign and aligned_alloc, and so everything of libc that
- * allocates.  When it fails one it creates CONTROL.hit, so that a test
- * can tell when K has gone past the last allocation of a request.
+ * allocates.  At each request it makes CONTROL.hit empty, and when it
+ * fails the K-th allocation it writes a byte to it, so that a test can
+ * tell when K has gone past the last allocation of a request.  The file
+ * stays open from the request on, so that a child the process forks
+ * counts on and records its failure even after it has changed to a
+ * user that could not create the file.
  *
  * With ASHD_FAILALLOC_START set too, the file is also read once at
  * start, for a process that serves a single request (a transient
@@ -38,6 +42,7 @@ static char ctl[4096], hit[4100];
 static long target = -1; /* allocation to fail, -1: none */
 static int onward;	 /* and every later one */
 static long count;	 /* allocations since the last request */
+static int hitfd = -1;	 /* CONTROL.hit, open for this request */
 static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 
 static void failalloc_arm(void);
@@ -73,6 +78,10 @@ failalloc_arm(void)
 	target = -1;
 	onward = 0;
 	count = 0;
+	if (hitfd >= 0) {
+		close(hitfd);
+		hitfd = -1;
+	}
 	if (ctl[0] == '\0' || (fd = open(ctl, O_RDONLY | O_CLOEXEC)) == -1)
 		return;
 	n = read(fd, b, sizeof(b) - 1);
@@ -82,6 +91,8 @@ failalloc_arm(void)
 	b[n] = '\0';
 	target = strtol(b, NULL, 10);
 	onward = strchr(b, '+') != NULL;
+	hitfd = open(hit, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	    0644);
 }
 
 /* Should this allocation fail? */
@@ -89,13 +100,11 @@ static int
 failalloc_now(void)
 {
 	long n = count++;
-	int fd;
 
 	if (target < 0 || n < target || (n > target && !onward))
 		return 0;
-	if (n == target &&
-	    (fd = open(hit, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) != -1)
-		close(fd);
+	if (n == target && hitfd >= 0)
+		(void)write(hitfd, "x", 1);
 	errno = ENOMEM;
 	return 1;
 }
