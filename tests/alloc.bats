@@ -342,3 +342,20 @@ SH
 	SWEEP_CODES='^(200|503)$'
 	sweep "$PID" "/" 'f\.txt'
 }
+
+# htpipe -C (the client end, a persistent handler) in front of an
+# htpipe -S server (not under the shim: it receives its requests on
+# the connections it accepts, not on standard input, where the shim
+# looks for a request) that runs echo-handler.
+@test "htpipe -C: a failed allocation fails the request" {
+	local sock=$TEST_TMP/pipe.sock i
+	start_bg "$TEST_TMP/pipe-server.log" htpipe -S "$sock" "$ECHO_HANDLER"
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	[ -S "$sock" ] || fail "htpipe -S did not make $sock"
+	under_patplex htpipe htpipe -C "$sock"
+	SWEEP_CODES='^(200|503)$'
+	sweep "$PID" "/h?x=1" 'url /h\?x=1'
+}
