@@ -205,26 +205,26 @@ SH
 	sweep "$PID" "/a?x=1" '^ok .*query=x=1'
 }
 
-@test "callscgi: a failed allocation fails the request" {
+# under_callscgi: callscgi under the shim with tests/scgi-server.py as
+# its application (started by callscgi, its anonymous socket in the
+# test's directory).
+under_callscgi() {
 	: >"$SITE/app"
-	# callscgi's anonymous socket goes in the test's directory.
 	# shellcheck disable=SC2030,SC2031
 	export TMPDIR=$TEST_TMP
 	under_patplex callscgi callscgi python3 \
 	    "$ASHD_SRCDIR/tests/scgi-server.py" --log "$TEST_TMP/app.log"
 	SWEEP_CODES='^(200|503)$'
+}
+
+@test "callscgi: a failed allocation fails the request" {
+	under_callscgi
 	sweep "$PID" "/a?x=1" '^ok .*query=x=1'
 }
 
 @test "callscgi: a failed allocation fails the request, with a body" {
-	: >"$SITE/app"
-	# callscgi's anonymous socket goes in the test's directory.
-	# shellcheck disable=SC2030,SC2031
-	export TMPDIR=$TEST_TMP
-	under_patplex callscgi callscgi python3 \
-	    "$ASHD_SRCDIR/tests/scgi-server.py" --log "$TEST_TMP/app.log"
-	SWEEP_CODES='^(200|503)$'
 	SWEEP_CURL=(--data-binary 'x=1')
+	under_callscgi
 	sweep "$PID" "/a?echo" '^x=1$'
 }
 
