@@ -101,7 +101,11 @@ conn_close(struct pconn *pc)
 		conns = pc->pc_next;
 	if (pc->pc_next != NULL)
 		pc->pc_next->pc_prev = pc->pc_prev;
-	free(pc);
+	/* Freed after the current batch of events, which may still hold
+	 * one for this connection (stop() closes them all from a signal's
+	 * event).  Should deferring fail for want of memory, the struct is
+	 * left behind rather than touched after it is freed. */
+	loop_defer(handler_loop(), free, pc);
 }
 
 static void
