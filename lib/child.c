@@ -85,7 +85,15 @@ child_free(struct child *ch)
 	free(ch->ch_name);
 	cf_strv_free(ch->ch_argv);
 	free(ch->ch_dir);
-	free(ch);
+	/* With an event loop, the struct (which holds the child's watch)
+	 * goes after the loop's current batch of events, which may still
+	 * hold one for it: a child freed from another event's callback
+	 * (a reload, a stop on SIGTERM).  Should deferring fail for want of
+	 * memory, it is left behind rather than touched once freed. */
+	if (cloop == NULL)
+		free(ch);
+	else
+		loop_defer(cloop, free, ch);
 }
 
 void
