@@ -8,11 +8,9 @@
  * through lib/handler's loop.
  */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "callfcgi.h"
 #include "handler.h"
-#include "log.h"
 #include "req.h"
 
 struct loop *loop;
@@ -44,37 +42,6 @@ static const struct handler callfcgi_handler = {
 int
 main(int argc, char **argv)
 {
-	int c;
-
-	log_init(argv[0]);
-	if (log_want_version(argc, argv))
-		return log_version();
-	backend_init();
-	while ((c = getopt(argc, argv, "+hsV" BACKEND_GETOPT)) != -1) {
-		switch (backend_option(c, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return 2;
-		}
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 's':
-			streambody = 1;
-			break;
-		case 'V':
-			return log_version();
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (backend_args(argv + optind) == -1) {
-		usage(stderr);
-		return 2;
-	}
-	loop = handler_loop();
-	return backend_serve(&callfcgi_handler);
+	return backend_main(argc, argv, usage, &streambody, &loop,
+	    &callfcgi_handler);
 }

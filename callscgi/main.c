@@ -8,11 +8,9 @@
  * application is stopped and its socket removed.
  */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "callscgi.h"
 #include "handler.h"
-#include "log.h"
 
 struct loop *loop;
 int streambody;
@@ -36,37 +34,6 @@ static const struct handler callscgi_handler = {
 int
 main(int argc, char **argv)
 {
-	int c;
-
-	log_init(argv[0]);
-	if (log_want_version(argc, argv))
-		return log_version();
-	backend_init();
-	while ((c = getopt(argc, argv, "+hsV" BACKEND_GETOPT)) != -1) {
-		switch (backend_option(c, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return 2;
-		}
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 's':
-			streambody = 1;
-			break;
-		case 'V':
-			return log_version();
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (backend_args(argv + optind) == -1) {
-		usage(stderr);
-		return 2;
-	}
-	loop = handler_loop();
-	return backend_serve(&callscgi_handler);
+	return backend_main(argc, argv, usage, &streambody, &loop,
+	    &callscgi_handler);
 }

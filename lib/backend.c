@@ -379,3 +379,42 @@ backend_serve(const struct handler *h)
 	backend_stop();
 	return rv;
 }
+
+int
+backend_main(int argc, char **argv, void (*usage)(FILE *out), int *streamp,
+    struct loop **loopp, const struct handler *h)
+{
+	int c;
+
+	log_init(argv[0]);
+	if (log_want_version(argc, argv))
+		return log_version();
+	backend_init();
+	while ((c = getopt(argc, argv, "+hsV" BACKEND_GETOPT)) != -1) {
+		switch (backend_option(c, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			return 2;
+		}
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 's':
+			*streamp = 1;
+			break;
+		case 'V':
+			return log_version();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (backend_args(argv + optind) == -1) {
+		usage(stderr);
+		return 2;
+	}
+	*loopp = handler_loop();
+	return backend_serve(h);
+}

@@ -30,6 +30,7 @@
 #define ASHD_BACKEND_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -100,6 +101,16 @@ void backend_stop(void);
  */
 struct handler;
 int backend_serve(const struct handler *h);
+/*
+ * The whole main() of a gateway handler (callfcgi, callscgi): -h prints
+ * usage(stdout), -V the version, -s sets *streamp, the options of
+ * BACKEND_GETOPT and PROGRAM [ARGS...] as backend_args() takes them (a
+ * usage error prints usage(stderr): status 2); then *loopp is the run
+ * loop and backend_serve(h).  Returns main()'s exit status.
+ */
+struct loop;
+int backend_main(int argc, char **argv, void (*usage)(FILE *out), int *streamp,
+    struct loop **loopp, const struct handler *h);
 /* backend_reaped() as a struct handler's h_reaped. */
 void backend_child(pid_t pid, int status, void *arg);
 
