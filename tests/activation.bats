@@ -4,7 +4,8 @@
 # package's tool that passes sockets as systemd does), by a python
 # parent that passes one itself (LISTEN_FDS/LISTEN_PID, or just an
 # inherited descriptor), the `fd` port handler's parameters, and the
-# shipped systemd units.
+# shipped systemd units: ashd.service's single htparser, and the
+# template ashd@.service's instances sharing a port with SO_REUSEPORT.
 
 load helper
 
@@ -284,4 +285,243 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$HTPARSER" fd:fd=3 -- "$ECHO_HANDLER"
 	done
 	assert_match "$(sed -n 1p "$TEST_TMP/access.log")" '^127\.0\.0\.1 - - \[.*\] "GET / HTTP/1\.1" - - "-" "curl/'
 	assert_match "$(sed -n 2p "$TEST_TMP/access.log")" '^192\.0\.2\.7 - - \[.*\] "GET / HTTP/1\.1" - - "-" "-"$'
+}
+
+# unit_val FILE KEY: the value of KEY= in the unit FILE (the last one).
+unit_val() {
+	sed -n "s/^$2=//p" "$1" | tail -n 1
+}
+
+# unit_section FILE SECTION: the lines of [SECTION] in the unit FILE,
+# without its comments and blank lines.
+unit_section() {
+	sed -n "/^\[$2\]\$/,/^\[/{/^\[/d;/^#/d;/^\$/d;p;}" "$1"
+}
+
+@test "etc/systemd: the templates ashd@.socket, ashd-proxy@.socket and ashd@.service pass systemd-analyze verify as instances, and enable by instance" {
+	local u=$TEST_TMP/units root=$TEST_TMP/root single templ
+	command -v systemd-analyze >/dev/null 2>&1 ||
+	    skip "systemd-analyze (package systemd) is not installed"
+	mkdir "$u"
+	sed "s|/usr/local/bin/htparser|$ASHD_BUILDDIR/htparser/htparser|" \
+	    "$ASHD_SRCDIR/etc/systemd/ashd@.service" >"$u/ashd@.service"
+	cp "$ASHD_SRCDIR/etc/systemd/ashd@.socket" \
+	    "$ASHD_SRCDIR/etc/systemd/ashd-proxy@.socket" "$u/"
+	# A template is verified through an instance of it.
+	run systemd-analyze verify --man=no "$u/ashd@1.socket" \
+	    "$u/ashd-proxy@1.socket" "$u/ashd@1.service"
+	assert_status 0
+	assert_equal "$output" ""
+	# What verify cannot see.  Each instance's sockets share their
+	# ports with the others' (SO_REUSEPORT) and go to its own service.
+	for templ in ashd@ ashd-proxy@; do
+		assert_equal "$(unit_val "$u/$templ.socket" ReusePort)" yes
+		assert_equal "$(unit_val "$u/$templ.socket" Service)" 'ashd@%i.service'
+		# Otherwise as ashd.socket and ashd-proxy.socket: the same
+		# address, name, backlog and options.
+		single=$ASHD_SRCDIR/etc/systemd/${templ%@}.socket
+		assert_equal "$(unit_section "$u/$templ.socket" Socket |
+		    grep -v -e '^ReusePort=' -e '^Service=')" \
+		    "$(unit_section "$single" Socket | grep -v '^Service=')"
+		assert_equal "$(unit_val "$u/$templ.socket" Conflicts)" \
+		    "${templ%@}.socket"
+	done
+	# The service is ashd.service's, but for the log of its own,
+	# named after the instance.
+	assert_contains "$(unit_val "$u/ashd@.service" ExecStart)" \
+	    ' accesslog -a /var/log/ashd/access-%i.log '
+	assert_equal "$(unit_section "$u/ashd@.service" Service |
+	    sed 's|^\(ExecStart=.*/access\)-%i\.log |\1.log |')" \
+	    "$(unit_section "$ASHD_SRCDIR/etc/systemd/ashd.service" Service |
+	    sed "s|/usr/local/bin/htparser|$ASHD_BUILDDIR/htparser/htparser|")"
+	assert_equal "$(unit_val "$u/ashd@.service" Requires)" \
+	    'ashd@%i.socket ashd-proxy@%i.socket'
+	# Enabling an instance of the service enables its two sockets
+	# (Also=), in a root of our own (systemctl --root changes no
+	# running system).
+	mkdir -p "$root/etc/systemd/system"
+	cp "$u"/* "$root/etc/systemd/system/"
+	run systemctl --root="$root" enable ashd@1.service ashd@2.service
+	assert_status 0
+	for want in sockets.target.wants/ashd@1.socket \
+	    sockets.target.wants/ashd-proxy@1.socket \
+	    sockets.target.wants/ashd@2.socket \
+	    sockets.target.wants/ashd-proxy@2.socket \
+	    multi-user.target.wants/ashd@1.service \
+	    multi-user.target.wants/ashd@2.service; do
+		[ -L "$root/etc/systemd/system/$want" ] || fail "not enabled: $want"
+	done
+	[ ! -e "$root/etc/systemd/system/sockets.target.wants/ashd@3.socket" ]
+}
+
+# What systemd does for the sockets of one instance of a template:
+# launch.py PORT:NAME:REUSEPORT... -- PROG ARGS binds a socket on
+# 127.0.0.1:PORT for each argument, with SO_REUSEPORT when REUSEPORT is
+# "yes" (the unit's ReusePort=), puts them on descriptors 3, 4, ..., sets
+# LISTEN_FDS, LISTEN_PID (its own pid) and LISTEN_FDNAMES (the NAMEs,
+# the units' FileDescriptorName=), and execs PROG, keeping the pid.
+LAUNCH_PY='
+import os, socket, sys
+end = sys.argv.index("--")
+socks, names = [], []
+for spec in sys.argv[1:end]:
+    port, name, reuse = spec.split(":")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse == "yes":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", int(port)))
+    s.listen(1024)
+    socks.append(s)
+    names.append(name)
+high = [os.dup(s.fileno()) for s in socks]
+for s in socks:
+    s.close()
+for n, fd in enumerate(high):
+    os.dup2(fd, 3 + n)
+    os.close(fd)
+os.environ["LISTEN_FDS"] = str(len(high))
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDNAMES"] = ":".join(names)
+os.execvp(sys.argv[end + 1], sys.argv[end + 1:])
+'
+
+# connect.py PORT N [ADDRESS]: N requests for / to 127.0.0.1:PORT, each
+# on a new connection (from a new source port), preceded by a PROXY
+# header naming ADDRESS as the client if given; prints "ok K ports P",
+# K the responses that were 200 with the body "hello", P the distinct
+# source ports, and what went wrong with the first few others on stderr.
+CONNECT_PY='
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+addr = sys.argv[3] if len(sys.argv) > 3 else ""
+ok, ports, bad = 0, set(), 0
+def failed(what):
+    global bad
+    bad += 1
+    if bad <= 3:
+        print("request %d: %s" % (k, what), file=sys.stderr)
+for k in range(n):
+    req = b""
+    if addr:
+        req = ("PROXY TCP4 %s 198.51.100.1 %d 443\r\n"
+               % (addr, 1024 + k)).encode()
+    req += b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data = b""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        ports.add(s.getsockname()[1])
+        s.sendall(req)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+        s.close()
+    except OSError as e:
+        failed(e)
+        continue
+    if data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\nhello\n"):
+        ok += 1
+    else:
+        failed(repr(data[:300]))
+print("ok %d ports %d" % (ok, len(ports)))
+'
+
+# listeners PORT: how many sockets listen on 127.0.0.1:PORT.
+listeners() {
+	awk -v p="$(printf '0100007F:%04X' "$1")" '$2 == p && $4 == "0A"' \
+	    /proc/net/tcp | wc -l
+}
+
+# wait_listeners PORT N: wait until N sockets listen on PORT.
+wait_listeners() {
+	local i
+	for ((i = 0; i < 250 * SLOW; i++)); do
+		[ "$(listeners "$1")" -eq "$2" ] && return 0
+		sleep 0.02
+	done
+	fail "port $1: $(listeners "$1") listening sockets, expected $2"
+}
+
+# log_lines FILE...: the lines of the FILEs together (none in one that
+# does not exist).
+log_lines() {
+	cat -- "$@" 2>/dev/null | wc -l | tr -d ' '
+}
+
+# wait_log_sum N FILE...: wait until the FILEs have N lines together.
+wait_log_sum() {
+	local n=$1 i sum
+	shift
+	for ((i = 0; i < 250 * SLOW; i++)); do
+		sum=$(log_lines "$@")
+		[ "$sum" -eq "$n" ] && return 0
+		[ "$sum" -gt "$n" ] && break
+		sleep 0.02
+	done
+	fail "$* have $sum lines together, expected $n"
+}
+
+@test "etc/systemd: two instances of ashd@.service on their own SO_REUSEPORT sockets of one port share the connections, each with its own log; one stopped, the other serves all" {
+	local sock psock cmd http proxy i pid=() log=() one two
+	sock=$ASHD_SRCDIR/etc/systemd/ashd@.socket
+	psock=$ASHD_SRCDIR/etc/systemd/ashd-proxy@.socket
+	http=$(free_port)
+	proxy=$(free_port)
+	mkdir -p "$TEST_TMP/www"
+	echo hello >"$TEST_TMP/www/index.html"
+	use_build_path
+	for i in 1 2; do
+		# The instance's command line, as systemd makes it from
+		# ashd@.service for ashd@$i.service.
+		cmd=$(unit_val "$ASHD_SRCDIR/etc/systemd/ashd@.service" ExecStart)
+		cmd=${cmd//%i/$i}
+		cmd=${cmd//\/usr\/local\/bin\/htparser/$HTPARSER}
+		cmd=${cmd//\/srv\/www/$TEST_TMP/www}
+		cmd=${cmd//\/var\/log\/ashd/$TEST_TMP}
+		# Its sockets as systemd binds them for ashd@$i.socket and
+		# ashd-proxy@$i.socket, whose ports are the free ones here.
+		start_bg "$TEST_TMP/htparser-$i.log" python3 -c "$LAUNCH_PY" \
+		    "$http:$(unit_val "$sock" FileDescriptorName):$(unit_val "$sock" ReusePort)" \
+		    "$proxy:$(unit_val "$psock" FileDescriptorName):$(unit_val "$psock" ReusePort)" \
+		    -- $cmd
+		pid+=("$BG_PID")
+		log+=("$TEST_TMP/access-$i.log")
+		wait_listeners "$http" "$i"
+		wait_listeners "$proxy" "$i"
+	done
+	# 200 connections to port 80, 20 from the TLS terminator.
+	run python3 -c "$CONNECT_PY" "$http" 200
+	assert_equal "$output" "ok 200 ports 200"
+	run python3 -c "$CONNECT_PY" "$proxy" 20 192.0.2.7
+	assert_equal "$output" "ok 20 ports 20"
+	# The kernel spread them over the two (200 source ports hashed:
+	# that all went to one has a chance of 2^-199), each logged once,
+	# by the accesslog of the instance that served it.
+	wait_log_sum 220 "${log[@]}"
+	one=$(log_lines "${log[0]}")
+	two=$(log_lines "${log[1]}")
+	echo "instance 1: $one requests, instance 2: $two" >&3
+	[ "$one" -gt 0 ] && [ "$two" -gt 0 ] ||
+	    fail "not spread: $one and $two requests"
+	assert_equal "$(cat "${log[@]}" | grep -c '^192\.0\.2\.7 ')" 20
+	assert_equal "$(cat "${log[@]}" | grep -c '^127\.0\.0\.1 ')" 200
+	# Both served: both are the htparsers the launcher became.
+	assert_equal "$(proc_name "${pid[0]}")" htparser
+	assert_equal "$(proc_name "${pid[1]}")" htparser
+	# Instance 1 stops: its sockets close with it (here; under systemd
+	# they stay open for the next start) and the port's group is
+	# instance 2's alone, which serves every new connection.
+	kill -TERM "${pid[0]}"
+	wait_exit "${pid[0]}" $((10 * SLOW))
+	wait_listeners "$http" 1
+	wait_listeners "$proxy" 1
+	run python3 -c "$CONNECT_PY" "$http" 100
+	assert_equal "$output" "ok 100 ports 100"
+	run python3 -c "$CONNECT_PY" "$proxy" 10 192.0.2.8
+	assert_equal "$output" "ok 10 ports 10"
+	wait_log_sum $((two + 110)) "${log[1]}"
+	assert_equal "$(log_lines "${log[0]}")" "$one"
+	assert_equal "$(grep -c '^192\.0\.2\.8 ' "${log[1]}")" 10
 }
