@@ -487,24 +487,39 @@ print(got)' "$PORT"
 	assert_equal "$(cat "$LOG")" /after
 }
 
-@test "the shipped logrotate configuration: renamed, told, reopened" {
+@test "the shipped logrotate configuration: each log renamed, its accesslog told, reopened (ashd.service's and ashd@N.service's)" {
+	local lr i port=() sfx=("" -1 -2)
 	lr=$(command -v logrotate || echo /usr/sbin/logrotate)
 	[ -x "$lr" ] || skip "logrotate is not installed (apt-get install logrotate)"
-	echo_site -f '%u'
-	expect /before 200
-	wait_lines 1
+	# ashd.service's log and those of two instances of ashd@.service,
+	# each written by its own accesslog under its own htparser.
+	for i in 0 1 2; do
+		LOG=$TEST_TMP/access${sfx[$i]}.log
+		echo_site -f '%u'
+		expect "/before${sfx[$i]}" 200
+		wait_lines 1
+		port+=("$PORT")
+	done
+	# The log of an instance gone, which no accesslog holds: rotated,
+	# nobody to tell, and no harm to the others.
+	echo /gone >"$TEST_TMP/access-3.log"
 	# As root here, in a directory of root's: not as www-data.
-	sed -e "s|/var/log/ashd/access.log|$LOG|g" \
+	sed -e "s|/var/log/ashd/|$TEST_TMP/|g" \
 	    -e "s|/usr/local/bin/accesslog|$(command -v accesslog)|" \
 	    -e '/^[[:space:]]*su /d' -e '/^[[:space:]]*create /d' \
 	    "$ASHD_SRCDIR/etc/logrotate.d/ashd" >"$TEST_TMP/lr.conf"
-	grep -q "accesslog -P $LOG.1" "$TEST_TMP/lr.conf"
-	"$lr" -f -s "$TEST_TMP/lr.state" "$TEST_TMP/lr.conf"
-	wait_for test -e "$LOG"
-	expect /after 200
-	wait_lines 1
-	assert_equal "$(cat "$LOG.1")" /before
-	assert_equal "$(cat "$LOG")" /after
+	run "$lr" -f -s "$TEST_TMP/lr.state" "$TEST_TMP/lr.conf"
+	assert_status 0
+	for i in 0 1 2; do
+		LOG=$TEST_TMP/access${sfx[$i]}.log
+		PORT=${port[$i]}
+		wait_for test -e "$LOG"
+		expect "/after${sfx[$i]}" 200
+		wait_lines 1
+		assert_equal "$(cat "$LOG.1")" "/before${sfx[$i]}"
+		assert_equal "$(cat "$LOG")" "/after${sfx[$i]}"
+	done
+	assert_equal "$(cat "$TEST_TMP/access-3.log.1")" /gone
 }
 
 @test "SIGHUP: a log that cannot be reopened leaves the old one in use" {
