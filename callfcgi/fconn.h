@@ -26,6 +26,9 @@ struct fconn {
 	int c_nreqs;
 	uint64_t c_sent; /* bytes written to the socket so far */
 	unsigned c_nextid;
+	/* c_out is written after the loop's batch (conn_flush), or when
+	 * the socket can take more after a write that would block. */
+	unsigned c_flushq : 1, c_wblocked : 1;
 };
 
 struct freq {
