@@ -221,7 +221,7 @@ conn_flush(struct conn *c)
 	n = send(c->c_fd, c->c_out.b_data, c->c_out.b_len, MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
-			c->c_cwr = 0;
+			c->c_cwr = errno == EINTR;
 			return 0;
 		}
 		return -1;
@@ -248,7 +248,8 @@ conn_read(struct conn *c, size_t max)
 	n = recv(c->c_fd, conn_iobuf, room, 0);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
-			c->c_crd = 0;
+			/* Edge-triggered: only EAGAIN means "wait". */
+			c->c_crd = errno == EINTR;
 			return 0;
 		}
 		return -1;
@@ -372,27 +373,24 @@ conn_enter_head(struct conn *c)
 		conn_abort(c);
 }
 
-/* Epoll interest from what the connection wants now. */
+/*
+ * Epoll interest from what the connection wants now.  The client's
+ * socket is watched edge-triggered: its readiness is already kept in
+ * c_crd and c_cwr, cleared only by EAGAIN, and what the connection
+ * wants decides whether it reads or writes, so its interest does not
+ * change between requests (an epoll_ctl(2) saved at each end of a
+ * request and at each start); it grows to EPOLLOUT once a write would
+ * block, and stays.  The handler's sockets are watched level-triggered
+ * for what there is room for.
+ */
 static void
 conn_update(struct conn *c)
 {
-	uint32_t ce = 0, he = 0, de = 0;
+	uint32_t ce = EPOLLIN | EPOLLRDHUP | EPOLLET, he = 0, de = 0;
 
+	ce |= c->c_cw.w_events & EPOLLOUT;
 	switch (c->c_state) {
-	case CS_PROXY:
-	case CS_HEAD:
-		ce = EPOLLIN;
-		break;
-	case CS_WAIT:
-		break;
 	case CS_REQ:
-		if (!c->c_bodydone && c->c_up.b_len < ASH_IOBUF_SIZE &&
-		    c->c_in.b_len < ASH_IOBUF_SIZE)
-			ce |= EPOLLIN;
-		if (c->c_bodydone && !c->c_cleof)
-			ce |= EPOLLRDHUP;
-		if (c->c_out.b_len > 0 || c->c_piped > 0)
-			ce |= EPOLLOUT;
 		if (!c->c_hdone && c->c_out.b_len < ASH_IOBUF_SIZE &&
 		    c->c_piped < ASH_SPLICE_MIN)
 			he |= EPOLLIN;
@@ -400,24 +398,20 @@ conn_update(struct conn *c)
 			he |= EPOLLOUT;
 		break;
 	case CS_DUPLEX:
-		if (!c->c_cleof && c->c_in.b_len == 0)
-			ce |= EPOLLIN;
-		if (c->c_out.b_len > 0)
-			ce |= EPOLLOUT;
 		if (!c->c_deof && c->c_out.b_len < ASH_IOBUF_SIZE)
 			de |= EPOLLIN;
 		if (c->c_in.b_len > 0)
 			de |= EPOLLOUT;
 		break;
-	case CS_FINAL:
-		ce = EPOLLOUT;
-		break;
-	case CS_LINGER:
-		ce = EPOLLIN;
-		break;
 	case CS_DEAD:
 		return;
+	default:
+		break;
 	}
+	/* EPOLLOUT only from the first write that would block on: a
+	 * socket added writable would report it at once, for nothing. */
+	if (!c->c_cwr)
+		ce |= EPOLLOUT;
 	if (loop_watch(srv.s_loop, &c->c_cw, ce) == -1)
 		goto fail;
 	if (c->c_hfd >= 0 && c->c_state != CS_WAIT &&
