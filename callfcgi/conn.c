@@ -50,6 +50,24 @@ conn_reached(const struct fconn *c, const struct freq *q)
 	return q->q_gotrec || (c->c_state == C_READY && c->c_sent > q->q_start);
 }
 
+/*
+ * May q go again although it reached the application?  Only a request
+ * of a safe method (RFC 9110 9.2.1, which a client may retry itself)
+ * that got nothing back, on a kept-alive connection that had served
+ * others and that the application closed or reset: an application that
+ * ends a connection after some number of requests (php-cgi's
+ * PHP_FCGI_MAX_REQUESTS) closes it while the next request is on its
+ * way, and then never read it.
+ */
+static int
+conn_stale(const struct fconn *c, const struct freq *q)
+{
+	const char *m = q->q_req->r_method;
+
+	return c->c_lost && c->c_ended > 0 && !q->q_gotrec &&
+	    (!strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS"));
+}
+
 /* Close c; its requests end (502, or 503 if memory ran out), or go back
  * to waiting when they never reached the application and nothing of
  * theirs is lost. */
@@ -81,13 +99,18 @@ conn_close(struct fconn *c, const char *why)
 		if (c->c_state == C_CONNECTING)
 			q->q_tries--; /* not a try of the application */
 		/* A streamed body read from the client is gone with c_out. */
-		if (!conn_reached(c, q) && !q->q_aborted && !nomem &&
+		if ((!conn_reached(c, q) || conn_stale(c, q)) &&
+		    !q->q_aborted && !nomem &&
 		    !(q->q_bodysock && q->q_stdin_sent) && q->q_tries < 3) {
 			if (c->c_state == C_READY)
 				log_msg(LOG_INFO,
-				    "%s: backend %s: %s before the "
-				    "request went out; sending it again",
-				    q->q_name, b->b_name, why);
+				    "%s: backend %s: %s before %s; sending "
+				    "it again",
+				    q->q_name, b->b_name, why,
+				    conn_reached(c, q)
+					? "an answer, after its earlier "
+					  "requests"
+					: "the request went out");
 			spool_rewind(&q->q_body);
 			q->q_stdin_done = 0;
 			q->q_stdin_sent = 0;
@@ -167,6 +190,7 @@ conn_record(struct fconn *c, const struct fcgi_rec *rec)
 		/* No answer to GET_VALUES before a request ended: it
 		 * will not come; go on with the defaults. */
 		c->c_be->b_known = 1;
+		c->c_ended++;
 		freq_endrequest(q, rec);
 		break;
 	}
@@ -196,6 +220,7 @@ conn_read(struct fconn *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
+		c->c_lost = n == 0 || errno == ECONNRESET;
 		conn_close(c, n == 0 ? "connection closed" : strerror(errno));
 		return;
 	}
@@ -257,6 +282,7 @@ conn_write(struct fconn *c)
 				c->c_wblocked = errno == EAGAIN;
 				break;
 			}
+			c->c_lost = errno == EPIPE || errno == ECONNRESET;
 			conn_close(c, strerror(errno));
 			return;
 		}

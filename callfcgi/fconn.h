@@ -29,6 +29,10 @@ struct fconn {
 	/* c_out is written after the loop's batch (conn_flush), or when
 	 * the socket can take more after a write that would block. */
 	unsigned c_flushq : 1, c_wblocked : 1;
+	/* The application closed or reset c (not a timeout or an error of
+	 * ours), after c_ended requests had ended on it. */
+	unsigned c_lost : 1;
+	unsigned c_ended;
 };
 
 struct freq {

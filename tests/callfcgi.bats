@@ -356,6 +356,31 @@ EOF
 	assert_equal "$(app_count '^open ')" 2
 }
 
+@test "a kept-alive connection the application resets after its last request (php-cgi's PHP_FCGI_MAX_REQUESTS) with the next request unread: a GET goes again and runs once, a POST is 502 and never runs" {
+	start_resp
+	# The connection's last request: answered, then nothing more is
+	# read on it, and it is closed 1.5 s later.
+	expect '/app.fcgi?lastreset=1500' 200
+	run curl -sS -m 20 -w '\n%{http_code}' \
+	    "http://127.0.0.1:$PORT/app.fcgi?pidlog=$TEST_TMP/runs.log"
+	assert_status 0
+	assert_equal "${output##*$'\n'}" 200
+	assert_contains "$output" "ok pid="
+	# It was written on the first connection, reset unread, and went
+	# again on a second one.
+	wait_in "$APP_LOG" "lastreset conn=1" 10
+	assert_equal "$(grep -c . "$TEST_TMP/runs.log")" 1
+	assert_equal "$(app_count '^open ')" 2
+	wait_log "before an answer, after its earlier requests; sending it again"
+	# The same with a POST: it may have run, so it is not sent again.
+	expect '/app.fcgi?lastreset=1500' 200
+	run curl -sS -m 20 -o /dev/null -w '%{http_code}' --data-binary hello \
+	    "http://127.0.0.1:$PORT/app.fcgi?echo&pidlog=$TEST_TMP/post.log"
+	assert_equal "$output" 502
+	wait_in "$APP_LOG" "lastreset conn=2" 10
+	[ ! -e "$TEST_TMP/post.log" ]
+}
+
 # live_in_group PGID: the processes of group PGID that are not zombies.
 live_in_group() {
 	ps -eo pid=,pgid=,stat= | awk -v g="$1" '$2 == g && $3 !~ /^Z/ { print $1 }'

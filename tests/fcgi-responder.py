@@ -24,6 +24,10 @@ The query string selects what a request does (&-separated KEY[=VALUE]):
   idleclose=MS  after the response, close the kept-alive connection if
                 no other request came on it within MS ms
   pidlog=FILE   append "pid=P method=M" to FILE first (one line per run)
+  lastreset=MS  the connection's last request, as php-cgi's at its
+                PHP_FCGI_MAX_REQUESTS: answered, then nothing more is
+                read, and after MS ms the connection is closed (reset,
+                if a request came meanwhile)
 Otherwise: "ok pid=P conn=C nth=N query=Q".
 
 The log (--log FILE, one line per event, appended):
@@ -199,6 +203,14 @@ class Conn:
             r.params += data
         elif typ == STDIN and data:
             r.body += data
+        elif typ == STDIN and b"lastreset=" in r.params:
+            # Answered in the reading thread, which then reads no more.
+            env = dict(nv_pairs(r.params))
+            q = urllib.parse.parse_qs(env.get(b"QUERY_STRING", b"").decode())
+            self.run(r)
+            time.sleep(int(q["lastreset"][0]) / 1000)
+            log("lastreset conn=%d" % self.num)
+            raise EOFError
         elif typ == STDIN:
             r.thread = threading.Thread(target=self.run, args=(r,),
                                         daemon=True)
