@@ -210,6 +210,30 @@ conn_fail(struct conn *c, int status, const char *msg)
 
 /* Client output. */
 
+/*
+ * Before every write to the client but its first: TCP_NODELAY, as nginx
+ * sets it on a connection that stays open.  With Nagle's algorithm a
+ * write waits while an earlier one is not acknowledged, and a client
+ * delays its acknowledgement; the first write has nothing before it,
+ * so a connection that is written once (a small response, then the
+ * close) never needs the system call.
+ */
+void
+conn_nodelay(struct conn *c)
+{
+	int one = 1;
+
+	if (!c->c_wrote) {
+		c->c_wrote = 1;
+		return;
+	}
+	if (!c->c_nodelay) {
+		setsockopt(c->c_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		c->c_nodelay = 1;
+	}
+}
+
 /* Write what c_out holds; 1 progress, 0 blocked or nothing, -1 dead. */
 int
 conn_flush(struct conn *c)
@@ -218,6 +242,7 @@ conn_flush(struct conn *c)
 
 	if (c->c_out.b_len == 0 || !c->c_cwr)
 		return 0;
+	conn_nodelay(c);
 	n = send(c->c_fd, c->c_out.b_data, c->c_out.b_len, MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
@@ -330,6 +355,13 @@ step_final(struct conn *c)
 		}
 		if (c->c_out.b_len > 0)
 			return rv;
+		/* The client said this request is its last and sent nothing
+		 * after it (RFC 9112 9.6): nothing can come that a close
+		 * would answer with a reset, no lingering needed. */
+		if (c->c_clclose && c->c_bodydone && c->c_in.b_len == 0) {
+			conn_close(c);
+			return 1;
+		}
 		drop_handler(c);
 		shutdown(c->c_fd, SHUT_WR);
 		c->c_state = CS_LINGER;
@@ -671,12 +703,15 @@ accept_overload(struct listener *l)
 int
 conn_accept(struct listener *l, int max)
 {
+	union addr peer;
 	struct conn *c;
-	socklen_t sl;
-	int fd, one = 1, i, n = 0;
+	socklen_t sl, pl;
+	int fd, i, n = 0;
 
 	for (i = 0; i < max; i++) {
-		fd = accept4(l->l_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		pl = sizeof(peer);
+		fd = accept4(l->l_fd, &peer.sa, &pl,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				accept_overload(l);
@@ -699,13 +734,12 @@ conn_accept(struct listener *l, int max)
 			close(fd);
 			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->c_fd = fd;
 		c->c_hfd = c->c_theirs = c->c_dfd = -1;
 		c->c_pipe[0] = c->c_pipe[1] = -1;
 		c->c_id = ++srv.s_nextid;
-		sl = sizeof(c->c_peer);
-		getpeername(fd, &c->c_peer.sa, &sl);
+		memcpy(&c->c_peer, &peer,
+		    pl < sizeof(peer) ? pl : sizeof(peer));
 		sl = sizeof(c->c_local);
 		getsockname(fd, &c->c_local.sa, &sl);
 		watch_init(&c->c_cw, fd, client_event, c);

@@ -160,7 +160,8 @@ struct conn {
 	union addr c_peer, c_local;
 	/* X-Ash-* values, made at the first request (add_ash_headers). */
 	char *c_ashv;
-	char *c_what;	      /* "METHOD URL" of the request (logs) */
+	char *c_what; /* "METHOD URL" of the request (logs) */
+	size_t c_whatcap;
 	unsigned c_https : 1; /* X-Ash-Protocol is https */
 	struct buf c_in;      /* from the client */
 	struct buf c_up;      /* decoded body, to the handler */
@@ -173,6 +174,9 @@ struct conn {
 	unsigned c_http11 : 1, c_ishead : 1, c_close : 1, c_expect : 1;
 	unsigned c_bodydone : 1, c_upshut : 1, c_upfail : 1, c_started : 1;
 	unsigned c_hdone : 1, c_cleof : 1, c_deof : 1;
+	/* The client asked to close after this request; TCP_NODELAY is
+	 * on; something was written to the client already. */
+	unsigned c_clclose : 1, c_nodelay : 1, c_wrote : 1;
 	enum bodymode c_bmode; /* request body */
 	long long c_bleft, c_btotal;
 	struct chunkdec c_cd;
@@ -204,6 +208,7 @@ void conn_abort(struct conn *c);
 void conn_fail(struct conn *c, int status, const char *msg);
 /* Client I/O: 1 progress, 0 blocked or nothing to do, -1 EOF/error. */
 int conn_flush(struct conn *c);
+void conn_nodelay(struct conn *c);
 int conn_read(struct conn *c, size_t max);
 /* Run c's state machine until it makes no more progress. */
 void conn_run(struct conn *c);

@@ -90,13 +90,30 @@ rq_status_msg(int status)
 static void
 set_what(struct conn *c, const struct req *r)
 {
-	size_t n = strlen(r->r_method) + strlen(r->r_url) + 2;
+	size_t ml = strlen(r->r_method), ul = strlen(r->r_url);
+	size_t n = ml + ul + 2;
 
-	free(c->c_what);
 	if (n > ASH_LOG_WHAT_MAX)
 		n = ASH_LOG_WHAT_MAX;
-	if ((c->c_what = malloc(n)) != NULL)
-		snprintf(c->c_what, n, "%s %s", r->r_method, r->r_url);
+	/* The buffer of the last request is kept when it is big enough. */
+	if (n > c->c_whatcap) {
+		free(c->c_what);
+		c->c_whatcap = 0;
+		if ((c->c_what = malloc(n)) == NULL)
+			return;
+		c->c_whatcap = n;
+	}
+	if (ml > n - 1)
+		ml = n - 1;
+	memcpy(c->c_what, r->r_method, ml);
+	if (ml + 1 < n) {
+		c->c_what[ml++] = ' ';
+		if (ul > n - 1 - ml)
+			ul = n - 1 - ml;
+		memcpy(c->c_what + ml, r->r_url, ul);
+		ml += ul;
+	}
+	c->c_what[ml] = '\0';
 }
 
 /*
@@ -172,6 +189,7 @@ start_request(struct conn *c, struct req *r)
 	}
 	if (rq_target(c, r) == -1 || rq_abs_host(c, r) == -1)
 		return -1;
+	c->c_clclose = f.hf_close;
 	c->c_close = f.hf_close || srv.s_stopping;
 	c->c_expect = f.hf_expect;
 	if (f.hf_chunked) {

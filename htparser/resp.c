@@ -59,6 +59,23 @@ append_status(struct buf *b, const struct http_resp *rp)
 	return 0;
 }
 
+/* "Content-Length: N\r\n", without printf: every response has one. */
+static int
+append_length(struct buf *b, long long len)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	unsigned long long v = (unsigned long long)len;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (buf_appends(b, "Content-Length: ") == -1 ||
+	    buf_append(b, p, (size_t)(digits + sizeof(digits) - p)) == -1 ||
+	    buf_append(b, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
 /* The Date value for now, formatted once a second. */
 static const char *
 date_now(void)
@@ -190,8 +207,7 @@ start_response(struct conn *c, struct http_resp *rp)
 	    buf_appends(&c->c_out,
 		"Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n") == -1)
 		return nomem;
-	if (len >= 0 &&
-	    buf_printf(&c->c_out, "Content-Length: %lld\r\n", len) == -1)
+	if (len >= 0 && append_length(&c->c_out, len) == -1)
 		return nomem;
 	if (c->c_rmode == BM_CHUNKED &&
 	    buf_appends(&c->c_out, "Transfer-Encoding: chunked\r\n") == -1)
@@ -391,6 +407,7 @@ step_splice(struct conn *c)
 	int prog = 0;
 
 	if (c->c_piped > 0 && c->c_cwr) {
+		conn_nodelay(c);
 		n = splice(c->c_pipe[0], NULL, c->c_fd, NULL, c->c_piped,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
