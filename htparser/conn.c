@@ -283,6 +283,11 @@ conn_read(struct conn *c, size_t max)
 		c->c_cleof = 1;
 		return -1;
 	}
+	/* Less than asked: TCP gave all it had, and whatever comes next
+	 * raises a new edge; no read just to meet EAGAIN.  Not once the
+	 * client's end was signalled: that edge has come and gone. */
+	if ((size_t)n < room && !c->c_rdhup)
+		c->c_crd = 0;
 	if (buf_append(&c->c_in, conn_iobuf, (size_t)n) == -1)
 		return -1;
 	c->c_mrbytes += (unsigned long long)n;
@@ -549,6 +554,8 @@ client_event(struct watch *w, uint32_t ev)
 		c->c_crd = 1;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->c_cwr = 1;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->c_rdhup = 1;
 	if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->c_state == CS_REQ &&
 	    c->c_bodydone && client_gone(c)) {
 		conn_abort(c);

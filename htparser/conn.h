@@ -177,6 +177,7 @@ struct conn {
 	/* The client asked to close after this request; TCP_NODELAY is
 	 * on; something was written to the client already. */
 	unsigned c_clclose : 1, c_nodelay : 1, c_wrote : 1;
+	unsigned c_rdhup : 1;  /* epoll said the client's side ended */
 	enum bodymode c_bmode; /* request body */
 	long long c_bleft, c_btotal;
 	struct chunkdec c_cd;
