@@ -748,7 +748,10 @@ conn_accept(struct listener *l, int max)
 		memcpy(&c->c_peer, &peer,
 		    pl < sizeof(peer) ? pl : sizeof(peer));
 		sl = sizeof(c->c_local);
-		getsockname(fd, &c->c_local.sa, &sl);
+		if (l->l_haslocal)
+			c->c_local = l->l_local;
+		else
+			getsockname(fd, &c->c_local.sa, &sl);
 		watch_init(&c->c_cw, fd, client_event, c);
 		watch_init(&c->c_hw, -1, conn_handler_event, c);
 		timer_init(&c->c_timer, conn_timeout, c);

@@ -31,15 +31,6 @@ struct options {
 	uint64_t o_mrgrace, o_mrwindow;
 };
 
-struct listener {
-	struct watch l_watch;
-	int l_fd;
-	unsigned l_proxy : 1;  /* PROXY header required first */
-	unsigned l_https : 1;  /* clients spoke TLS to our peer */
-	unsigned l_passed : 1; /* not ours: passed by our parent */
-	struct listener *l_next;
-};
-
 /* A socket address kept per connection: the peer and the local end,
  * or what a PROXY header says they are. */
 union addr {
@@ -47,6 +38,19 @@ union addr {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 	struct sockaddr_un sun;
+};
+
+struct listener {
+	struct watch l_watch;
+	int l_fd;
+	unsigned l_proxy : 1;  /* PROXY header required first */
+	unsigned l_https : 1;  /* clients spoke TLS to our peer */
+	unsigned l_passed : 1; /* not ours: passed by our parent */
+	/* Bound to one IP address: every connection's local end is it,
+	 * no getsockname(2) per connection. */
+	unsigned l_haslocal : 1;
+	union addr l_local;
+	struct listener *l_next;
 };
 
 struct conn;

@@ -53,6 +53,22 @@ listener_event(struct watch *w, uint32_t ev)
 	conn_accept(w->w_arg, ASH_ACCEPT_BATCH);
 }
 
+/* Is l bound to one IPv4 or IPv6 address (not a wildcard)? */
+static void
+listener_local(struct listener *l)
+{
+	socklen_t sl = sizeof(l->l_local);
+	union addr *a = &l->l_local;
+
+	if (getsockname(l->l_fd, &a->sa, &sl) == -1)
+		return;
+	if (a->sa.sa_family == AF_INET)
+		l->l_haslocal = a->sin.sin_addr.s_addr != htonl(INADDR_ANY);
+	else if (a->sa.sa_family == AF_INET6)
+		l->l_haslocal = !IN6_IS_ADDR_UNSPECIFIED(&a->sin6.sin6_addr) &&
+		    !IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr);
+}
+
 static void
 listener_add(int fd, const struct portspec *ps, int passed)
 {
@@ -60,6 +76,7 @@ listener_add(int fd, const struct portspec *ps, int passed)
 
 	l = xcalloc(1, sizeof(*l));
 	l->l_fd = fd;
+	listener_local(l);
 	l->l_proxy = ps->ps_proxy != 0;
 	l->l_https = ps->ps_https != 0;
 	l->l_passed = passed != 0;
