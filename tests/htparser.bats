@@ -1275,6 +1275,17 @@ print(how, "short" if n < 52428800 else "complete")
 	assert_equal "$(readlink "/proc/$HTPARSER_PID/root")" /
 }
 
+@test "plain:port=P on every address: X-Ash-Server-Address is the address the client reached (asked of the connection, not the listener's wildcard)" {
+	local port
+	port=$(free_port)
+	start_bg "$TEST_TMP/hw.log" "$HTPARSER" "plain:port=$port" \
+	    -- "$ECHO_HANDLER"
+	wait_port "$port" 5 "$BG_PID"
+	run curl -sS -m 5 "http://127.0.0.1:$port/any"
+	assert_contains "$output" $'\nheader X-Ash-Server-Address: 127.0.0.1\n'
+	assert_contains "$output" $'\nheader X-Ash-Server-Port: '"$port"$'\n'
+}
+
 @test "plain:local=::1 listens on IPv6 and reports the IPv6 addresses" {
 	local port
 	port=$(free_port)
