@@ -176,12 +176,15 @@ conn_record(struct fconn *c, const struct fcgi_rec *rec)
 	switch (rec->fr_type) {
 	case FCGI_STDOUT:
 		if (freq_stdout(q, rec->fr_content, rec->fr_len) == -1) {
+			/* Nothing written yet: the head in q_out goes,
+			 * the client gets a whole answer instead. */
+			if (!q->q_hsent)
+				q->q_headdone = 0;
 			freq_answer(q, 500, "Out of memory.");
 			freq_close_sock(q);
 			q->q_aborted = 1;
 		}
-		if (freq_flush(q) == 0)
-			freq_update(q);
+		freq_flush_later(q);
 		break;
 	case FCGI_STDERR:
 		freq_stderr(q, rec->fr_content, rec->fr_len);

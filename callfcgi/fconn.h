@@ -54,6 +54,14 @@ struct freq {
 	int q_bodysock;	     /* -s: the body comes from q_sock */
 	unsigned q_stdin_done : 1, q_stdin_sent : 1, q_gotrec : 1;
 	unsigned q_headdone : 1, q_aborted : 1;
+	/* Until the first write to the client, the head in q_out (its
+	 * first q_headlen bytes) may still get a Content-Length: when
+	 * END_REQUEST comes in the same batch of records as the body
+	 * (q_flushq: the write waits for the batch's end), unless the
+	 * head has its own framing or the response has no body
+	 * (q_nolen). */
+	unsigned q_hsent : 1, q_nolen : 1, q_flushq : 1;
+	size_t q_headlen;
 	int q_tries;
 	uint64_t q_since;
 	struct buf q_head; /* CGI head being gathered */
@@ -75,6 +83,7 @@ void freq_update(struct freq *q);
 void freq_endrequest(struct freq *q, const struct fcgi_rec *rec);
 void freq_close_sock(struct freq *q);
 int freq_flush(struct freq *q);
+void freq_flush_later(struct freq *q);
 void freq_answer(struct freq *q, int status, const char *msg);
 void freq_stderr(struct freq *q, const char *data, size_t len);
 int freq_stdout(struct freq *q, const char *data, size_t len);

@@ -104,7 +104,8 @@ freq_end(struct freq *q, int status, const char *msg)
 		freq_free(q);
 		return;
 	}
-	freq_update(q);
+	if (freq_flush(q) == 0)
+		freq_update(q);
 }
 
 static void
@@ -184,6 +185,7 @@ freq_flush(struct freq *q)
 			freq_abort(q);
 			return -1;
 		}
+		q->q_hsent = 1;
 		buf_consume(&q->q_out, (size_t)n);
 	}
 	if (q->q_state == Q_DONE && q->q_out.b_len == 0) {
@@ -193,6 +195,56 @@ freq_flush(struct freq *q)
 	if (q->q_conn)
 		conn_update(q->q_conn);
 	return 0;
+}
+
+static void
+flush_deferred(void *arg)
+{
+	struct freq *q = arg;
+
+	q->q_flushq = 0;
+	if (q->q_state != Q_DEAD && freq_flush(q) == 0)
+		freq_update(q);
+}
+
+/* STDOUT came for q: written after the batch of events, so that an
+ * END_REQUEST read with it can still give the head a length. */
+void
+freq_flush_later(struct freq *q)
+{
+	if (q->q_flushq)
+		return;
+	if (loop_defer(loop, flush_deferred, q) == 0)
+		q->q_flushq = 1;
+	else if (freq_flush(q) == 0)
+		freq_update(q);
+}
+
+/* The whole response is in q_out and none of it was written: say its
+ * length, so that htparser need not chunk it nor wait for the end. */
+static void
+freq_add_length(struct freq *q)
+{
+	char field[48];
+	size_t at, body;
+	int n;
+
+	if (q->q_hsent || q->q_nolen || !q->q_headdone || q->q_sock < 0 ||
+	    q->q_headlen < 2 || q->q_out.b_len < q->q_headlen)
+		return;
+	body = q->q_out.b_len - q->q_headlen;
+	n = snprintf(field, sizeof(field), "Content-Length: %zu\r\n", body);
+	if (n < 0 || (size_t)n >= sizeof(field) ||
+	    buf_reserve(&q->q_out, (size_t)n) == -1)
+		return; /* then without: htparser frames it */
+	/* Before the blank line that ends the head. */
+	at = q->q_headlen - 2;
+	memmove(q->q_out.b_data + at + n, q->q_out.b_data + at,
+	    q->q_out.b_len - at);
+	memcpy(q->q_out.b_data + at, field, (size_t)n);
+	q->q_out.b_len += (size_t)n;
+	q->q_out.b_data[q->q_out.b_len] = '\0';
+	q->q_headlen += (size_t)n;
 }
 
 /* STDOUT data for q. */
@@ -230,8 +282,18 @@ freq_stdout(struct freq *q, const char *data, size_t len)
 		freq_close_sock(q);
 		return 0;
 	}
-	if (cgi_http_head(&q->q_out, &rp) == -1 ||
-	    buf_append(&q->q_out, q->q_head.b_data + n,
+	/* No length of ours where the head frames the body itself, or
+	 * where there is no body to measure. */
+	q->q_nolen = http_resp_header(&rp, "Content-Length") != NULL ||
+	    http_resp_header(&rp, "Transfer-Encoding") != NULL ||
+	    rp.hr_status < 200 || rp.hr_status == 204 || rp.hr_status == 304 ||
+	    !strcmp(q->q_req->r_method, "HEAD");
+	if (cgi_http_head(&q->q_out, &rp) == -1) {
+		http_resp_free(&rp);
+		return -1;
+	}
+	q->q_headlen = q->q_out.b_len;
+	if (buf_append(&q->q_out, q->q_head.b_data + n,
 		q->q_head.b_len - (size_t)n) == -1) {
 		http_resp_free(&rp);
 		return -1;
@@ -275,6 +337,8 @@ freq_endrequest(struct freq *q, const struct fcgi_rec *rec)
 			    q->q_conn->c_be->b_name,
 			    q->q_head.b_len ? "incomplete response head"
 					    : "no response");
+		if (!q->q_aborted)
+			freq_add_length(q);
 		freq_end(q, 502, "The application sent no valid response.");
 		return;
 	case FCGI_CANT_MPX_CONN:

@@ -381,6 +381,24 @@ EOF
 	[ ! -e "$TEST_TMP/post.log" ]
 }
 
+@test "a response read whole with its END_REQUEST (as php-cgi sends a small page) gets a Content-Length; one that comes in pieces is streamed, chunked; none for HEAD or 204" {
+	start_resp
+	expect '/app.fcgi?oneshot&x=1' 200
+	assert_equal "$(body)" "oneshot oneshot&x=1"
+	assert_equal "$(field Content-Length)" 20
+	assert_equal "$(field Transfer-Encoding)" ""
+	# The first piece goes out before the rest exists: no length.
+	expect '/app.fcgi?split=300' 200
+	assert_equal "$(body)" $'first\nsecond'
+	assert_equal "$(field Content-Length)" ""
+	assert_equal "$(field Transfer-Encoding)" chunked
+	# HEAD: the length of a body that is not there would be a lie.
+	expect '/app.fcgi?oneshot' 200 -I
+	assert_equal "$(field Content-Length)" ""
+	expect '/app.fcgi?oneshot&status=204' 204
+	assert_equal "$(field Content-Length)" ""
+}
+
 # live_in_group PGID: the processes of group PGID that are not zombies.
 live_in_group() {
 	ps -eo pid=,pgid=,stat= | awk -v g="$1" '$2 == g && $3 !~ /^Z/ { print $1 }'

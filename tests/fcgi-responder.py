@@ -24,6 +24,11 @@ The query string selects what a request does (&-separated KEY[=VALUE]):
   idleclose=MS  after the response, close the kept-alive connection if
                 no other request came on it within MS ms
   pidlog=FILE   append "pid=P method=M" to FILE first (one line per run)
+  oneshot       "oneshot" and the query as the body, the whole response
+                (STDOUT records, their end, END_REQUEST) in one write,
+                as php-cgi sends a small page; with status=N too
+  split=MS      the head and "first", then MS ms later "second" and
+                the end, in two writes
   lastreset=MS  the connection's last request, as php-cgi's at its
                 PHP_FCGI_MAX_REQUESTS: answered, then nothing more is
                 read, and after MS ms the connection is closed (reset,
@@ -112,11 +117,28 @@ class Conn:
         self.sock, self.reqs, self.nth = sock, {}, 0
         self.lock = threading.Lock()
 
-    def record(self, typ, rid, data=b""):
+    @staticmethod
+    def rec(typ, rid, data=b""):
         pad = -len(data) % 8
+        return (struct.pack(">BBHHBx", 1, typ, rid, len(data), pad) + data +
+                bytes(pad))
+
+    def record(self, typ, rid, data=b""):
         with self.lock:
-            self.sock.sendall(struct.pack(">BBHHBx", 1, typ, rid, len(data),
-                                          pad) + data + bytes(pad))
+            self.sock.sendall(self.rec(typ, rid, data))
+
+    def oneshot(self, r, data):
+        """The whole response and END_REQUEST in one write."""
+        with self.lock:
+            r.ended = True
+            self.reqs.pop(r.rid, None)
+            self.sock.sendall(self.rec(STDOUT, r.rid, data) +
+                              self.rec(STDOUT, r.rid) +
+                              self.rec(END, r.rid,
+                                       struct.pack(">IB3x", 0, COMPLETE)))
+        log("end conn=%d id=%d status=%d" % (self.num, r.rid, COMPLETE))
+        if not r.keep:
+            self.shut()
 
     def stream(self, typ, rid, data, size=8000):
         for i in range(0, len(data), size):
@@ -245,6 +267,17 @@ class Conn:
                         ("nohead", COMPLETE)):
             if key in q:
                 return self.end(r, st)
+        if "oneshot" in q:
+            head = "Content-Type: text/plain\n"
+            if "status" in q:
+                head += "Status: %s Test\n" % q["status"]
+            body = "" if "status" in q else "oneshot %s\n" % qs
+            return self.oneshot(r, (head + "\n" + body).encode())
+        if "split" in q:
+            out(b"Content-Type: text/plain\n\nfirst\n")
+            time.sleep(int(q["split"]) / 1000)
+            out(b"second\n")
+            return self.end(r)
         if "bad" in q:
             out(b"Content-Type: text/plain\nthis is no header line\n")
             if q["bad"] == "close":
