@@ -30,21 +30,57 @@
 #define PACKAGE_VERSION "0"
 #endif
 
+static unsigned
+name_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+static struct cgivar *
+env_find(const struct cgienv *env, const char *name, unsigned h)
+{
+	size_t i;
+
+	for (i = 0; i < env->ce_n; i++)
+		if (env->ce_vars[i].cv_hash == h &&
+		    !strcmp(env->ce_vars[i].cv_name, name))
+			return &env->ce_vars[i];
+	return NULL;
+}
+
+/* v's name and value, in one allocation. */
+static int
+var_fill(struct cgivar *v, const char *name, const char *value, unsigned h)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	char *p;
+
+	if ((p = malloc(nl + vl + 2)) == NULL)
+		return -1;
+	memcpy(p, name, nl + 1);
+	memcpy(p + nl + 1, value, vl + 1);
+	v->cv_name = p;
+	v->cv_value = p + nl + 1;
+	v->cv_hash = h;
+	return 0;
+}
+
 int
 cgi_env_set(struct cgienv *env, const char *name, const char *value)
 {
-	struct cgivar *n;
-	char *v;
-	size_t i;
+	unsigned h = name_hash(name);
+	struct cgivar *n, old;
 
-	for (i = 0; i < env->ce_n; i++) {
-		if (!strcmp(env->ce_vars[i].cv_name, name)) {
-			if ((v = strdup(value)) == NULL)
-				return -1;
-			free(env->ce_vars[i].cv_value);
-			env->ce_vars[i].cv_value = v;
-			return 0;
-		}
+	if ((n = env_find(env, name, h)) != NULL) {
+		old = *n;
+		if (var_fill(n, name, value, h) == -1)
+			return -1;
+		free(old.cv_name);
+		return 0;
 	}
 	if (env->ce_n == env->ce_cap) {
 		size_t ncap = env->ce_cap ? env->ce_cap * 2 : 32;
@@ -54,14 +90,8 @@ cgi_env_set(struct cgienv *env, const char *name, const char *value)
 		env->ce_vars = n;
 		env->ce_cap = ncap;
 	}
-	n = &env->ce_vars[env->ce_n];
-	n->cv_name = strdup(name);
-	n->cv_value = strdup(value);
-	if (n->cv_name == NULL || n->cv_value == NULL) {
-		free(n->cv_name);
-		free(n->cv_value);
+	if (var_fill(&env->ce_vars[env->ce_n], name, value, h) == -1)
 		return -1;
-	}
 	env->ce_n++;
 	return 0;
 }
@@ -69,12 +99,9 @@ cgi_env_set(struct cgienv *env, const char *name, const char *value)
 const char *
 cgi_env_get(const struct cgienv *env, const char *name)
 {
-	size_t i;
+	const struct cgivar *v = env_find(env, name, name_hash(name));
 
-	for (i = 0; i < env->ce_n; i++)
-		if (!strcmp(env->ce_vars[i].cv_name, name))
-			return env->ce_vars[i].cv_value;
-	return NULL;
+	return v ? v->cv_value : NULL;
 }
 
 void
@@ -82,10 +109,8 @@ cgi_env_free(struct cgienv *env)
 {
 	size_t i;
 
-	for (i = 0; i < env->ce_n; i++) {
+	for (i = 0; i < env->ce_n; i++)
 		free(env->ce_vars[i].cv_name);
-		free(env->ce_vars[i].cv_value);
-	}
 	free(env->ce_vars);
 	memset(env, 0, sizeof(*env));
 }

@@ -38,9 +38,12 @@ struct buf;
 struct req;
 struct http_resp;
 
+/* cv_name and cv_value are one allocation ("NAME\0VALUE\0", from
+ * cv_name); cv_hash is the name's, to skip most comparisons. */
 struct cgivar {
 	char *cv_name;
 	char *cv_value;
+	unsigned cv_hash;
 };
 
 struct cgienv {
