@@ -601,29 +601,6 @@ sock_event(struct watch *w, uint32_t ev)
 		freq_update(q);
 }
 
-/* The script's absolute path for SCRIPT_FILENAME: a relative one is
- * taken from the working directory, learnt once; no symbolic link is
- * resolved (ashd's callfcgi does not either, and resolving every
- * component costs a readlink(2) each per request). */
-static char *
-absolute(const char *file)
-{
-	static char *cwd;
-	size_t cl, fl;
-	char *p;
-
-	if (*file == '/' || (cwd == NULL && (cwd = getcwd(NULL, 0)) == NULL))
-		return strdup(file);
-	cl = strlen(cwd);
-	fl = strlen(file);
-	if ((p = malloc(cl + fl + 2)) == NULL)
-		return NULL;
-	memcpy(p, cwd, cl);
-	p[cl] = '/';
-	memcpy(p + cl + 1, file, fl + 1);
-	return p;
-}
-
 void
 freq_start(struct req *r, int sock)
 {
@@ -632,7 +609,7 @@ freq_start(struct req *r, int sock)
 	char *script = NULL;
 
 	if ((file = req_header(r, "X-Ash-File")) != NULL)
-		script = absolute(file);
+		script = cgi_abs_path(file);
 	if ((file != NULL && script == NULL) ||
 	    (q = calloc(1, sizeof(*q))) == NULL) {
 		http_error(sock, 503, "Out of memory.");

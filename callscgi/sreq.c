@@ -608,8 +608,7 @@ sreq_start(struct req *r, int sock, void *arg)
 	if (retrytimer.t_cb == NULL)
 		timer_init(&retrytimer, retry_event, NULL);
 	if ((file = req_header(r, "X-Ash-File")) != NULL) {
-		if ((s->s_script = realpath(file, NULL)) == NULL &&
-		    (s->s_script = strdup(file)) == NULL) {
+		if ((s->s_script = cgi_abs_path(file)) == NULL) {
 			sreq_end(s, 503, "Out of memory.");
 			return;
 		}

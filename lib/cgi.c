@@ -193,27 +193,34 @@ doc_root(const char *file, const char *sname)
 	return strndup(file, (size_t)(fbase - dl - file));
 }
 
-/* X-Ash-File as an absolute path, not resolved (a symbolic link keeps
- * its own name, as the URL does); relative names are taken from the
- * working directory, where ashd's dirplex starts its handlers. */
+char *
+cgi_abs_path(const char *file)
+{
+	static char *cwd;
+	size_t cl, fl;
+	char *p;
+
+	if (*file == '/' || (cwd == NULL && (cwd = getcwd(NULL, 0)) == NULL))
+		return strdup(file);
+	cl = strlen(cwd);
+	fl = strlen(file);
+	if ((p = malloc(cl + fl + 2)) == NULL)
+		return NULL;
+	memcpy(p, cwd, cl);
+	p[cl] = '/';
+	memcpy(p + cl + 1, file, fl + 1);
+	return p;
+}
+
+/* X-Ash-File as an absolute path (cgi_abs_path()), else the script. */
 static char *
 file_abs(const struct req *r, const char *script)
 {
 	const char *f = req_header(r, "X-Ash-File");
-	struct buf b = BUF_INIT;
-	char cwd[4096];
 
 	if (f == NULL || *f == '\0')
 		return script ? strdup(script) : NULL;
-	if (f[0] == '/')
-		return strdup(f);
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return script ? strdup(script) : NULL;
-	if (buf_printf(&b, "%s/%s", cwd, f) == -1) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
+	return cgi_abs_path(f);
 }
 
 /*

@@ -60,6 +60,14 @@ struct cgienv {
 int cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
     long long content_length);
 /*
+ * file (X-Ash-File) as an absolute path, not resolved: a symbolic link
+ * keeps its own name, as the URL does, as in ashd.  A relative name is
+ * taken from the working directory, where dirplex starts its handlers,
+ * learnt at the first call (no system call per request).  NULL on
+ * ENOMEM.
+ */
+char *cgi_abs_path(const char *file);
+/*
  * Add the variables of envp (NAME=VALUE strings, as in environ) that
  * env does not have, except those only a request may set: the CGI
  * meta-variables above, HTTP_* and REQ_* (ashd's transient request
