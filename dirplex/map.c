@@ -121,16 +121,19 @@ find_stem(const char *dir, const char *name)
 	return best;
 }
 
+/* "DIR/NAME", a new allocation (NULL if out of memory). */
 static char *
 path_join(const char *dir, const char *name)
 {
-	struct buf b = BUF_INIT;
+	size_t dl = strlen(dir), nl = strlen(name);
+	char *p;
 
-	if (buf_printf(&b, "%s/%s", dir, name) == -1) {
-		buf_free(&b);
+	if ((p = malloc(dl + nl + 2)) == NULL)
 		return NULL;
-	}
-	return buf_detach(&b, NULL);
+	memcpy(p, dir, dl);
+	p[dl] = '/';
+	memcpy(p + dl + 1, name, nl + 1);
+	return p;
 }
 
 /* Does stanza m match `path` (absolute; `name` its last element)? */

@@ -158,6 +158,29 @@ set_framing(struct conn *c, const struct http_resp *rp, int duplex,
 
 static const char nomem[] = "no memory";
 
+/* Is n a field of the handler's head htparser does not pass on (its
+ * own framing, hop-by-hop fields, X-Ash-*)?  By the first letter
+ * first: most fields are then told apart without a strcasecmp(). */
+static int
+hop_field(const char *n, int duplex)
+{
+	switch (*n | 0x20) {
+	case 'c':
+		return (!duplex && !strcasecmp(n, "Connection")) ||
+		    !strcasecmp(n, "Content-Length");
+	case 'k':
+		return !strcasecmp(n, "Keep-Alive");
+	case 'p':
+		return !strcasecmp(n, "Proxy-Connection");
+	case 't':
+		return !strcasecmp(n, "Transfer-Encoding");
+	case 'x':
+		return !strncasecmp(n, "X-Ash-", 6);
+	default:
+		return 0;
+	}
+}
+
 /* Compose the client's response head from the handler's; NULL, or why
  * it cannot be sent (502; 500 for nomem). */
 static const char *
@@ -190,12 +213,7 @@ start_response(struct conn *c, struct http_resp *rp)
 	for (i = 0; i < rp->hr_nhdrs; i++) {
 		const char *n = rp->hr_hdrs[i].h_name;
 
-		if (!strncasecmp(n, "X-Ash-", 6) ||
-		    !strcasecmp(n, "Keep-Alive") ||
-		    !strcasecmp(n, "Proxy-Connection") ||
-		    (!duplex && !strcasecmp(n, "Connection")) ||
-		    !strcasecmp(n, "Transfer-Encoding") ||
-		    !strcasecmp(n, "Content-Length"))
+		if (hop_field(n, duplex))
 			continue;
 		if (append_field(&c->c_out, n, rp->hr_hdrs[i].h_value) == -1)
 			return nomem;

@@ -552,8 +552,7 @@ cgi_parse_head(const char *buf, size_t len, struct http_resp *resp,
 		errno = ENOMEM;
 		return -1;
 	}
-	free(resp->hr_reason);
-	resp->hr_reason = reason;
+	resp->hr_reason = reason; /* none before: a head without status line */
 	return n;
 bad:
 	http_resp_free(resp);

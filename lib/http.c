@@ -22,18 +22,19 @@
 #include "req.h"
 #include "url.h"
 
-/* RFC 9110 5.6.2 tchar. */
-static int
+/* RFC 9110 5.6.2 tchar: ALPHA, DIGIT and "!#$%&'*+-.^_`|~", as a
+ * bit per ASCII byte (bytes 0-63, 64-127). */
+static const unsigned long long tchar_bits[2] = { 0x03ff6cfa00000000ULL,
+	0x57ffffffc7fffffeULL };
+
+static inline int
 is_tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return c < 128 && (tchar_bits[c >> 6] >> (c & 63)) & 1;
 }
 
 /* Field-value bytes: VCHAR, SP, HTAB, obs-text. */
-static int
+static inline int
 is_fvchar(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
@@ -69,6 +70,14 @@ next_line(const char *buf, size_t len, size_t pos, size_t *eol)
 		return 0;
 	*eol = (size_t)(lf - buf);
 	return 1;
+}
+
+/* Is the field name a the name b, in any case?  The first bytes are
+ * compared before strcasecmp(), which most names then never reach. */
+static inline int
+name_is(const char *a, const char *b)
+{
+	return (*a | 0x20) == (*b | 0x20) && !strcasecmp(a, b);
 }
 
 /* Length of the line ending at eol without its CR. */
@@ -119,27 +128,42 @@ check_authority(const char *t, size_t n)
 	return 0;
 }
 
-/* The rest string for a request target. */
-static char *
-target_rest(const char *t)
+/* The rest string of the request target t[0..tn): *rp, *rn. */
+static void
+target_rest(const char *t, size_t tn, const char **rp, size_t *rn)
 {
-	const char *p;
+	const char *e = t + tn, *q;
 
-	if (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8)) {
-		p = strstr(t, "//") + 2;
-		p += strcspn(p, "/?");
-		if (*p != '/')
-			return strdup("");
-		t = p;
-	}
-	if (!strcmp(t, "*"))
-		return strdup("");
-	return url_initial_rest(t);
+	*rp = t;
+	*rn = 0;
+	if (tn >= 7 &&
+	    (!strncasecmp(t, "http://", 7) ||
+		(tn >= 8 && !strncasecmp(t, "https://", 8)))) {
+		t += t[4] == ':' ? 7 : 8;
+		while (t < e && *t != '/' && *t != '?')
+			t++;
+		if (t == e || *t != '/')
+			return;
+	} else if (tn == 1 && *t == '*')
+		return;
+	/* The path without its leading "/" and without the query. */
+	if (t < e && *t == '/')
+		t++;
+	q = memchr(t, '?', (size_t)(e - t));
+	*rp = t;
+	*rn = (size_t)((q ? q : e) - t);
 }
 
-/* Validate and split the request line; fills method/target/version. */
+/* The parts of a request line, as spans of it. */
+struct reqline {
+	const char *rl_m, *rl_t, *rl_v;
+	size_t rl_mn, rl_tn;
+};
+
+/* Validate and split the request line into *rl (the version is
+ * "HTTP/1.1" for a later 1.x); 0 or -status. */
 static int
-parse_reqline(const char *line, size_t n, char **m, char **t, char **v)
+parse_reqline(const char *line, size_t n, struct reqline *rl)
 {
 	const char *sp1, *sp2;
 	size_t i;
@@ -167,11 +191,11 @@ parse_reqline(const char *line, size_t n, char **m, char **t, char **v)
 		if (check_authority(sp1 + 1, (size_t)(sp2 - sp1 - 1)) < 0)
 			return -400;
 	}
-	*m = strndup(line, (size_t)(sp1 - line));
-	*t = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	*v = rv == 1 ? strdup("HTTP/1.1") : strndup(sp2 + 1, 8);
-	if (*m == NULL || *t == NULL || *v == NULL)
-		return -500;
+	rl->rl_m = line;
+	rl->rl_mn = (size_t)(sp1 - line);
+	rl->rl_t = sp1 + 1;
+	rl->rl_tn = (size_t)(sp2 - sp1 - 1);
+	rl->rl_v = rv == 1 ? "HTTP/1.1" : sp2 + 1;
 	return 0;
 }
 
@@ -180,9 +204,7 @@ static int
 parse_header(struct req *r, const char *line, size_t n)
 {
 	const char *colon, *vs, *ve;
-	char *name, *value;
 	size_t i;
-	int rv;
 
 	if (line[0] == ' ' || line[0] == '\t')
 		return -400; /* obs-fold */
@@ -200,21 +222,26 @@ parse_header(struct req *r, const char *line, size_t n)
 		vs++;
 	while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
 		ve--;
-	name = strndup(line, (size_t)(colon - line));
-	value = strndup(vs, (size_t)(ve - vs));
-	rv = (name && value && req_add_header(r, name, value) == 0) ? 0 : -500;
-	free(name);
-	free(value);
-	return rv;
+	if (req_add_header_n(r, line, (size_t)(colon - line), vs,
+		(size_t)(ve - vs)) == -1)
+		return -500;
+	return 0;
 }
+
+/* Room a parsed request's block keeps for the headers htparser adds
+ * to every request (X-Ash-Address and five more), so that they cost
+ * no allocation of their own. */
+#define PARSE_SPARE_HDRS 8
+#define PARSE_SPARE_TEXT 256
 
 int
 http_parse_request(const char *buf, size_t len, const struct http_limits *l,
     struct req **reqp)
 {
-	char *m = NULL, *t = NULL, *v = NULL, *rest = NULL;
+	struct reqline rl;
 	struct req *r = NULL;
-	size_t pos = 0, eol, n;
+	const char *rest;
+	size_t pos = 0, eol, n, hstart, hend, nlines = 0, restn;
 	int rv;
 
 	*reqp = NULL;
@@ -233,9 +260,10 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *l,
 	}
 	if ((n = line_len(buf, pos, eol)) > l->hl_reqline)
 		return -414;
+	hstart = eol + 1;
 	/* The whole head must be there before anything is allocated. */
 	{
-		size_t p = eol + 1, e;
+		size_t p = hstart, e;
 
 		for (;;) {
 			if (p - pos > l->hl_head)
@@ -247,18 +275,33 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *l,
 			}
 			if (line_len(buf, p, e) == 0)
 				break;
+			nlines++;
 			p = e + 1;
 		}
 		if (e + 1 - pos > l->hl_head)
 			return -431;
+		hend = e + 1;
 	}
-	if ((rv = parse_reqline(buf + pos, n, &m, &t, &v)) < 0)
-		goto fail;
+	if ((rv = parse_reqline(buf + pos, n, &rl)) < 0)
+		return rv;
+	target_rest(rl.rl_t, rl.rl_tn, &rest, &restn);
+	/* One block: the request line's four strings, and each header
+	 * line's name and value, NUL-terminated, in at most the line's
+	 * length and its LF; then the room kept for later headers. */
+	if (nlines > l->hl_headers)
+		nlines = l->hl_headers;
+	if ((r = req_block(nlines + PARSE_SPARE_HDRS,
+		 rl.rl_mn + rl.rl_tn + restn + 12 + (hend - hstart) +
+		     PARSE_SPARE_TEXT)) == NULL)
+		return -500;
+	r->r_method = req_block_str(r, rl.rl_m, rl.rl_mn);
+	r->r_url = req_block_str(r, rl.rl_t, rl.rl_tn);
+	r->r_version = req_block_str(r, rl.rl_v, 8);
+	r->r_rest = req_block_str(r, rest, restn);
 	rv = -500;
-	if ((rest = target_rest(t)) == NULL ||
-	    (r = req_new(m, t, v, rest)) == NULL)
+	if (!r->r_method || !r->r_url || !r->r_version || !r->r_rest)
 		goto fail;
-	for (pos = eol + 1;;) {
+	for (pos = hstart;;) {
 		next_line(buf, len, pos, &eol);
 		if ((n = line_len(buf, pos, eol)) == 0)
 			break;
@@ -270,17 +313,9 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *l,
 			goto fail;
 		pos = eol + 1;
 	}
-	free(m);
-	free(t);
-	free(v);
-	free(rest);
 	*reqp = r;
 	return (int)(eol + 1);
 fail:
-	free(m);
-	free(t);
-	free(v);
-	free(rest);
 	req_free(r);
 	return rv;
 }
@@ -327,7 +362,7 @@ framing_length(const struct req *r, long long *lenp)
 	size_t i, j, n;
 
 	for (i = 0; i < r->r_nhdrs; i++) {
-		if (strcasecmp(r->r_hdrs[i].h_name, "Content-Length"))
+		if (!name_is(r->r_hdrs[i].h_name, "Content-Length"))
 			continue;
 		for (p = r->r_hdrs[i].h_value;; p = e + 1) {
 			e = p + strcspn(p, ",");
@@ -363,7 +398,7 @@ http_coding(const struct header *h, size_t nh, int *chunked)
 	int any = 0, last_chunked = 0;
 
 	for (i = 0; i < nh; i++) {
-		if (strcasecmp(h[i].h_name, "Transfer-Encoding"))
+		if (!name_is(h[i].h_name, "Transfer-Encoding"))
 			continue;
 		any = 1;
 		p = h[i].h_value;
@@ -425,7 +460,7 @@ http_req_framing(const struct req *r, struct http_framing *f)
 	memset(f, 0, sizeof(*f));
 	f->hf_length = -1;
 	for (i = 0; i < r->r_nhdrs; i++)
-		if (!strcasecmp(r->r_hdrs[i].h_name, "Host"))
+		if (name_is(r->r_hdrs[i].h_name, "Host"))
 			nhost++;
 	if (nhost > 1 || (http11 && nhost == 0))
 		return 400;
@@ -440,16 +475,16 @@ http_req_framing(const struct req *r, struct http_framing *f)
 	for (i = 0; i < r->r_nhdrs; i++) {
 		const char *n = r->r_hdrs[i].h_name, *v = r->r_hdrs[i].h_value;
 
-		if (!strcasecmp(n, "Connection")) {
+		if (name_is(n, "Connection")) {
 			close |= http_list_has(v, "close");
 			keep |= http_list_has(v, "keep-alive");
-		} else if (!strcasecmp(n, "Expect")) {
+		} else if (name_is(n, "Expect")) {
 			if (*v == '\0')
 				continue; /* an empty list asks nothing */
 			if (strcasecmp(v, "100-continue"))
 				return 417;
 			f->hf_expect = http11;
-		} else if (!strcasecmp(n, "Host") && !http_host_valid(v))
+		} else if (name_is(n, "Host") && !http_host_valid(v))
 			return 400;
 	}
 	f->hf_close = http11 ? close : !keep;
@@ -458,31 +493,35 @@ http_req_framing(const struct req *r, struct http_framing *f)
 
 /* Response heads. */
 
-static int
-resp_add(struct http_resp *resp, const char *name, size_t nl, const char *value,
-    size_t vl)
+static void
+resp_add(struct http_resp *resp, char **text, const char *name, size_t nl,
+    const char *value, size_t vl)
 {
-	struct header *n;
+	struct header *h = &resp->hr_hdrs[resp->hr_nhdrs++];
+	char *d = *text;
 
-	if ((n = realloc(resp->hr_hdrs, (resp->hr_nhdrs + 1) * sizeof(*n))) ==
-	    NULL)
-		return -1;
-	resp->hr_hdrs = n;
-	n += resp->hr_nhdrs;
-	n->h_name = strndup(name, nl);
-	n->h_value = strndup(value, vl);
-	if (n->h_name == NULL || n->h_value == NULL) {
-		free(n->h_name);
-		free(n->h_value);
-		return -1;
-	}
-	resp->hr_nhdrs++;
-	return 0;
+	h->h_name = d;
+	memcpy(d, name, nl);
+	d[nl] = '\0';
+	d += nl + 1;
+	h->h_value = d;
+	memcpy(d, value, vl);
+	d[vl] = '\0';
+	*text = d + vl + 1;
 }
 
-/* The status line l[0..n): 0, -1 if malformed, -2 if out of memory. */
+/* Is p a string of resp's block? */
 static int
-resp_statusline(struct http_resp *resp, const char *l, size_t n)
+resp_inblock(const struct http_resp *resp, const char *p)
+{
+	return p >= (const char *)resp->hr_hdrs && p < resp->hr_blkend;
+}
+
+/* The status line l[0..n): 0 with its reason phrase at *rp (*rn
+ * bytes), or -1 if malformed. */
+static int
+resp_statusline(struct http_resp *resp, const char *l, size_t n,
+    const char **rp, size_t *rn)
 {
 	const char *p;
 	size_t i;
@@ -506,8 +545,8 @@ resp_statusline(struct http_resp *resp, const char *l, size_t n)
 	for (i = 0; p + i < l + n; i++)
 		if (!is_fvchar((unsigned char)p[i]))
 			return -1;
-	if ((resp->hr_reason = strndup(p, (size_t)(l + n - p))) == NULL)
-		return -2;
+	*rp = p;
+	*rn = (size_t)(l + n - p);
 	return 0;
 }
 
@@ -515,9 +554,9 @@ resp_statusline(struct http_resp *resp, const char *l, size_t n)
 static int
 parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 {
-	const char *lf, *l, *colon, *vs, *ve;
-	size_t pos = 0, n, i;
-	int rv;
+	const char *lf, *l, *colon, *vs, *ve, *reason;
+	size_t pos = 0, n, i, nl = 0, rn;
+	char *text;
 
 	memset(resp, 0, sizeof(*resp));
 	/* Find the end first: nothing is allocated for a partial head. */
@@ -528,10 +567,17 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 		if (n == 0 || (n == 1 && buf[pos] == '\r'))
 			break;
 		pos += n + 1;
+		nl++;
 	}
 	if (pos == 0)
 		goto bad;
 	len = (size_t)(lf - buf) + 1;
+	/* One block: the header array, then each line's strings,
+	 * NUL-terminated, in at most the line's length and its LF. */
+	if ((resp->hr_hdrs = malloc(nl * sizeof(struct header) + len)) == NULL)
+		goto nomem;
+	text = (char *)(resp->hr_hdrs + nl);
+	resp->hr_blkend = text + len;
 	for (pos = 0;; pos += n + 1) {
 		l = buf + pos;
 		lf = memchr(l, '\n', len - pos);
@@ -542,10 +588,12 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 		if (memchr(l, '\r', i) || memchr(l, '\0', i))
 			goto bad;
 		if (pos == 0 && status) {
-			if ((rv = resp_statusline(resp, l, i)) == -2)
-				goto nomem;
-			if (rv == -1)
+			if (resp_statusline(resp, l, i, &reason, &rn) == -1)
 				goto bad;
+			resp->hr_reason = text;
+			memcpy(text, reason, rn);
+			text[rn] = '\0';
+			text += rn + 1;
 			continue;
 		}
 		if ((colon = memchr(l, ':', i)) == NULL || colon == l)
@@ -563,9 +611,8 @@ parse_head(const char *buf, size_t len, struct http_resp *resp, int status)
 			vs++;
 		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
-		if (resp_add(resp, l, (size_t)(colon - l), vs,
-			(size_t)(ve - vs)) == -1)
-			goto nomem;
+		resp_add(resp, &text, l, (size_t)(colon - l), vs,
+		    (size_t)(ve - vs));
 	}
 	return (int)len;
 nomem:
@@ -593,14 +640,9 @@ http_parse_fields(const char *buf, size_t len, struct http_resp *resp)
 void
 http_resp_free(struct http_resp *resp)
 {
-	size_t i;
-
-	for (i = 0; i < resp->hr_nhdrs; i++) {
-		free(resp->hr_hdrs[i].h_name);
-		free(resp->hr_hdrs[i].h_value);
-	}
+	if (!resp_inblock(resp, resp->hr_reason))
+		free(resp->hr_reason);
 	free(resp->hr_hdrs);
-	free(resp->hr_reason);
 	memset(resp, 0, sizeof(*resp));
 }
 
@@ -610,7 +652,7 @@ http_resp_header(const struct http_resp *resp, const char *name)
 	size_t i;
 
 	for (i = 0; i < resp->hr_nhdrs; i++)
-		if (!strcasecmp(resp->hr_hdrs[i].h_name, name))
+		if (name_is(resp->hr_hdrs[i].h_name, name))
 			return resp->hr_hdrs[i].h_value;
 	return NULL;
 }
@@ -621,12 +663,10 @@ http_resp_remove(struct http_resp *resp, const char *name)
 	size_t i, n = 0;
 
 	for (i = 0; i < resp->hr_nhdrs;) {
-		if (strcasecmp(resp->hr_hdrs[i].h_name, name)) {
+		if (!name_is(resp->hr_hdrs[i].h_name, name)) {
 			i++;
 			continue;
 		}
-		free(resp->hr_hdrs[i].h_name);
-		free(resp->hr_hdrs[i].h_value);
 		memmove(&resp->hr_hdrs[i], &resp->hr_hdrs[i + 1],
 		    (resp->hr_nhdrs - i - 1) * sizeof(resp->hr_hdrs[0]));
 		resp->hr_nhdrs--;
@@ -643,7 +683,7 @@ http_resp_length(const struct http_resp *resp)
 	size_t i;
 
 	for (i = 0; i < resp->hr_nhdrs; i++) {
-		if (strcasecmp(resp->hr_hdrs[i].h_name, "Content-Length"))
+		if (!name_is(resp->hr_hdrs[i].h_name, "Content-Length"))
 			continue;
 		p = resp->hr_hdrs[i].h_value;
 		if (*p == '\0' || strlen(p) > 18)

@@ -66,6 +66,9 @@ struct http_resp {
 	char *hr_reason;
 	struct header *hr_hdrs;
 	size_t hr_nhdrs;
+	/* private: hr_hdrs is one block with the strings of the parsed
+	 * head, up to here (a reason set later is allocated on its own) */
+	const char *hr_blkend;
 };
 /* > 0: head length, 0: need more, -1: malformed (errno EBADMSG) or
  * ENOMEM.  On success *resp is filled (free with http_resp_free()).

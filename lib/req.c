@@ -29,6 +29,8 @@
 /* Headers a decoded request has room for beyond its own, so that a
  * handler adding one or two (X-Ash-File) allocates nothing more. */
 #define REQ_SPARE_HDRS 4
+/* And bytes of room for their strings, or a new rest string. */
+#define REQ_SPARE_TEXT 128
 
 /* Was p allocated on its own (not a part of r's block)? */
 static int
@@ -149,8 +151,49 @@ req_describe(const struct req *r, char *buf, size_t cap)
 	return buf;
 }
 
+struct req *
+req_block(size_t nh, size_t text)
+{
+	struct req *r;
+
+	if (nh > (SIZE_MAX - sizeof(*r) - text) / sizeof(struct header)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((r = malloc(sizeof(*r) + nh * sizeof(struct header) + text)) ==
+	    NULL)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->r_hdrs = (struct header *)(r + 1);
+	r->r_hcap = nh;
+	r->r_blkfree = (char *)(r->r_hdrs + nh);
+	r->r_blk = (const char *)r;
+	r->r_blkend = r->r_blkfree + text;
+	return r;
+}
+
+char *
+req_block_str(struct req *r, const char *s, size_t n)
+{
+	char *d = r->r_blkfree;
+
+	if (d == NULL || (size_t)(r->r_blkend - d) <= n)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	r->r_blkfree = d + n + 1;
+	return d;
+}
+
 int
 req_add_header(struct req *r, const char *name, const char *value)
+{
+	return req_add_header_n(r, name, strlen(name), value, strlen(value));
+}
+
+int
+req_add_header_n(struct req *r, const char *name, size_t nl, const char *value,
+    size_t vl)
 {
 	struct header *n;
 	char *hn, *hv;
@@ -171,13 +214,21 @@ req_add_header(struct req *r, const char *name, const char *value)
 		r->r_hdrs = n;
 		r->r_hcap = ncap;
 	}
-	hn = strdup(name);
-	hv = strdup(value);
-	if (hn == NULL || hv == NULL) {
-		free(hn);
-		free(hv);
-		errno = ENOMEM;
-		return -1;
+	/* In the block's room while they fit (both, or neither: a
+	 * header's two strings are dropped together). */
+	if (r->r_blkfree != NULL &&
+	    (size_t)(r->r_blkend - r->r_blkfree) >= nl + vl + 2) {
+		hn = req_block_str(r, name, nl);
+		hv = req_block_str(r, value, vl);
+	} else {
+		hn = strndup(name, nl);
+		hv = strndup(value, vl);
+		if (hn == NULL || hv == NULL) {
+			free(hn);
+			free(hv);
+			errno = ENOMEM;
+			return -1;
+		}
 	}
 	r->r_hdrs[r->r_nhdrs].h_name = hn;
 	r->r_hdrs[r->r_nhdrs].h_value = hv;
@@ -240,7 +291,8 @@ req_remove_prefix(struct req *r, const char *prefix)
 	size_t i, n = 0, pl = strlen(prefix);
 
 	for (i = 0; i < r->r_nhdrs;) {
-		if (!strncasecmp(r->r_hdrs[i].h_name, prefix, pl)) {
+		if ((pl == 0 || hdr_maybe(r->r_hdrs[i].h_name, prefix)) &&
+		    !strncasecmp(r->r_hdrs[i].h_name, prefix, pl)) {
 			req_drop(r, i);
 			n++;
 		} else
@@ -252,12 +304,14 @@ req_remove_prefix(struct req *r, const char *prefix)
 int
 req_set_rest(struct req *r, const char *rest)
 {
-	char *n;
+	size_t n = strlen(rest);
+	char *d;
 
-	if ((n = strdup(rest)) == NULL)
+	if ((d = req_block_str(r, rest, n)) == NULL &&
+	    (d = strdup(rest)) == NULL)
 		return -1;
 	req_free_str(r, r->r_rest);
-	r->r_rest = n;
+	r->r_rest = d;
 	return 0;
 }
 
@@ -353,16 +407,12 @@ req_decode(const char *data, size_t len)
 	 * sizes are bounded by ASH_DGRAM_MAX (a string is at least its
 	 * NUL, so nh < len). */
 	cap = nh + REQ_SPARE_HDRS;
-	if ((r = malloc(sizeof(*r) + cap * sizeof(struct header) + len)) ==
-	    NULL)
+	if ((r = req_block(cap, len + REQ_SPARE_TEXT)) == NULL)
 		return NULL;
-	r->r_hdrs = (struct header *)(r + 1);
-	d = (char *)(r->r_hdrs + cap);
+	d = r->r_blkfree;
 	memcpy(d, data, len);
-	r->r_blk = (const char *)r;
-	r->r_blkend = d + len;
+	r->r_blkfree = d + len;
 	r->r_nhdrs = nh;
-	r->r_hcap = cap;
 	/* Checked above: every string is there and NUL-terminated. */
 	p = d;
 	r->r_method = p;

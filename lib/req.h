@@ -35,14 +35,26 @@ struct req {
 	struct header *r_hdrs;
 	size_t r_nhdrs;
 	size_t r_hcap;
-	/* private: the block of a decoded request (see above), else
-	 * empty */
+	/* private: the block of a decoded or parsed request (see
+	 * above), else empty, and its unused room: strings added later
+	 * go there while they fit */
 	const char *r_blk;
 	const char *r_blkend;
+	char *r_blkfree;
 };
 
 struct req *req_new(const char *method, const char *url, const char *version,
     const char *rest);
+/*
+ * For the parsers in lib/: a request of one block with room for nh
+ * headers and text bytes of strings, its fields unset (NULL).  Fill it
+ * with req_block_str() and req_add_header_n(); whatever no longer fits
+ * is allocated on its own, as for any request.
+ */
+struct req *req_block(size_t nh, size_t text);
+/* Copy s[0..n) into r's block, NUL-terminated: the copy, or NULL if
+ * the block has no room left (nothing is allocated). */
+char *req_block_str(struct req *r, const char *s, size_t n);
 struct req *req_dup(const struct req *r);
 void req_free(struct req *r);
 
@@ -50,6 +62,9 @@ void req_free(struct req *r);
 const char *req_header(const struct req *r, const char *name);
 /* Append a header at the end (duplicates allowed). */
 int req_add_header(struct req *r, const char *name, const char *value);
+/* The same with the name and value as name[0..nl) and value[0..vl). */
+int req_add_header_n(struct req *r, const char *name, size_t nl,
+    const char *value, size_t vl);
 /* Replace every `name` header by a single one with `value`, in the place
  * of the first; append if absent. */
 int req_set_header(struct req *r, const char *name, const char *value);

@@ -169,6 +169,12 @@ static const struct rqrow {
 	    "GET https://h:8080/?x HTTP/1.1 []\n"),
 	RQ_OK("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
 	    "OPTIONS * HTTP/1.1 []\nHost: a\n"),
+	RQ_OK("GET http://h?x/y HTTP/1.1\r\n\r\n",
+	    "GET http://h?x/y HTTP/1.1 []\n"),
+	RQ_OK("GET http://h//a?/b HTTP/1.1\r\n\r\n",
+	    "GET http://h//a?/b HTTP/1.1 [/a]\n"),
+	RQ_OK("GET /a?b/c HTTP/1.7\r\nA: b\r\n\r\n",
+	    "GET /a?b/c HTTP/1.1 [a]\nA: b\n"),
 	/* Any token is a method; tchars in names. */
 	RQ_OK("X!#$%&'*+-.^_`|~9 / HTTP/1.1\r\nA-b_C.d!#: v\r\n\r\n",
 	    "X!#$%&'*+-.^_`|~9 / HTTP/1.1 []\nA-b_C.d!#: v\n"),
@@ -283,6 +289,43 @@ parse_req(const char *in, size_t len, const struct http_limits *l, char **dumpp)
 	*dumpp = r ? dump_req(r) : NULL;
 	req_free(r);
 	return rv;
+}
+
+/* A parsed request is one block with room for the headers htparser
+ * adds; edits beyond that room allocate as for any request. */
+static void
+test_request_edit(void)
+{
+	static const char head[] = "GET /a/b?q HTTP/1.1\r\nHost: h\r\n"
+				   "Accept: */*\r\n\r\n";
+	struct http_limits l;
+	struct req *r;
+	char name[32];
+	int i, inblock = 1;
+
+	http_limits_default(&l);
+	is_int(http_parse_request(head, sizeof(head) - 1, &l, &r),
+	    (int)sizeof(head) - 1, "parse");
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "X-Ash-Header-%d", i);
+		is_int(req_add_header(r, name, "127.0.0.1"), 0, "add one");
+		inblock &= r->r_hdrs[r->r_nhdrs - 1].h_name >= r->r_blk &&
+		    r->r_hdrs[r->r_nhdrs - 1].h_value < r->r_blkend;
+	}
+	ok(inblock, "six added headers fit in the parsed block's room");
+	for (i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "X-More-%d", i);
+		is_int(req_add_header(r, name, name), 0, "add more");
+	}
+	is_int(req_set_rest(r, "b"), 0, "set the rest");
+	is_int(req_remove_prefix(r, "X-Ash-"), 6, "remove the first six");
+	is_int(req_set_header(r, "Host", "other"), 0, "set a parsed header");
+	ok(r->r_nhdrs == 32 &&
+		!strcmp(req_header(r, "x-more-29"), "X-More-29") &&
+		!strcmp(req_header(r, "accept"), "*/*") &&
+		!strcmp(r->r_rest, "b"),
+	    "the edited request");
+	req_free(r);
 }
 
 static void
@@ -1031,6 +1074,7 @@ main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* write_all() to a closed pipe */
 	test_request();
+	test_request_edit();
 	test_framing();
 	test_response();
 	test_resp_length();

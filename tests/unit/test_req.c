@@ -344,6 +344,64 @@ test_decoded_edit(void)
 	req_free(r);
 }
 
+/* Strings added to a block request go into its room while they fit,
+ * then are allocated on their own; both kinds are edited and freed
+ * alike. */
+static void
+test_block_room(void)
+{
+	static const char dg[] = "GET\0/a\0HTTP/1.1\0a\0Host\0h\0\0";
+	struct req *r, *d;
+	char name[16], *room;
+	int i, inblock = 0;
+
+	r = req_block(2, 24);
+	ok(r != NULL && r->r_nhdrs == 0 && r->r_hcap == 2, "req_block");
+	room = r->r_blkfree;
+	r->r_method = req_block_str(r, "GET", 3);
+	r->r_url = req_block_str(r, "/x?q", 4);
+	r->r_version = req_block_str(r, "HTTP/1.1", 8);
+	ok(r->r_method == room && !strcmp(r->r_url, "/x?q") &&
+		r->r_blkfree == room + 18,
+	    "req_block_str copies into the room, NUL-terminated");
+	ok(req_block_str(r, "abcdef", 6) == NULL && r->r_blkfree == room + 18,
+	    "a string the room cannot hold is refused");
+	r->r_rest = req_block_str(r, "x", 1);
+	is_int(req_add_header_n(r, "Hostxx", 4, "hyy", 1), 0,
+	    "req_add_header_n takes the lengths given");
+	is_str(req_header(r, "host"), "h", "the header as cut");
+	ok(!((const char *)r->r_hdrs[0].h_name >= r->r_blk &&
+	       (const char *)r->r_hdrs[0].h_name < r->r_blkend),
+	    "not in the room (full): allocated on its own");
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "X-%d", i);
+		is_int(req_add_header(r, name, "v"), 0, "add past the array");
+	}
+	is_int(req_set_rest(r, "a/much/longer/rest"), 0, "set the rest");
+	is_int(req_remove_header(r, "X-3"), 1, "remove one");
+	d = req_dup(r);
+	ok(req_equal(r, d) && r->r_nhdrs == 10, "the same as its copy");
+	req_free(d);
+	req_free(r);
+
+	/* A decoded request has room for a few more strings. */
+	r = req_decode(dg, sizeof(dg) - 1);
+	is_int(req_add_header(r, "X-Ash-File", "/srv/a"), 0, "add to decoded");
+	is_int(req_set_rest(r, ""), 0, "and set its rest");
+	inblock = r->r_rest >= r->r_blk && r->r_rest < r->r_blkend &&
+	    r->r_hdrs[1].h_value >= r->r_blk &&
+	    r->r_hdrs[1].h_value < r->r_blkend;
+	ok(inblock, "both went into the decoded block's room");
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "X-Long-%d", i);
+		is_int(req_set_header(r, "X-Many", name), 0, "set repeatedly");
+		is_int(req_set_rest(r, name), 0, "set the rest repeatedly");
+	}
+	is_str(req_header(r, "X-Many"), "X-Long-39", "the last value set");
+	is_str(r->r_rest, "X-Long-39", "the last rest set");
+	req_free(r);
+}
+
 static void
 test_malformed(void)
 {
@@ -853,6 +911,7 @@ main(void)
 	test_dup();
 	test_datagram();
 	test_decoded_edit();
+	test_block_room();
 	test_malformed();
 	test_transport();
 	test_limit_boundary();
