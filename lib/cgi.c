@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -52,14 +53,48 @@ env_find(const struct cgienv *env, const char *name, unsigned h)
 	return NULL;
 }
 
-/* v's name and value, in one allocation. */
+/* A piece of an environment's string storage. */
+struct cgichunk {
+	struct cgichunk *ck_next;
+	size_t ck_used, ck_cap;
+	char ck_data[];
+};
+
+/* Room for a request's usual environment in one chunk. */
+#define CGI_CHUNK 2048
+
+/* n bytes of env's string storage, or NULL.  A replaced value's bytes
+ * stay until cgi_env_free(). */
+static char *
+env_alloc(struct cgienv *env, size_t n)
+{
+	struct cgichunk *c = env->ce_chunks;
+	size_t cap;
+
+	if (c == NULL || c->ck_cap - c->ck_used < n) {
+		cap = n > CGI_CHUNK ? n : CGI_CHUNK;
+		if (cap > SIZE_MAX - sizeof(*c) ||
+		    (c = malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->ck_used = 0;
+		c->ck_cap = cap;
+		c->ck_next = env->ce_chunks;
+		env->ce_chunks = c;
+	}
+	c->ck_used += n;
+	return c->ck_data + c->ck_used - n;
+}
+
+/* v's name and value, together in env's storage. */
 static int
-var_fill(struct cgivar *v, const char *name, const char *value, unsigned h)
+var_fill(struct cgienv *env, struct cgivar *v, const char *name,
+    const char *value, unsigned h)
 {
 	size_t nl = strlen(name), vl = strlen(value);
 	char *p;
 
-	if ((p = malloc(nl + vl + 2)) == NULL)
+	if (nl > SIZE_MAX / 2 - 2 || vl > SIZE_MAX / 2 ||
+	    (p = env_alloc(env, nl + vl + 2)) == NULL)
 		return -1;
 	memcpy(p, name, nl + 1);
 	memcpy(p + nl + 1, value, vl + 1);
@@ -77,9 +112,10 @@ cgi_env_set(struct cgienv *env, const char *name, const char *value)
 
 	if ((n = env_find(env, name, h)) != NULL) {
 		old = *n;
-		if (var_fill(n, name, value, h) == -1)
+		if (var_fill(env, n, name, value, h) == -1) {
+			*n = old;
 			return -1;
-		free(old.cv_name);
+		}
 		return 0;
 	}
 	if (env->ce_n == env->ce_cap) {
@@ -90,7 +126,7 @@ cgi_env_set(struct cgienv *env, const char *name, const char *value)
 		env->ce_vars = n;
 		env->ce_cap = ncap;
 	}
-	if (var_fill(&env->ce_vars[env->ce_n], name, value, h) == -1)
+	if (var_fill(env, &env->ce_vars[env->ce_n], name, value, h) == -1)
 		return -1;
 	env->ce_n++;
 	return 0;
@@ -107,10 +143,12 @@ cgi_env_get(const struct cgienv *env, const char *name)
 void
 cgi_env_free(struct cgienv *env)
 {
-	size_t i;
+	struct cgichunk *c;
 
-	for (i = 0; i < env->ce_n; i++)
-		free(env->ce_vars[i].cv_name);
+	while ((c = env->ce_chunks) != NULL) {
+		env->ce_chunks = c->ck_next;
+		free(c);
+	}
 	free(env->ce_vars);
 	memset(env, 0, sizeof(*env));
 }
@@ -369,10 +407,23 @@ env_header(struct cgienv *env, const char *hname, const char *value)
 	size_t i, n = strlen(hname);
 	int rv;
 
-	if (n + 6 > sizeof(name) || !strncasecmp(hname, "X-Ash-", 6) ||
-	    !strcasecmp(hname, "Proxy") || !strcasecmp(hname, "Content-Type") ||
-	    !strcasecmp(hname, "Content-Length"))
+	if (n + 6 > sizeof(name))
 		return 0;
+	switch (*hname | 0x20) {
+	case 'x':
+		if (!strncasecmp(hname, "X-Ash-", 6))
+			return 0;
+		break;
+	case 'p':
+		if (!strcasecmp(hname, "Proxy"))
+			return 0;
+		break;
+	case 'c':
+		if (!strcasecmp(hname, "Content-Type") ||
+		    !strcasecmp(hname, "Content-Length"))
+			return 0;
+		break;
+	}
 	memcpy(name, "HTTP_", 5);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)hname[i];
@@ -399,20 +450,27 @@ int
 cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
     long long content_length)
 {
+	/* The headers read here, each found in one pass over the
+	 * request's (its first value, as req_header() gives): the
+	 * first seven become the variable beside them. */
 	static const struct {
 		const char *var, *hdr;
+		size_t len;
 	} fromhdr[] = {
-		{ "SERVER_ADDR", "X-Ash-Server-Address" },
-		{ "SERVER_PORT", "X-Ash-Server-Port" },
-		{ "REMOTE_ADDR", "X-Ash-Address" },
-		{ "REMOTE_PORT", "X-Ash-Port" },
-		{ "REMOTE_USER", "X-Ash-Remote-User" },
-		{ "AUTH_TYPE", "X-Ash-Auth-Type" },
-		{ "CONTENT_TYPE", "Content-Type" },
+		{ "SERVER_ADDR", "X-Ash-Server-Address", 20 },
+		{ "SERVER_PORT", "X-Ash-Server-Port", 17 },
+		{ "REMOTE_ADDR", "X-Ash-Address", 13 },
+		{ "REMOTE_PORT", "X-Ash-Port", 10 },
+		{ "REMOTE_USER", "X-Ash-Remote-User", 17 },
+		{ "AUTH_TYPE", "X-Ash-Auth-Type", 15 },
+		{ "CONTENT_TYPE", "Content-Type", 12 },
+		{ NULL, "X-Ash-Protocol", 14 },
+		{ NULL, "Content-Length", 14 },
 	};
-	const char *q, *v;
+	enum { NVARS = 7, PROTO = 7, CLEN = 8, NHDRS = 9 };
+	const char *q, *v, *hv[NHDRS] = { NULL };
 	char num[32];
-	size_t i;
+	size_t i, k, nl;
 
 	memset(env, 0, sizeof(*env));
 	q = strchr(r->r_url, '?');
@@ -426,15 +484,27 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 	    cgi_env_set(env, "REDIRECT_STATUS", "200") == -1 ||
 	    env_server_name(env, r) == -1 || env_paths(env, r, script) == -1)
 		goto fail;
-	for (i = 0; i < sizeof(fromhdr) / sizeof(fromhdr[0]); i++)
-		if ((v = req_header(r, fromhdr[i].hdr)) != NULL &&
-		    cgi_env_set(env, fromhdr[i].var, v) == -1)
+	for (i = 0; i < r->r_nhdrs; i++) {
+		const char *n = r->r_hdrs[i].h_name;
+
+		if ((*n | 0x20) != 'x' && (*n | 0x20) != 'c')
+			continue;
+		nl = strlen(n);
+		for (k = 0; k < NHDRS; k++)
+			if (hv[k] == NULL && fromhdr[k].len == nl &&
+			    !strcasecmp(n, fromhdr[k].hdr)) {
+				hv[k] = r->r_hdrs[i].h_value;
+				break;
+			}
+	}
+	for (k = 0; k < NVARS; k++)
+		if (hv[k] != NULL &&
+		    cgi_env_set(env, fromhdr[k].var, hv[k]) == -1)
 			goto fail;
-	if ((v = req_header(r, "X-Ash-Protocol")) && !strcmp(v, "https") &&
+	if ((v = hv[PROTO]) && !strcmp(v, "https") &&
 	    cgi_env_set(env, "HTTPS", "on") == -1)
 		goto fail;
-	if (content_length < 0 && (v = req_header(r, "Content-Length")) &&
-	    strcmp(v, "0"))
+	if (content_length < 0 && (v = hv[CLEN]) && strcmp(v, "0"))
 		content_length = strtoll(v, NULL, 10);
 	if (content_length > 0) {
 		snprintf(num, sizeof(num), "%lld", content_length);
@@ -582,14 +652,37 @@ cgi_spool(int sock, const char *tmpdir, int *fdp, long long *lenp)
 int
 cgi_http_head(struct buf *b, const struct http_resp *resp)
 {
-	size_t i;
+	size_t i, need, old = b->b_len;
+	char *p;
+	int st = resp->hr_status;
 
-	if (buf_printf(b, "HTTP/1.1 %d %s\r\n", resp->hr_status,
-		resp->hr_reason) == -1)
+	/* Measured first, then written in place: one reservation, no
+	 * printf (this runs for every response of a script). */
+	if (st < 100 || st > 999) {
+		errno = EINVAL;
 		return -1;
+	}
+	need = 13 + strlen(resp->hr_reason) + 2 + 2;
 	for (i = 0; i < resp->hr_nhdrs; i++)
-		if (buf_printf(b, "%s: %s\r\n", resp->hr_hdrs[i].h_name,
-			resp->hr_hdrs[i].h_value) == -1)
-			return -1;
-	return buf_appends(b, "\r\n");
+		need += strlen(resp->hr_hdrs[i].h_name) +
+		    strlen(resp->hr_hdrs[i].h_value) + 4;
+	if (buf_reserve(b, need) == -1)
+		return -1;
+	p = b->b_data + old;
+	p = stpcpy(p, "HTTP/1.1 ");
+	*p++ = (char)('0' + st / 100);
+	*p++ = (char)('0' + st / 10 % 10);
+	*p++ = (char)('0' + st % 10);
+	*p++ = ' ';
+	p = stpcpy(p, resp->hr_reason);
+	p = stpcpy(p, "\r\n");
+	for (i = 0; i < resp->hr_nhdrs; i++) {
+		p = stpcpy(p, resp->hr_hdrs[i].h_name);
+		p = stpcpy(p, ": ");
+		p = stpcpy(p, resp->hr_hdrs[i].h_value);
+		p = stpcpy(p, "\r\n");
+	}
+	p = stpcpy(p, "\r\n");
+	b->b_len = (size_t)(p - b->b_data);
+	return 0;
 }

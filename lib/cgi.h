@@ -46,9 +46,15 @@ struct cgivar {
 	unsigned cv_hash;
 };
 
+struct cgichunk;
+
+/* Zeroed before first use (cgi_env_build() does it). */
 struct cgienv {
 	struct cgivar *ce_vars;
 	size_t ce_n, ce_cap;
+	/* private: the names and values, packed into a few chunks
+	 * rather than an allocation each */
+	struct cgichunk *ce_chunks;
 };
 
 /*

@@ -251,14 +251,66 @@ encode_pairs(struct buf *b, const struct fcgi_nv *nv, size_t n)
 	return 0;
 }
 
+/* The bytes the pairs nv[0..n) take encoded, or SIZE_MAX if one of
+ * them cannot be encoded or the sum is beyond `max`. */
+static size_t
+pairs_size(const struct fcgi_nv *nv, size_t n, size_t max)
+{
+	size_t i, sz = 0, one;
+
+	for (i = 0; i < n; i++) {
+		if (nv[i].nv_namelen > FCGI_NV_MAX ||
+		    nv[i].nv_valuelen > FCGI_NV_MAX)
+			return SIZE_MAX;
+		one = (nv[i].nv_namelen < 0x80 ? 1 : 4) +
+		    (nv[i].nv_valuelen < 0x80 ? 1 : 4) + nv[i].nv_namelen +
+		    nv[i].nv_valuelen;
+		if (one > max - sz)
+			return SIZE_MAX;
+		sz += one;
+	}
+	return sz;
+}
+
 int
 fcgi_encode_params(struct buf *b, unsigned int id, const struct fcgi_nv *nv,
     size_t n)
 {
 	struct buf pairs = BUF_INIT;
-	size_t old = b->b_len;
+	size_t old = b->b_len, sz, plen;
 	int rv = -1;
 
+	/* The usual case, pairs that fit in one record: encoded in
+	 * place, after the record's header, in one reservation. */
+	if ((sz = pairs_size(nv, n, FCGI_MAX_CONTENT)) != SIZE_MAX) {
+		unsigned char *p;
+		size_t i;
+
+		plen = pad_len(sz);
+		if (buf_reserve(b, 2 * FCGI_HEADER_LEN + sz + plen) == -1 ||
+		    (sz > 0 &&
+			fcgi_encode_header(b, FCGI_PARAMS, id, sz, plen) == -1))
+			return rollback(b, old);
+		/* Room reserved and every length checked: no failure
+		 * is left. */
+		p = (unsigned char *)b->b_data + b->b_len;
+		for (i = 0; i < n; i++) {
+			p += put_nv_len(p, nv[i].nv_namelen);
+			p += put_nv_len(p, nv[i].nv_valuelen);
+			if (nv[i].nv_namelen)
+				memcpy(p, nv[i].nv_name, nv[i].nv_namelen);
+			p += nv[i].nv_namelen;
+			if (nv[i].nv_valuelen)
+				memcpy(p, nv[i].nv_value, nv[i].nv_valuelen);
+			p += nv[i].nv_valuelen;
+		}
+		memset(p, 0, plen);
+		b->b_len += sz + plen;
+		b->b_data[b->b_len] = '\0';
+		if (fcgi_encode_stream_end(b, FCGI_PARAMS, id) == -1)
+			return rollback(b, old);
+		return 0;
+	}
 	if (encode_pairs(&pairs, nv, n) == -1)
 		goto fail;
 	if (fcgi_encode_stream(b, FCGI_PARAMS, id, pairs.b_data, pairs.b_len) ==
