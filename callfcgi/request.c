@@ -225,26 +225,32 @@ freq_flush_later(struct freq *q)
 static void
 freq_add_length(struct freq *q)
 {
-	char field[48];
-	size_t at, body;
-	int n;
+	static const char name[] = "Content-Length: ";
+	char field[48], digits[24], *d = digits + sizeof(digits);
+	size_t at, body, n, dn;
 
 	if (q->q_hsent || q->q_nolen || !q->q_headdone || q->q_sock < 0 ||
 	    q->q_headlen < 2 || q->q_out.b_len < q->q_headlen)
 		return;
 	body = q->q_out.b_len - q->q_headlen;
-	n = snprintf(field, sizeof(field), "Content-Length: %zu\r\n", body);
-	if (n < 0 || (size_t)n >= sizeof(field) ||
-	    buf_reserve(&q->q_out, (size_t)n) == -1)
+	do
+		*--d = (char)('0' + body % 10);
+	while ((body /= 10) != 0);
+	dn = (size_t)(digits + sizeof(digits) - d);
+	memcpy(field, name, sizeof(name) - 1);
+	memcpy(field + sizeof(name) - 1, d, dn);
+	memcpy(field + sizeof(name) - 1 + dn, "\r\n", 2);
+	n = sizeof(name) - 1 + dn + 2;
+	if (buf_reserve(&q->q_out, n) == -1)
 		return; /* then without: htparser frames it */
 	/* Before the blank line that ends the head. */
 	at = q->q_headlen - 2;
 	memmove(q->q_out.b_data + at + n, q->q_out.b_data + at,
 	    q->q_out.b_len - at);
-	memcpy(q->q_out.b_data + at, field, (size_t)n);
-	q->q_out.b_len += (size_t)n;
+	memcpy(q->q_out.b_data + at, field, n);
+	q->q_out.b_len += n;
 	q->q_out.b_data[q->q_out.b_len] = '\0';
-	q->q_headlen += (size_t)n;
+	q->q_headlen += n;
 }
 
 /* STDOUT data for q. */

@@ -104,20 +104,12 @@ var_fill(struct cgienv *env, struct cgivar *v, const char *name,
 	return 0;
 }
 
-int
-cgi_env_set(struct cgienv *env, const char *name, const char *value)
+/* Add a variable env does not have (not checked); 0 / -1. */
+static int
+env_add(struct cgienv *env, const char *name, const char *value, unsigned h)
 {
-	unsigned h = name_hash(name);
-	struct cgivar *n, old;
+	struct cgivar *n;
 
-	if ((n = env_find(env, name, h)) != NULL) {
-		old = *n;
-		if (var_fill(env, n, name, value, h) == -1) {
-			*n = old;
-			return -1;
-		}
-		return 0;
-	}
 	if (env->ce_n == env->ce_cap) {
 		size_t ncap = env->ce_cap ? env->ce_cap * 2 : 32;
 
@@ -130,6 +122,24 @@ cgi_env_set(struct cgienv *env, const char *name, const char *value)
 		return -1;
 	env->ce_n++;
 	return 0;
+}
+
+/* The same for a name given here, known not to be there yet. */
+static int
+env_new(struct cgienv *env, const char *name, const char *value)
+{
+	return env_add(env, name, value, name_hash(name));
+}
+
+int
+cgi_env_set(struct cgienv *env, const char *name, const char *value)
+{
+	unsigned h = name_hash(name);
+	struct cgivar *n;
+
+	if ((n = env_find(env, name, h)) != NULL)
+		return var_fill(env, n, name, value, h);
+	return env_add(env, name, value, h);
 }
 
 const char *
@@ -350,18 +360,18 @@ env_paths(struct cgienv *env, const struct req *r, const char *script)
 		return -1;
 	if (split_path(r, file, &sname, &pinfo) == -1)
 		goto done;
-	if (cgi_env_set(env, "SCRIPT_NAME", sname) == -1)
+	if (env_new(env, "SCRIPT_NAME", sname) == -1)
 		goto done;
-	if (pinfo && *pinfo && cgi_env_set(env, "PATH_INFO", pinfo) == -1)
+	if (pinfo && *pinfo && env_new(env, "PATH_INFO", pinfo) == -1)
 		goto done;
-	if (file && cgi_env_set(env, "SCRIPT_FILENAME", file) == -1)
+	if (file && env_new(env, "SCRIPT_FILENAME", file) == -1)
 		goto done;
 	if (file && (root = doc_root(file, sname)) != NULL) {
-		if (cgi_env_set(env, "DOCUMENT_ROOT", root) == -1)
+		if (env_new(env, "DOCUMENT_ROOT", root) == -1)
 			goto done;
 		if (pinfo && *pinfo &&
 		    (buf_printf(&b, "%s%s", root, pinfo) == -1 ||
-			cgi_env_set(env, "PATH_TRANSLATED", b.b_data) == -1))
+			env_new(env, "PATH_TRANSLATED", b.b_data) == -1))
 			goto done;
 	}
 	rv = 0;
@@ -384,7 +394,7 @@ env_server_name(struct cgienv *env, const struct req *r)
 
 	if (h == NULL || *h == '\0') {
 		h = req_header(r, "X-Ash-Server-Address");
-		return cgi_env_set(env, "SERVER_NAME", h ? h : "localhost");
+		return env_new(env, "SERVER_NAME", h ? h : "localhost");
 	}
 	if (*h == '[' && (e = strchr(h, ']')) != NULL)
 		e++;
@@ -392,7 +402,7 @@ env_server_name(struct cgienv *env, const struct req *r)
 		e = h + strcspn(h, ":");
 	if ((name = strndup(h, (size_t)(e - h))) == NULL)
 		return -1;
-	rv = cgi_env_set(env, "SERVER_NAME", name);
+	rv = env_new(env, "SERVER_NAME", name);
 	free(name);
 	return rv;
 }
@@ -402,9 +412,10 @@ static int
 env_header(struct cgienv *env, const char *hname, const char *value)
 {
 	char name[256];
-	const char *old;
+	struct cgivar *v;
 	struct buf b = BUF_INIT;
 	size_t i, n = strlen(hname);
+	unsigned h;
 	int rv;
 
 	if (n + 6 > sizeof(name))
@@ -436,12 +447,13 @@ env_header(struct cgienv *env, const char *hname, const char *value)
 			return 0; /* '_' and the like could spoof others */
 	}
 	name[5 + n] = '\0';
-	if ((old = cgi_env_get(env, name)) == NULL)
-		return cgi_env_set(env, name, value);
-	if (buf_printf(&b, "%s%s%s", old,
+	h = name_hash(name);
+	if ((v = env_find(env, name, h)) == NULL)
+		return env_add(env, name, value, h);
+	if (buf_printf(&b, "%s%s%s", v->cv_value,
 		!strcasecmp(hname, "Cookie") ? "; " : ", ", value) == -1)
 		return -1;
-	rv = cgi_env_set(env, name, b.b_data);
+	rv = var_fill(env, v, name, b.b_data, h);
 	buf_free(&b);
 	return rv;
 }
@@ -474,14 +486,14 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 
 	memset(env, 0, sizeof(*env));
 	q = strchr(r->r_url, '?');
-	if (cgi_env_set(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
-	    cgi_env_set(env, "SERVER_SOFTWARE",
-		PACKAGE_NAME "/" PACKAGE_VERSION) == -1 ||
-	    cgi_env_set(env, "SERVER_PROTOCOL", r->r_version) == -1 ||
-	    cgi_env_set(env, "REQUEST_METHOD", r->r_method) == -1 ||
-	    cgi_env_set(env, "REQUEST_URI", r->r_url) == -1 ||
-	    cgi_env_set(env, "QUERY_STRING", q ? q + 1 : "") == -1 ||
-	    cgi_env_set(env, "REDIRECT_STATUS", "200") == -1 ||
+	if (env_new(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
+	    env_new(env, "SERVER_SOFTWARE", PACKAGE_NAME "/" PACKAGE_VERSION) ==
+		-1 ||
+	    env_new(env, "SERVER_PROTOCOL", r->r_version) == -1 ||
+	    env_new(env, "REQUEST_METHOD", r->r_method) == -1 ||
+	    env_new(env, "REQUEST_URI", r->r_url) == -1 ||
+	    env_new(env, "QUERY_STRING", q ? q + 1 : "") == -1 ||
+	    env_new(env, "REDIRECT_STATUS", "200") == -1 ||
 	    env_server_name(env, r) == -1 || env_paths(env, r, script) == -1)
 		goto fail;
 	for (i = 0; i < r->r_nhdrs; i++) {
@@ -498,17 +510,16 @@ cgi_env_build(struct cgienv *env, const struct req *r, const char *script,
 			}
 	}
 	for (k = 0; k < NVARS; k++)
-		if (hv[k] != NULL &&
-		    cgi_env_set(env, fromhdr[k].var, hv[k]) == -1)
+		if (hv[k] != NULL && env_new(env, fromhdr[k].var, hv[k]) == -1)
 			goto fail;
 	if ((v = hv[PROTO]) && !strcmp(v, "https") &&
-	    cgi_env_set(env, "HTTPS", "on") == -1)
+	    env_new(env, "HTTPS", "on") == -1)
 		goto fail;
 	if (content_length < 0 && (v = hv[CLEN]) && strcmp(v, "0"))
 		content_length = strtoll(v, NULL, 10);
 	if (content_length > 0) {
 		snprintf(num, sizeof(num), "%lld", content_length);
-		if (cgi_env_set(env, "CONTENT_LENGTH", num) == -1)
+		if (env_new(env, "CONTENT_LENGTH", num) == -1)
 			goto fail;
 	}
 	for (i = 0; i < r->r_nhdrs; i++)
