@@ -156,7 +156,8 @@ req_block(size_t nh, size_t text)
 {
 	struct req *r;
 
-	if (nh > (SIZE_MAX - sizeof(*r) - text) / sizeof(struct header)) {
+	if (text > SIZE_MAX - sizeof(*r) ||
+	    nh > (SIZE_MAX - sizeof(*r) - text) / sizeof(struct header)) {
 		errno = ENOMEM;
 		return NULL;
 	}
